@@ -1,0 +1,903 @@
+//! Settings: every knob Zinovia reads, typed, validated once at start and passed down.
+//!
+//! Each setting is an environment variable with a flat name (`DATABASE_URL`, `BIND_ADDR`, ...)
+//! and also a CLI flag. Settings come in groups; a subcommand reads only the groups it uses,
+//! so its `--help` lists exactly what it reads, and production validation asks each role only
+//! for what that role needs. Groups a command does not read keep their defaults. Nothing else
+//! in the code reads `std::env`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, FromArgMatches, ValueEnum};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+/// Shortest session secret accepted in production (bytes of the secret string).
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Secret values that ship in docs and examples; never valid in production.
+const KNOWN_DEFAULT_SECRETS: &[&str] = &["changeme", "change-me", "secret", "dev-secret"];
+
+/// Where the process runs; production refuses embedded defaults and unsafe values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    /// A laptop or CI: embedded defaults are fine.
+    Local,
+    /// A production-like deployment: unsafe settings are reported as warnings.
+    Staging,
+    /// Real users and money: unsafe settings refuse start-up.
+    Production,
+}
+
+impl Environment {
+    /// The lowercase name, as written in `ENVIRONMENT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Local => "local",
+            Environment::Staging => "staging",
+            Environment::Production => "production",
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines for a terminal.
+    Pretty,
+    /// One JSON object per line (CloudWatch Logs Insights).
+    Json,
+}
+
+/// A duration written as `250ms`, `30s`, `5m`, `2h` or `7d` (a bare number means seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl FromStr for HumanDuration {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let s = raw.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("`{raw}` is not a duration (examples: 250ms, 30s, 5m, 2h, 7d)"))?;
+        let d = match unit {
+            "ms" => Duration::from_millis(n),
+            "" | "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.saturating_mul(60)),
+            "h" => Duration::from_secs(n.saturating_mul(3600)),
+            "d" => Duration::from_secs(n.saturating_mul(86_400)),
+            _ => {
+                return Err(format!(
+                    "`{raw}` has an unknown unit `{unit}` (use ms, s, m, h or d)"
+                ));
+            }
+        };
+        Ok(HumanDuration(d))
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms.is_multiple_of(86_400_000) && ms > 0 {
+            write!(f, "{}d", ms / 86_400_000)
+        } else if ms.is_multiple_of(3_600_000) && ms > 0 {
+            write!(f, "{}h", ms / 3_600_000)
+        } else if ms.is_multiple_of(60_000) && ms > 0 {
+            write!(f, "{}m", ms / 60_000)
+        } else if ms.is_multiple_of(1000) {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{ms}ms")
+        }
+    }
+}
+
+fn parse_secret(raw: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(raw.to_owned()))
+}
+
+fn parse_positive_duration(raw: &str) -> Result<HumanDuration, String> {
+    let d: HumanDuration = raw.parse()?;
+    if d.0.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+/// Settings every command reads.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Core settings")]
+pub struct CoreSettings {
+    /// Where this runs: `production` refuses embedded defaults and unsafe values.
+    #[arg(long, env = "ENVIRONMENT", value_enum, default_value = "local")]
+    pub environment: Environment,
+
+    /// Directory for everything Zinovia keeps on this machine: the embedded database,
+    /// local media and mail, the generated local session secret.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Log line format: `pretty` for a terminal, `json` for CloudWatch.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+
+    /// Log filter, e.g. `info` or `info,zinovia=debug`.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info,sqlx=warn")]
+    pub log_level: String,
+}
+
+/// Settings of every command that talks to PostgreSQL.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Database settings")]
+pub struct DatabaseSettings {
+    /// PostgreSQL URL. Unset: a private cluster under `DATA_DIR/postgres`, started from the
+    /// machine's PostgreSQL server binaries. Set: used as is; the database is created when
+    /// missing and the role may create it.
+    #[arg(long, env = "DATABASE_URL", value_parser = parse_secret, hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    /// Largest number of connections this process keeps to PostgreSQL.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value = "10",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_max_connections: u32,
+
+    /// How long a request waits for a database connection before failing with 503.
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_positive_duration)]
+    pub database_acquire_timeout: HumanDuration,
+}
+
+/// Settings of the HTTP server (`up`, `serve`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "HTTP settings")]
+pub struct HttpSettings {
+    /// Address and port the HTTP server listens on.
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8080")]
+    pub bind_addr: SocketAddr,
+
+    /// The URL people use to reach this server (links in emails, HSTS, cookie security).
+    /// Unset: derived from `BIND_ADDR`.
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<Url>,
+
+    /// Secret that keys session-related signatures (at least 32 characters).
+    /// Unset outside production: generated once and kept in `DATA_DIR/session-secret`.
+    #[arg(long, env = "SESSION_SECRET", value_parser = parse_secret, hide_env_values = true)]
+    pub session_secret: Option<SecretString>,
+
+    /// Redis URL for limits shared by every server process. Unset: limits are kept
+    /// per process (refused in production).
+    #[arg(long, env = "REDIS_URL", value_parser = parse_secret, hide_env_values = true)]
+    pub redis_url: Option<SecretString>,
+
+    /// Longest time a request may take before it is answered with 503.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_positive_duration)]
+    pub request_timeout: HumanDuration,
+
+    /// Largest request body accepted, in bytes (media bytes go straight to storage).
+    #[arg(long, env = "REQUEST_BODY_LIMIT", default_value = "2097152",
+          value_parser = clap::value_parser!(u64).range(1024..))]
+    pub request_body_limit: u64,
+}
+
+/// Settings of every long-running command (`up`, `serve`, `worker`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Lifecycle settings")]
+pub struct LifecycleSettings {
+    /// After SIGTERM/SIGINT, how long in-flight requests and jobs get to finish; jobs still
+    /// running then are released back to the queue. A second signal stops at once.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "20s")]
+    pub shutdown_timeout: HumanDuration,
+}
+
+/// Settings of the job worker (`up`, `worker`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Worker settings")]
+pub struct JobSettings {
+    /// Jobs this process runs at the same time.
+    #[arg(long, env = "WORKER_CONCURRENCY", default_value = "4",
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub worker_concurrency: u32,
+
+    /// How long a claimed job stays leased without a heartbeat; a worker that dies
+    /// loses its jobs to others after this long.
+    #[arg(long, env = "JOB_LEASE", default_value = "60s", value_parser = parse_positive_duration)]
+    pub job_lease: HumanDuration,
+
+    /// How often the worker looks for due jobs when no notification arrives.
+    #[arg(long, env = "JOB_POLL_INTERVAL", default_value = "5s", value_parser = parse_positive_duration)]
+    pub job_poll_interval: HumanDuration,
+
+    /// First retry delay of a failed job; doubles with every attempt (capped at 1h).
+    #[arg(long, env = "JOB_RETRY_BASE", default_value = "10s")]
+    pub job_retry_base: HumanDuration,
+
+    /// How long finished (succeeded) jobs stay visible before they are pruned.
+    #[arg(long, env = "JOB_RETENTION", default_value = "7d")]
+    pub job_retention: HumanDuration,
+}
+
+/// Builds a settings group from its defaults alone, ignoring the environment: used for
+/// the groups a command does not read.
+fn defaults_of<T: Args + FromArgMatches>() -> T {
+    let cmd = T::augment_args(clap::Command::new("defaults").no_binary_name(true))
+        .mut_args(|a| a.env(None::<&str>));
+    // Every setting has a default or is optional, so this cannot fail; if a future
+    // setting breaks that rule, the first test run says so.
+    match cmd
+        .try_get_matches_from(Vec::<String>::new())
+        .and_then(|m| T::from_arg_matches(&m))
+    {
+        Ok(v) => v,
+        Err(e) => panic!("a settings group has a setting without a default: {e}"),
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        defaults_of()
+    }
+}
+impl Default for HttpSettings {
+    fn default() -> Self {
+        defaults_of()
+    }
+}
+impl Default for JobSettings {
+    fn default() -> Self {
+        defaults_of()
+    }
+}
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        defaults_of()
+    }
+}
+impl Default for CoreSettings {
+    fn default() -> Self {
+        defaults_of()
+    }
+}
+
+/// The optional settings groups a command read; `None` = not read (defaults apply).
+#[derive(Debug, Clone, Default)]
+pub struct ReadGroups {
+    /// PostgreSQL settings.
+    pub database: Option<DatabaseSettings>,
+    /// HTTP server settings.
+    pub http: Option<HttpSettings>,
+    /// Worker settings.
+    pub jobs: Option<JobSettings>,
+    /// Shutdown settings.
+    pub lifecycle: Option<LifecycleSettings>,
+}
+
+/// Which process role the settings are validated for: each role needs different settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// `zinovia up`: everything in one process.
+    Up,
+    /// `zinovia serve`: web pages and JSON API.
+    Serve,
+    /// `zinovia worker`: background jobs.
+    Worker,
+    /// `zinovia migrate` and the operator commands.
+    Migrate,
+}
+
+impl Role {
+    fn uses_http(self) -> bool {
+        matches!(self, Role::Up | Role::Serve)
+    }
+    fn uses_jobs(self) -> bool {
+        matches!(self, Role::Up | Role::Worker)
+    }
+}
+
+/// All settings, typed. Built once at start and shared through `AppState`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Environment, data directory, logging.
+    pub core: CoreSettings,
+    /// PostgreSQL.
+    pub database: DatabaseSettings,
+    /// The HTTP server.
+    pub http: HttpSettings,
+    /// The job worker.
+    pub jobs: JobSettings,
+    /// Shutdown of long-running commands.
+    pub lifecycle: LifecycleSettings,
+    /// Where each setting's value came from, by env name (for `zinovia config`).
+    sources: Vec<(&'static str, Source)>,
+}
+
+/// Where a setting's effective value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Its built-in default.
+    Default,
+    /// The environment variable.
+    Env,
+    /// The command-line flag.
+    Flag,
+    /// Not read by this command: the built-in default applies.
+    NotRead,
+}
+
+impl Source {
+    fn label(self) -> &'static str {
+        match self {
+            Source::Default => "default",
+            Source::Env => "env",
+            Source::Flag => "flag",
+            Source::NotRead => "not read",
+        }
+    }
+}
+
+/// One problem with the settings, naming the setting it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The environment variable the problem is about.
+    pub setting: &'static str,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.setting, self.message)
+    }
+}
+
+/// The settings problems found for one role.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Problems that refuse start-up (in production) or fail `zinovia config`.
+    pub problems: Vec<Problem>,
+    /// Things worth knowing that do not stop anything.
+    pub warnings: Vec<Problem>,
+}
+
+impl Report {
+    /// One message that lists every problem, for refusing start-up.
+    pub fn refusal(&self, env: Environment) -> String {
+        let mut s = format!(
+            "refusing to start with ENVIRONMENT={}: {} setting problem(s):",
+            env.as_str(),
+            self.problems.len()
+        );
+        for p in &self.problems {
+            s.push_str("\n  - ");
+            s.push_str(&p.to_string());
+        }
+        s
+    }
+}
+
+/// Env names of each group's settings, with the clap argument id they come from.
+const CORE_ARGS: &[(&str, &str)] = &[
+    ("ENVIRONMENT", "environment"),
+    ("DATA_DIR", "data_dir"),
+    ("LOG_FORMAT", "log_format"),
+    ("LOG_LEVEL", "log_level"),
+];
+const DATABASE_ARGS: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database_url"),
+    ("DATABASE_MAX_CONNECTIONS", "database_max_connections"),
+    ("DATABASE_ACQUIRE_TIMEOUT", "database_acquire_timeout"),
+];
+const HTTP_ARGS: &[(&str, &str)] = &[
+    ("BIND_ADDR", "bind_addr"),
+    ("PUBLIC_BASE_URL", "public_base_url"),
+    ("SESSION_SECRET", "session_secret"),
+    ("REDIS_URL", "redis_url"),
+    ("REQUEST_TIMEOUT", "request_timeout"),
+    ("REQUEST_BODY_LIMIT", "request_body_limit"),
+];
+const LIFECYCLE_ARGS: &[(&str, &str)] = &[("SHUTDOWN_TIMEOUT", "shutdown_timeout")];
+const JOB_ARGS: &[(&str, &str)] = &[
+    ("WORKER_CONCURRENCY", "worker_concurrency"),
+    ("JOB_LEASE", "job_lease"),
+    ("JOB_POLL_INTERVAL", "job_poll_interval"),
+    ("JOB_RETRY_BASE", "job_retry_base"),
+    ("JOB_RETENTION", "job_retention"),
+];
+
+fn sources_of(
+    matches: Option<&ArgMatches>,
+    args: &[(&'static str, &'static str)],
+    out: &mut Vec<(&'static str, Source)>,
+) {
+    for (env, id) in args {
+        let src = match matches {
+            None => Source::NotRead,
+            Some(m) => match m.value_source(id) {
+                Some(ValueSource::EnvVariable) => Source::Env,
+                Some(ValueSource::CommandLine) => Source::Flag,
+                _ => Source::Default,
+            },
+        };
+        out.push((env, src));
+    }
+}
+
+impl Settings {
+    /// Assembles settings from the groups a command read (unread groups keep their
+    /// defaults), recording where each value came from.
+    pub fn assemble(matches: &ArgMatches, core: CoreSettings, read: ReadGroups) -> Settings {
+        let mut sources = Vec::new();
+        sources_of(Some(matches), CORE_ARGS, &mut sources);
+        let m = |read: bool| read.then_some(matches);
+        sources_of(m(read.database.is_some()), DATABASE_ARGS, &mut sources);
+        sources_of(m(read.http.is_some()), HTTP_ARGS, &mut sources);
+        sources_of(m(read.jobs.is_some()), JOB_ARGS, &mut sources);
+        sources_of(m(read.lifecycle.is_some()), LIFECYCLE_ARGS, &mut sources);
+        Settings {
+            core,
+            database: read.database.unwrap_or_default(),
+            http: read.http.unwrap_or_default(),
+            jobs: read.jobs.unwrap_or_default(),
+            lifecycle: read.lifecycle.unwrap_or_default(),
+            sources,
+        }
+    }
+
+    /// Settings with every default (tests adjust fields from here).
+    pub fn defaults() -> Settings {
+        let mut sources = Vec::new();
+        for group in [
+            CORE_ARGS,
+            DATABASE_ARGS,
+            HTTP_ARGS,
+            JOB_ARGS,
+            LIFECYCLE_ARGS,
+        ] {
+            sources_of(None, group, &mut sources);
+        }
+        for s in &mut sources {
+            s.1 = Source::Default;
+        }
+        Settings {
+            core: CoreSettings::default(),
+            database: DatabaseSettings::default(),
+            http: HttpSettings::default(),
+            jobs: JobSettings::default(),
+            lifecycle: LifecycleSettings::default(),
+            sources,
+        }
+    }
+
+    /// The URL people reach this server at: `PUBLIC_BASE_URL`, or one derived from
+    /// `BIND_ADDR`.
+    pub fn public_base_url(&self) -> Url {
+        if let Some(u) = &self.http.public_base_url {
+            return u.clone();
+        }
+        let addr = self.http.bind_addr;
+        let host = if addr.ip().is_unspecified() {
+            "localhost".to_owned()
+        } else if addr.is_ipv6() {
+            format!("[{}]", addr.ip())
+        } else {
+            addr.ip().to_string()
+        };
+        Url::parse(&format!("http://{host}:{}/", addr.port())).unwrap_or_else(|_| fallback_url())
+    }
+
+    /// True when people reach the server over https (HSTS, `Secure` cookies).
+    pub fn served_over_https(&self) -> bool {
+        self.public_base_url().scheme() == "https"
+    }
+
+    /// The data directory as an absolute path.
+    pub fn data_dir(&self) -> PathBuf {
+        absolute(&self.core.data_dir)
+    }
+
+    /// Every problem with these settings for a role, all at once.
+    pub fn validate(&self, role: Role) -> Report {
+        let mut hard = Vec::new(); // wrong anywhere
+        let mut unsafe_ = Vec::new(); // embedded defaults or insecure values
+        let mut warnings = Vec::new();
+        let env = self.core.environment;
+
+        if tracing_subscriber::EnvFilter::try_new(&self.core.log_level).is_err() {
+            hard.push(problem(
+                "LOG_LEVEL",
+                format!("`{}` is not a valid log filter", self.core.log_level),
+            ));
+        }
+        if env != Environment::Local && self.core.log_format == LogFormat::Pretty {
+            warnings.push(problem(
+                "LOG_FORMAT",
+                "use `json` outside local so logs can be queried",
+            ));
+        }
+
+        match &self.database.database_url {
+            None => unsafe_.push(problem(
+                "DATABASE_URL",
+                "is not set: the embedded PostgreSQL cluster is for local use only",
+            )),
+            Some(url) => match Url::parse(url.expose_secret()) {
+                Err(_) => hard.push(problem("DATABASE_URL", "is not a valid URL")),
+                Ok(u) if !matches!(u.scheme(), "postgres" | "postgresql") => hard.push(problem(
+                    "DATABASE_URL",
+                    "must start with postgres:// or postgresql://",
+                )),
+                Ok(u) => {
+                    let ssl = u
+                        .query_pairs()
+                        .find(|(k, _)| k == "sslmode")
+                        .map(|(_, v)| v.into_owned());
+                    let socket = u.host_str().is_none_or(str::is_empty)
+                        || u.query_pairs().any(|(k, _)| k == "host");
+                    if !socket
+                        && !matches!(
+                            ssl.as_deref(),
+                            Some("require" | "verify-ca" | "verify-full")
+                        )
+                    {
+                        unsafe_.push(problem(
+                            "DATABASE_URL",
+                            "must set sslmode=require, verify-ca or verify-full: the connection carries passwords and private data",
+                        ));
+                    }
+                }
+            },
+        }
+
+        if role.uses_http() {
+            match &self.http.session_secret {
+                None => unsafe_.push(problem(
+                    "SESSION_SECRET",
+                    format!("is not set: generate one with `openssl rand -base64 48` (at least {MIN_SECRET_LEN} characters)"),
+                )),
+                Some(s) => {
+                    let s = s.expose_secret();
+                    if s.len() < MIN_SECRET_LEN {
+                        unsafe_.push(problem(
+                            "SESSION_SECRET",
+                            format!("is shorter than {MIN_SECRET_LEN} characters"),
+                        ));
+                    } else if KNOWN_DEFAULT_SECRETS.iter().any(|d| s.eq_ignore_ascii_case(d))
+                        || s.chars().all(|c| c == s.chars().next().unwrap_or(c))
+                    {
+                        unsafe_.push(problem("SESSION_SECRET", "is a well-known or trivial value"));
+                    }
+                }
+            }
+            match &self.http.public_base_url {
+                None => unsafe_.push(problem(
+                    "PUBLIC_BASE_URL",
+                    "is not set: the https URL people use to reach the site is required",
+                )),
+                Some(u) if u.scheme() != "https" => unsafe_.push(problem(
+                    "PUBLIC_BASE_URL",
+                    "must be an https URL: sessions and payments need TLS",
+                )),
+                Some(_) => {}
+            }
+            if let Some(u) = &self.http.public_base_url
+                && (!matches!(u.scheme(), "http" | "https") || u.host_str().is_none())
+            {
+                hard.push(problem(
+                    "PUBLIC_BASE_URL",
+                    "must be an http(s) URL with a host",
+                ));
+            }
+            match &self.http.redis_url {
+                None => unsafe_.push(problem(
+                    "REDIS_URL",
+                    "is not set: rate limits would be per process, not shared by every server",
+                )),
+                Some(r) => match Url::parse(r.expose_secret()) {
+                    Ok(u) if matches!(u.scheme(), "redis" | "rediss") => {}
+                    _ => hard.push(problem("REDIS_URL", "must be a redis:// or rediss:// URL")),
+                },
+            }
+        }
+        if role != Role::Migrate && self.lifecycle.shutdown_timeout.0 > Duration::from_secs(120) {
+            warnings.push(problem(
+                "SHUTDOWN_TIMEOUT",
+                "is over 2 minutes; ECS kills tasks 30 s after SIGTERM by default",
+            ));
+        }
+        if role.uses_jobs() && self.jobs.job_poll_interval.0 > self.jobs.job_lease.0 {
+            hard.push(problem(
+                "JOB_POLL_INTERVAL",
+                "must not be longer than JOB_LEASE",
+            ));
+        }
+
+        let mut report = Report {
+            problems: hard,
+            warnings,
+        };
+        match env {
+            Environment::Production => report.problems.extend(unsafe_),
+            Environment::Staging => report.warnings.extend(unsafe_),
+            // Locally the embedded defaults are the point; only real mistakes count.
+            Environment::Local => {}
+        }
+        report
+    }
+
+    /// The effective settings as `(name, value, source)` rows, secrets redacted.
+    pub fn describe(&self) -> Vec<(&'static str, String, &'static str)> {
+        let redact = |s: &Option<SecretString>| match s {
+            None => "(unset)".to_owned(),
+            Some(v) if v.expose_secret().is_empty() => "(empty)".to_owned(),
+            Some(_) => "[redacted]".to_owned(),
+        };
+        let c = &self.core;
+        let d = &self.database;
+        let h = &self.http;
+        let j = &self.jobs;
+        let values: Vec<(&'static str, String)> = vec![
+            ("ENVIRONMENT", c.environment.as_str().to_owned()),
+            ("DATA_DIR", self.data_dir().display().to_string()),
+            ("LOG_FORMAT", format!("{:?}", c.log_format).to_lowercase()),
+            ("LOG_LEVEL", c.log_level.clone()),
+            (
+                "DATABASE_URL",
+                match &d.database_url {
+                    None => format!(
+                        "(unset: embedded cluster in {})",
+                        self.data_dir().join("postgres").display()
+                    ),
+                    Some(u) => redact_url(u.expose_secret()),
+                },
+            ),
+            (
+                "DATABASE_MAX_CONNECTIONS",
+                d.database_max_connections.to_string(),
+            ),
+            (
+                "DATABASE_ACQUIRE_TIMEOUT",
+                d.database_acquire_timeout.to_string(),
+            ),
+            ("BIND_ADDR", h.bind_addr.to_string()),
+            (
+                "PUBLIC_BASE_URL",
+                match &h.public_base_url {
+                    Some(u) => u.to_string(),
+                    None => format!("(unset: {})", self.public_base_url()),
+                },
+            ),
+            (
+                "SESSION_SECRET",
+                match &h.session_secret {
+                    None => format!(
+                        "(unset: generated in {})",
+                        self.data_dir().join(SESSION_SECRET_FILE).display()
+                    ),
+                    s => redact(s),
+                },
+            ),
+            (
+                "REDIS_URL",
+                match &h.redis_url {
+                    None => "(unset: limits kept in-process)".to_owned(),
+                    Some(u) => redact_url(u.expose_secret()),
+                },
+            ),
+            ("REQUEST_TIMEOUT", h.request_timeout.to_string()),
+            ("REQUEST_BODY_LIMIT", h.request_body_limit.to_string()),
+            (
+                "SHUTDOWN_TIMEOUT",
+                self.lifecycle.shutdown_timeout.to_string(),
+            ),
+            ("WORKER_CONCURRENCY", j.worker_concurrency.to_string()),
+            ("JOB_LEASE", j.job_lease.to_string()),
+            ("JOB_POLL_INTERVAL", j.job_poll_interval.to_string()),
+            ("JOB_RETRY_BASE", j.job_retry_base.to_string()),
+            ("JOB_RETENTION", j.job_retention.to_string()),
+        ];
+        values
+            .into_iter()
+            .map(|(name, value)| {
+                let src = self
+                    .sources
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(Source::Default, |(_, s)| *s);
+                (name, value, src.label())
+            })
+            .collect()
+    }
+}
+
+/// File in `DATA_DIR` holding the generated local session secret.
+pub const SESSION_SECRET_FILE: &str = "session-secret";
+
+fn problem(setting: &'static str, message: impl Into<String>) -> Problem {
+    Problem {
+        setting,
+        message: message.into(),
+    }
+}
+
+fn fallback_url() -> Url {
+    // `Url::parse` of a literal cannot fail; this keeps the code free of `expect`.
+    match Url::parse("http://localhost/") {
+        Ok(u) => u,
+        Err(_) => unreachable!("literal URL parses"),
+    }
+}
+
+/// A URL with its password (and any `password=`-like query value) replaced by `[redacted]`.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("[redacted]"));
+            }
+            let pairs: Vec<(String, String)> = u
+                .query_pairs()
+                .map(|(k, v)| {
+                    let secretish =
+                        k.contains("password") || k.contains("token") || k.contains("key");
+                    (
+                        k.into_owned(),
+                        if secretish {
+                            "[redacted]".into()
+                        } else {
+                            v.into_owned()
+                        },
+                    )
+                })
+                .collect();
+            if !pairs.is_empty() {
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            u.to_string()
+        }
+        Err(_) => "[redacted: not a valid URL]".to_owned(),
+    }
+}
+
+/// `path` made absolute against the current directory (without touching the filesystem).
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print() {
+        for (raw, d) in [
+            ("250ms", Duration::from_millis(250)),
+            ("30s", Duration::from_secs(30)),
+            ("30", Duration::from_secs(30)),
+            ("5m", Duration::from_secs(300)),
+            ("2h", Duration::from_secs(7200)),
+            ("7d", Duration::from_secs(7 * 86_400)),
+        ] {
+            assert_eq!(raw.parse::<HumanDuration>().map(|h| h.0), Ok(d), "{raw}");
+        }
+        assert!("5 parsecs".parse::<HumanDuration>().is_err());
+        assert!("s".parse::<HumanDuration>().is_err());
+        assert!("-1s".parse::<HumanDuration>().is_err());
+        assert_eq!(
+            HumanDuration(Duration::from_millis(1500)).to_string(),
+            "1500ms"
+        );
+        assert_eq!(HumanDuration(Duration::from_secs(120)).to_string(), "2m");
+        assert_eq!(HumanDuration(Duration::ZERO).to_string(), "0s");
+    }
+
+    #[test]
+    fn defaults_are_local_and_valid() {
+        let s = Settings::defaults();
+        assert_eq!(s.core.environment, Environment::Local);
+        assert_eq!(s.http.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.public_base_url().as_str(), "http://127.0.0.1:8080/");
+        for role in [Role::Up, Role::Serve, Role::Worker, Role::Migrate] {
+            assert!(s.validate(role).problems.is_empty(), "{role:?}");
+        }
+    }
+
+    #[test]
+    fn production_lists_every_unsafe_setting_for_serve() {
+        let mut s = Settings::defaults();
+        s.core.environment = Environment::Production;
+        let names: Vec<_> = s
+            .validate(Role::Serve)
+            .problems
+            .iter()
+            .map(|p| p.setting)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "DATABASE_URL",
+                "SESSION_SECRET",
+                "PUBLIC_BASE_URL",
+                "REDIS_URL"
+            ]
+        );
+        // The worker does not serve HTTP, so it needs none of the HTTP settings.
+        let names: Vec<_> = s
+            .validate(Role::Worker)
+            .problems
+            .iter()
+            .map(|p| p.setting)
+            .collect();
+        assert_eq!(names, ["DATABASE_URL"]);
+    }
+
+    #[test]
+    fn production_refuses_short_trivial_secrets_and_plain_http() {
+        let mut s = Settings::defaults();
+        s.core.environment = Environment::Production;
+        s.database.database_url = Some("postgres://u:p@db.internal/zinovia".into());
+        s.http.public_base_url = Url::parse("http://example.com").ok();
+        s.http.redis_url = Some("rediss://cache:6379".into());
+        s.http.session_secret = Some("short".into());
+        let msgs: Vec<String> = s
+            .validate(Role::Serve)
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(msgs.len(), 3, "{msgs:?}");
+        assert!(msgs[0].starts_with("DATABASE_URL: must set sslmode"));
+        assert!(msgs[1].contains("shorter than 32"));
+        assert!(msgs[2].starts_with("PUBLIC_BASE_URL: must be an https URL"));
+
+        s.http.session_secret = Some("a".repeat(40).into());
+        assert!(
+            s.validate(Role::Serve)
+                .problems
+                .iter()
+                .any(|p| p.message.contains("trivial"))
+        );
+
+        s.database.database_url =
+            Some("postgres://u:p@db.internal/zinovia?sslmode=verify-full".into());
+        s.http.public_base_url = Url::parse("https://example.com").ok();
+        s.http.session_secret = Some("kq8R2vYc0pLr5Xw9eTt1uZm3Nb7Hs4Ad6Fg".into());
+        assert!(s.validate(Role::Serve).problems.is_empty());
+    }
+
+    #[test]
+    fn staging_reports_unsafe_settings_as_warnings() {
+        let mut s = Settings::defaults();
+        s.core.environment = Environment::Staging;
+        let r = s.validate(Role::Serve);
+        assert!(r.problems.is_empty());
+        assert!(r.warnings.iter().any(|p| p.setting == "DATABASE_URL"));
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_the_description() {
+        let mut s = Settings::defaults();
+        s.database.database_url = Some("postgres://app:hunter2@db/zinovia?password=x2".into());
+        s.http.session_secret = Some("super-secret-session-value-0123456789".into());
+        s.http.redis_url = Some("rediss://:tok3n@cache:6379".into());
+        let text: String = s
+            .describe()
+            .iter()
+            .map(|(n, v, _)| format!("{n}={v}\n"))
+            .collect();
+        for secret in ["hunter2", "x2", "super-secret", "tok3n"] {
+            assert!(!text.contains(secret), "{secret} leaked in:\n{text}");
+        }
+        assert!(
+            text.contains("postgres://app:%5Bredacted%5D@db/zinovia")
+                || text.contains("[redacted]")
+        );
+    }
+}

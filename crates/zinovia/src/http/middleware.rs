@@ -1,0 +1,230 @@
+//! Middleware every request passes through: request id and log span, metrics and the access
+//! log line, security headers, and rendering of errors (JSON envelope for the API, an HTML
+//! page for the web).
+
+use std::any::Any;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use crate::error::{AppError, ErrorInfo};
+use crate::metrics::HttpLabels;
+use crate::state::AppState;
+
+/// The request id header, set on every response and kept from the load balancer.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request id of the current request (also in every log line of the request).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// An incoming id is kept only when it is short and plain, so clients cannot inject log
+/// lines or oversized headers through it.
+fn acceptable_request_id(v: &HeaderValue) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.:=+/".contains(c))
+}
+
+/// Assigns the request id (keeping an acceptable incoming one), opens the request's log
+/// span and echoes the id on the response.
+pub async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = match req.headers().get(&X_REQUEST_ID) {
+        Some(v) if acceptable_request_id(v) => v.clone(),
+        _ => HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("invalid")),
+    };
+    let id_str = id.to_str().unwrap_or_default().to_owned();
+    req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+    req.extensions_mut().insert(RequestId(id_str.clone()));
+    let span = tracing::info_span!("request", request_id = %id_str);
+    let mut response = next.run(req).instrument(span).await;
+    response.headers_mut().insert(X_REQUEST_ID.clone(), id);
+    response
+}
+
+/// Records request metrics by matched route and writes the access log line.
+pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let response = next.run(req).await;
+    let elapsed = start.elapsed();
+    let status = response.status();
+    state.metrics.observe_request(
+        HttpLabels {
+            method: method.to_string(),
+            route: route.clone(),
+            status: status.as_u16(),
+        },
+        elapsed.as_secs_f64(),
+    );
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    if status.is_server_error() {
+        tracing::warn!(%method, path, route, status = status.as_u16(), latency_ms, "request finished");
+    } else if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+        // Probes arrive every few seconds; keep them out of the info log.
+        tracing::debug!(%method, path, route, status = status.as_u16(), latency_ms, "request finished");
+    } else {
+        tracing::info!(%method, path, route, status = status.as_u16(), latency_ms, "request finished");
+    }
+    response
+}
+
+/// Answers 503 `timeout` when the handler takes longer than `REQUEST_TIMEOUT`; the
+/// handler's future is dropped, which cancels its database work.
+pub async fn timeout(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout_ms = limit.as_millis() as u64, "request timed out");
+            AppError::Timeout.into_response()
+        }
+    }
+}
+
+/// A Content-Security-Policy that allows only our own scripts, styles and images.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+     media-src 'self' blob:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+/// Security headers on every response. A handler that needs a different CSP sets its own.
+pub async fn security_headers(https: bool, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    response
+}
+
+/// True for paths of the JSON API and the operational endpoints, which answer errors in
+/// the JSON envelope; everything else is a web page.
+fn is_api_path(path: &str) -> bool {
+    path == "/api"
+        || path.starts_with("/api/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// Makes every error response speak the one error model: responses built outside our
+/// handlers (unknown route, 405, body limit, timeout) become `AppError`s, and on the web
+/// surface the envelope becomes an HTML error page.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let api = is_api_path(req.uri().path());
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let info = match response.extensions().get::<ErrorInfo>() {
+        Some(info) => info.clone(),
+        None => {
+            // A response with its own JSON or HTML body (like /readyz's report) is final.
+            let ct = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if ct.starts_with("application/json") || ct.starts_with("text/html") {
+                return response;
+            }
+            let mut fresh = AppError::from_status(status).into_response();
+            if let Some(allow) = response.headers().get(header::ALLOW) {
+                fresh.headers_mut().insert(header::ALLOW, allow.clone());
+            }
+            if api {
+                return fresh;
+            }
+            match fresh.extensions().get::<ErrorInfo>() {
+                Some(info) => info.clone(),
+                None => return fresh,
+            }
+        }
+    };
+    if api {
+        return response;
+    }
+    let mut page = crate::site::error_page(&info);
+    for name in [header::RETRY_AFTER, header::ALLOW] {
+        if let Some(v) = response.headers().get(&name) {
+            page.headers_mut().insert(name, v.clone());
+        }
+    }
+    page
+}
+
+/// A panic in a handler becomes a logged 500 in the envelope, never a dropped connection.
+pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let detail = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    AppError::Internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_from_outside_are_checked() {
+        assert!(acceptable_request_id(&HeaderValue::from_static(
+            "1-67891233-abcdef012345678912345678"
+        )));
+        assert!(!acceptable_request_id(&HeaderValue::from_static("")));
+        assert!(!acceptable_request_id(&HeaderValue::from_static("a b")));
+        assert!(!acceptable_request_id(&HeaderValue::from_static(
+            "x\"}, {\"level\":\"error"
+        )));
+        let long = "a".repeat(129);
+        assert!(!acceptable_request_id(
+            &HeaderValue::from_str(&long).unwrap_or(HeaderValue::from_static(""))
+        ));
+    }
+
+    #[test]
+    fn api_and_web_paths_are_told_apart() {
+        assert!(is_api_path("/api/v1/feed"));
+        assert!(is_api_path("/readyz"));
+        assert!(!is_api_path("/apiary"));
+        assert!(!is_api_path("/feed"));
+    }
+}
