@@ -1,0 +1,606 @@
+//! The test harness: a fresh, migrated database per test, the app on port 0 with typed
+//! request helpers, the `zinovia` binary for process-level tests, and deterministic job runs.
+//!
+//! Databases live on `DATABASE_URL`'s server when it is set; otherwise on a private,
+//! throwaway PostgreSQL cluster that this process starts on first use (like `zinovia up`
+//! does) and that a watchdog stops and deletes once the test process is gone, however it
+//! ends. Each test database is cloned from a template migrated once per server and set of
+//! migrations, so a fresh database costs one `CREATE DATABASE`.
+
+use std::future::Future;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use zinovia::config::Settings;
+use zinovia::database::embedded::{Cluster, ClusterOptions};
+use zinovia::database::{migrations, quote_ident};
+use zinovia::http::{self, ServeRole};
+use zinovia::jobs::Registry;
+use zinovia::state::AppState;
+
+/// Where test databases are created.
+struct Server {
+    /// Options for the server's maintenance database.
+    admin: PgConnectOptions,
+    /// True when the server is the harness's own cluster (deleted at exit anyway).
+    private: bool,
+    /// The template every test database is cloned from.
+    template: String,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn server() -> &'static Server {
+    SERVER.get_or_init(|| {
+        // Runs on its own thread and runtime: nothing created here may outlive it, since
+        // every test has its own runtime.
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(init_server())
+        })
+        .join()
+        .expect("initialising the test database server panicked")
+    })
+}
+
+async fn init_server() -> Server {
+    let (admin, private) = match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => (
+            PgConnectOptions::from_str(&url).expect("DATABASE_URL is not a PostgreSQL URL"),
+            false,
+        ),
+        _ => (start_private_cluster(), true),
+    };
+    let template = ensure_template(&admin).await;
+    if !private {
+        drop_stale_databases(&admin).await;
+    }
+    Server {
+        admin,
+        private,
+        template,
+    }
+}
+
+#[expect(
+    clippy::zombie_processes,
+    reason = "the watchdog must outlive this process; init reaps it"
+)]
+/// Starts a throwaway cluster and a watchdog process that stops it and deletes its
+/// directory when this test process exits, even by a crash or SIGKILL.
+fn start_private_cluster() -> PgConnectOptions {
+    let dir = tempfile::Builder::new()
+        .prefix("zinovia-test-pg-")
+        .tempdir()
+        .expect("temp dir")
+        .keep();
+    // The cluster runs as `postgres` when tests run as root; let it in.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let mut opts = ClusterOptions::new(&dir);
+    opts.ephemeral = true;
+    let cluster = Cluster::start(&opts)
+        .unwrap_or_else(|e| panic!("cannot start the test PostgreSQL cluster: {e}"));
+    let script = r#"
+        while [ -d "/proc/$1" ]; do sleep 0.3; done
+        kill -INT "$2" 2>/dev/null
+        i=0; while [ -d "/proc/$2" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+        kill -QUIT "$2" 2>/dev/null
+        rm -rf "$3"
+    "#;
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("watchdog")
+        .arg(std::process::id().to_string())
+        .arg(cluster.pid().to_string())
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("starting the cluster watchdog");
+    let options = cluster.connect_options("postgres");
+    // The watchdog owns the cluster's end now; this process must not stop it on drop.
+    std::mem::forget(cluster);
+    options
+}
+
+fn migrations_hash() -> String {
+    let mut h = Sha256::new();
+    for m in migrations::MIGRATOR.iter() {
+        h.update(m.version.to_le_bytes());
+        h.update(&*m.checksum);
+    }
+    hex::encode(&h.finalize()[..6])
+}
+
+async fn ensure_template(admin: &PgConnectOptions) -> String {
+    let name = format!("zinovia_tmpl_{}", migrations_hash());
+    let mut conn = admin
+        .connect()
+        .await
+        .expect("connecting to the test database server");
+    // One process builds it; concurrent test processes wait for it.
+    sqlx::query("select pg_advisory_lock(727001)")
+        .execute(&mut conn)
+        .await
+        .expect("lock");
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .expect("query");
+    if !exists {
+        let building = format!("{name}_building");
+        sqlx::raw_sql(&format!(
+            "drop database if exists {}",
+            quote_ident(&building)
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("drop");
+        sqlx::raw_sql(&format!("create database {}", quote_ident(&building)))
+            .execute(&mut conn)
+            .await
+            .expect("create template");
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(admin.clone().database(&building))
+            .await
+            .expect("connect template");
+        migrations::run(&pool)
+            .await
+            .expect("migrating the template");
+        pool.close().await;
+        sqlx::raw_sql(&format!(
+            "alter database {} rename to {}",
+            quote_ident(&building),
+            quote_ident(&name)
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("rename template");
+    }
+    sqlx::query("select pg_advisory_unlock(727001)")
+        .execute(&mut conn)
+        .await
+        .expect("unlock");
+    let _ = conn.close().await;
+    name
+}
+
+/// Drops test databases left by test processes that no longer exist.
+async fn drop_stale_databases(admin: &PgConnectOptions) {
+    let Ok(mut conn) = admin.connect().await else {
+        return;
+    };
+    let names: Vec<String> =
+        sqlx::query_scalar("select datname from pg_database where datname like 'zt\\_%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let pid = name.split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+            let _ = sqlx::raw_sql(&format!(
+                "drop database if exists {} with (force)",
+                quote_ident(&name)
+            ))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+    let _ = conn.close().await;
+}
+
+/// A fresh database for one test, dropped when the test ends.
+pub struct TestDb {
+    /// The database's name.
+    pub name: String,
+    /// Connection options for it.
+    pub options: PgConnectOptions,
+}
+
+impl TestDb {
+    /// A fresh database with every migration applied.
+    pub async fn new() -> TestDb {
+        Self::create(true).await
+    }
+
+    /// A fresh, empty database (no migrations).
+    pub async fn empty() -> TestDb {
+        Self::create(false).await
+    }
+
+    /// A name for a database that does not exist yet (dropped at the end if created).
+    pub fn unborn() -> TestDb {
+        let name = Self::fresh_name();
+        TestDb {
+            options: server().admin.clone().database(&name),
+            name,
+        }
+    }
+
+    fn fresh_name() -> String {
+        format!(
+            "zt_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        )
+    }
+
+    async fn create(migrated: bool) -> TestDb {
+        let server = server();
+        let name = Self::fresh_name();
+        let mut conn = server
+            .admin
+            .connect()
+            .await
+            .expect("connect to the test server");
+        let sql = if migrated {
+            format!(
+                "create database {} template {}",
+                quote_ident(&name),
+                quote_ident(&server.template)
+            )
+        } else {
+            format!("create database {}", quote_ident(&name))
+        };
+        sqlx::raw_sql(&sql)
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let _ = conn.close().await;
+        TestDb {
+            options: server.admin.clone().database(&name),
+            name,
+        }
+    }
+
+    /// A new pool on this database.
+    pub async fn pool(&self) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(self.options.clone())
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// A `postgres://` URL of this database, for child processes.
+    pub fn url(&self) -> String {
+        options_url(&self.options)
+    }
+}
+
+/// Builds a URL from connection options (socket directory or host).
+pub fn options_url(o: &PgConnectOptions) -> String {
+    let db = o.get_database().unwrap_or("postgres");
+    match o.get_socket() {
+        Some(dir) => format!(
+            "postgres://{}@localhost/{db}?host={}&port={}",
+            o.get_username(),
+            dir.display(),
+            o.get_port()
+        ),
+        None => format!(
+            "postgres://{}@{}:{}/{db}",
+            o.get_username(),
+            o.get_host(),
+            o.get_port()
+        ),
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let server = server();
+        if server.private {
+            // The whole cluster goes away with the test process.
+            return;
+        }
+        let admin = server.admin.clone();
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut conn) = admin.connect().await {
+                    let _ = sqlx::raw_sql(&format!(
+                        "drop database if exists {} with (force)",
+                        quote_ident(&name)
+                    ))
+                    .execute(&mut conn)
+                    .await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Settings for a test app: defaults, with a private data directory.
+pub fn test_settings(data_dir: &Path) -> Settings {
+    let mut s = Settings::defaults();
+    s.core.data_dir = data_dir.to_path_buf();
+    s.jobs.job_retry_base = zinovia::config::HumanDuration(Duration::ZERO);
+    s
+}
+
+/// The app running on port 0 against its own fresh database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// The state the server runs with (database pool, settings, metrics).
+    pub state: AppState,
+    /// The HTTP client (no redirects followed, so tests see them).
+    pub client: reqwest::Client,
+    /// The test's database.
+    pub db: TestDb,
+    /// The app's data directory (kept until the app is dropped).
+    _data_dir: tempfile::TempDir,
+    stop: CancellationToken,
+}
+
+impl TestApp {
+    /// The app with default settings.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// The app with settings adjusted by `f`.
+    pub async fn spawn_with(f: impl FnOnce(&mut Settings)) -> TestApp {
+        let db = TestDb::new().await;
+        Self::spawn_on(db, f).await
+    }
+
+    /// The app on a given database.
+    pub async fn spawn_on(db: TestDb, f: impl FnOnce(&mut Settings)) -> TestApp {
+        let pool = db.pool().await;
+        Self::spawn_on_pool(db, pool, f).await
+    }
+
+    /// The app on a given pool (which may point elsewhere than `db`).
+    pub async fn spawn_on_pool(db: TestDb, pool: PgPool, f: impl FnOnce(&mut Settings)) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = test_settings(data_dir.path());
+        f(&mut settings);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        settings.http.bind_addr = addr;
+        let state = AppState::new(pool, settings).expect("state");
+        let app = http::router(state.clone(), ServeRole::All);
+        let stop = CancellationToken::new();
+        tokio::spawn(http::serve(
+            listener,
+            app,
+            stop.clone(),
+            Duration::from_secs(5),
+        ));
+        TestApp {
+            base: format!("http://{addr}"),
+            state,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            db,
+            _data_dir: data_dir,
+            stop,
+        }
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `GET path`, answering the status and the body parsed as JSON.
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.get(path).await;
+        let status = r.status();
+        let body = r.json().await.expect("a JSON body");
+        (status, body)
+    }
+
+    /// `GET path`, answering the status and the body as text.
+    pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
+        let r = self.get(path).await;
+        (r.status(), r.text().await.expect("body"))
+    }
+
+    /// Runs every due job of the standard registry (plus test jobs in `registry`).
+    pub async fn run_pending_jobs(&self, registry: &Registry) -> usize {
+        zinovia::jobs::run_pending_jobs(&self.state, registry)
+            .await
+            .expect("running jobs")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Asserts that `value` is the error envelope with `code`.
+pub fn assert_error(value: &Value, code: &str) {
+    assert_eq!(value["error"]["code"], code, "{value}");
+    assert!(value["error"]["message"].is_string(), "{value}");
+    assert!(value["error"]["fields"].is_object(), "{value}");
+}
+
+/// Waits until `check` is true, polling; panics with `what` after `timeout`.
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The `zinovia` binary built for these tests, with a clean environment (no inherited
+/// settings) and logs as JSON.
+pub fn zinovia() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zinovia"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LOG_FORMAT", "json")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A running `zinovia` child process, killed when dropped.
+pub struct Proc {
+    /// The process.
+    pub child: Child,
+    /// Where its stdout goes.
+    pub stdout: PathBuf,
+    /// Where its stderr goes.
+    pub stderr: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Proc {
+    /// Starts `cmd` with output captured to files.
+    pub fn start(mut cmd: Command) -> Proc {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stdout = dir.path().join("stdout");
+        let stderr = dir.path().join("stderr");
+        let child = cmd
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("starting zinovia");
+        Proc {
+            child,
+            stdout,
+            stderr,
+            _dir: dir,
+        }
+    }
+
+    /// What it printed so far.
+    pub fn output(&self) -> (String, String) {
+        (
+            std::fs::read_to_string(&self.stdout).unwrap_or_default(),
+            std::fs::read_to_string(&self.stderr).unwrap_or_default(),
+        )
+    }
+
+    /// Waits for the "running at URL" line and returns the URL (without trailing slash).
+    pub async fn wait_for_url(&mut self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (out, err) = self.output();
+            if let Some(line) = out
+                .lines()
+                .find(|l| l.starts_with("Zinovia is running at "))
+            {
+                let url = line["Zinovia is running at ".len()..]
+                    .split_whitespace()
+                    .next()
+                    .expect("url");
+                return url.trim_end_matches('/').to_owned();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("zinovia exited ({status}) before serving:\n{out}\n{err}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "zinovia did not start in time:\n{out}\n{err}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends `signal` and waits for the exit status.
+    pub async fn stop(
+        &mut self,
+        signal: nix::sys::signal::Signal,
+        timeout: Duration,
+    ) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"));
+        let _ = nix::sys::signal::kill(pid, signal);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "zinovia did not exit in time: {:?}",
+                self.output()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// PIDs of live PostgreSQL processes whose command line mentions `needle`.
+pub fn postgres_processes(needle: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "postgres" && cmdline.contains(needle) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Connects once with `options` (fails the test if it cannot).
+pub async fn connect(options: &PgConnectOptions) -> PgConnection {
+    PgConnection::connect_with(options).await.expect("connect")
+}

@@ -1,0 +1,11 @@
+//! Zinovia's integration tests: one binary, a fresh database per test, the app on port 0.
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod helpers;
+
+mod embedded;
+mod harness;
+mod http;
+mod jobs;
+mod process;
