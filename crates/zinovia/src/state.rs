@@ -23,8 +23,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// This process's metrics.
     pub metrics: Arc<Metrics>,
-    /// The effective session secret (`SESSION_SECRET`, or the generated local one).
-    pub session_secret: Arc<SecretString>,
+    /// The effective session secret (`SESSION_SECRET`, or the generated local one), for
+    /// the roles that serve HTTP; the worker has none.
+    session_secret: Option<Arc<SecretString>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -34,9 +35,10 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Builds the state; outside production, a missing `SESSION_SECRET` is generated once
-    /// and kept in `DATA_DIR` so sessions survive restarts.
-    pub fn new(db: PgPool, settings: Settings) -> anyhow::Result<AppState> {
+    /// The state of a process that serves HTTP (`up`, `serve`, tests). Outside production,
+    /// a missing `SESSION_SECRET` is generated once and kept in `DATA_DIR`, so sessions
+    /// survive restarts.
+    pub fn for_http(db: PgPool, settings: Settings) -> anyhow::Result<AppState> {
         let session_secret = match &settings.http.session_secret {
             Some(s) => s.clone(),
             None if settings.core.environment == Environment::Production => {
@@ -44,11 +46,25 @@ impl AppState {
             }
             None => local_session_secret(&settings)?,
         };
-        Ok(AppState {
+        let mut state = AppState::for_worker(db, settings);
+        state.session_secret = Some(Arc::new(session_secret));
+        Ok(state)
+    }
+
+    /// The state of a process that only runs jobs: it reads no HTTP settings.
+    pub fn for_worker(db: PgPool, settings: Settings) -> AppState {
+        AppState {
             db,
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::new()),
-            session_secret: Arc::new(session_secret),
+            session_secret: None,
+        }
+    }
+
+    /// The session secret. Only HTTP roles have one; asking for it elsewhere is a bug.
+    pub fn session_secret(&self) -> Result<&SecretString, crate::error::AppError> {
+        self.session_secret.as_deref().ok_or_else(|| {
+            anyhow::anyhow!("the session secret is only available to HTTP roles").into()
         })
     }
 }

@@ -278,3 +278,48 @@ async fn the_home_page_says_what_zinovia_is() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish_within_the_grace_period() {
+    use axum::routing::get;
+    use std::time::Duration;
+    use tokio_util::sync::CancellationToken;
+
+    let app = axum::Router::new().route(
+        "/slow/{ms}",
+        get(
+            |axum::extract::Path(ms): axum::extract::Path<u64>| async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                "done"
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(zinovia::http::serve(
+        listener,
+        app,
+        stop.clone(),
+        Duration::from_secs(2),
+    ));
+    let client = reqwest::Client::new();
+    let in_flight = tokio::spawn(client.get(format!("{base}/slow/700")).send());
+    let too_slow = tokio::spawn(client.get(format!("{base}/slow/60000")).send());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopped_at = std::time::Instant::now();
+    stop.cancel();
+
+    // The request that fits in the grace period completes normally...
+    let r = in_flight.await.unwrap().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap(), "done");
+    // ...new connections are refused...
+    assert!(reqwest::get(format!("{base}/slow/1")).await.is_err());
+    // ...and serving ends once the grace period is over, however long the rest would take
+    // (the process then exits, dropping those connections).
+    server.await.unwrap().unwrap();
+    assert!(stopped_at.elapsed() < Duration::from_secs(10));
+    assert!(!too_slow.is_finished());
+    too_slow.abort();
+}

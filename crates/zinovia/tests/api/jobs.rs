@@ -582,3 +582,40 @@ async fn a_job_whose_worker_is_killed_runs_again_once_its_lease_expires() {
     let status = second.stop(Signal::SIGTERM, Duration::from_secs(30)).await;
     assert!(status.success(), "{:?}", second.output());
 }
+
+#[tokio::test]
+async fn a_worker_runs_at_most_worker_concurrency_jobs_at_once() {
+    let app = TestApp::spawn_with(|s| {
+        s.jobs.worker_concurrency = 2;
+        s.jobs.job_poll_interval = HumanDuration(Duration::from_millis(100));
+        s.lifecycle.shutdown_timeout = HumanDuration(Duration::from_millis(200));
+    })
+    .await;
+    let pool = app.state.db.clone();
+    for _ in 0..5 {
+        jobs::enqueue(&pool, &Holds).await.unwrap();
+    }
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(Worker::new(app.state.clone(), registry()).run(stop.clone()));
+    let running = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from jobs where state = 'running'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    wait_until(Duration::from_secs(10), "two jobs to start", || async {
+        running().await == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(running().await, 2, "never more than WORKER_CONCURRENCY");
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    let queued: i64 = sqlx::query_scalar(
+        "select count(*) from jobs where kind = 'test_holds' and state = 'queued' and attempts = 0",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(queued, 5, "all released untouched at shutdown");
+}

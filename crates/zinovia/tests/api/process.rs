@@ -334,7 +334,9 @@ async fn serve_roles_split_pages_and_api() {
     })
     .await;
     let (web_url, api_url) = (urls.0.unwrap(), urls.1.unwrap());
-    assert_eq!(get(&format!("{web_url}/")).await.0, StatusCode::OK);
+    let home = reqwest::get(format!("{web_url}/")).await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    let request_id = home.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(
         get(&format!("{web_url}/api/v1/openapi.json")).await.0,
         StatusCode::NOT_FOUND
@@ -376,9 +378,11 @@ async fn the_canary_tells_whether_workers_process_jobs() {
         "{out:?}"
     );
 
+    let data = data_dir();
     let mut cmd = zinovia();
     cmd.arg("worker")
         .env("DATABASE_URL", db.url())
+        .env("DATA_DIR", data.path())
         .env("JOB_POLL_INTERVAL", "500ms");
     let mut worker = Proc::start(cmd);
     let out = canary("60s");
