@@ -653,7 +653,7 @@ impl Settings {
                 match &d.database_url {
                     None => format!(
                         "(unset: embedded cluster in {})",
-                        self.data_dir().join("postgres").display()
+                        crate::database::embedded::cluster_dir(&self.data_dir()).display()
                     ),
                     Some(u) => redact_url(u.expose_secret()),
                 },

@@ -206,7 +206,21 @@ impl Cluster {
     fn open(opts: &ClusterOptions, may_join: bool) -> Result<Cluster, EmbeddedError> {
         let data_dir = crate::config::absolute(&opts.data_dir);
         fs::create_dir_all(&data_dir).map_err(io(format!("creating {}", data_dir.display())))?;
-        let pgdata = data_dir.join("postgres");
+        let run_as = run_as()?;
+        let pgdata = pgdata_path(&data_dir, run_as.as_ref());
+        if let Some(parent) = pgdata.parent().filter(|p| !p.starts_with(&data_dir)) {
+            tracing::info!(
+                dir = %pgdata.display(),
+                "the `postgres` user cannot enter DATA_DIR, so the cluster lives here instead"
+            );
+            fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+            for dir in parent
+                .ancestors()
+                .take_while(|d| d.starts_with(FALLBACK_ROOT))
+            {
+                let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
+            }
+        }
         let socket_dir = socket_dir_for(&pgdata);
         let log_path = data_dir.join("postgres.log");
         let lock_path = data_dir.join("postgres.lock");
@@ -250,7 +264,6 @@ impl Cluster {
         let _ = write!(lock, "pid {}", std::process::id());
         let _ = lock.flush();
 
-        let run_as = run_as()?;
         let bins = find_binaries(&pgdata)?;
 
         // A postmaster left behind by an owner that was killed: adopt it.
@@ -388,6 +401,31 @@ impl Drop for Cluster {
             let _ = self.stop_inner(Duration::from_secs(10));
         }
     }
+}
+
+/// Where clusters go when PostgreSQL runs as another account that cannot enter `DATA_DIR`.
+const FALLBACK_ROOT: &str = "/var/lib/zinovia/clusters";
+
+/// Where the cluster of `data_dir` lives: `DATA_DIR/postgres`, unless zinovia runs as root
+/// and the `postgres` account cannot enter `DATA_DIR` (a checkout under `/root`, say); then
+/// under `/var/lib/zinovia/clusters/<hash of DATA_DIR>/`, so `up` still works there.
+fn pgdata_path(data_dir: &Path, run_as: Option<&RunAs>) -> PathBuf {
+    let preferred = data_dir.join("postgres");
+    match run_as {
+        Some(r) if check_reachable(&preferred, r).is_err() => {
+            let digest = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+            Path::new(FALLBACK_ROOT)
+                .join(&hex::encode(digest)[..16])
+                .join("postgres")
+        }
+        _ => preferred,
+    }
+}
+
+/// The cluster directory `zinovia up` uses for `data_dir` (for `zinovia config`).
+pub fn cluster_dir(data_dir: &Path) -> PathBuf {
+    let data_dir = crate::config::absolute(data_dir);
+    pgdata_path(&data_dir, run_as().ok().flatten().as_ref())
 }
 
 /// Waits up to `timeout` for the postmaster to exit (reaping it when it is our child).

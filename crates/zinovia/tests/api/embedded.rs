@@ -11,15 +11,10 @@ use zinovia::config::HumanDuration;
 use zinovia::database::embedded::{Cluster, ClusterOptions, EmbeddedError};
 use zinovia::database::{ensure_database, migrations, pool_options};
 
-use crate::helpers::{TestApp, TestDb, assert_error, connect};
+use crate::helpers::{TestApp, TestDb, assert_error, cluster_reachable_dir, connect};
 
 fn cluster_dir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("zinovia-emb-")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
+    cluster_reachable_dir("zinovia-emb-")
 }
 
 fn options(dir: &tempfile::TempDir) -> ClusterOptions {
@@ -227,4 +222,38 @@ async fn one_owner_at_a_time_and_guests_can_join() {
     conn = connect(&owner.connect_options("postgres")).await;
     drop(conn);
     stop(owner).await;
+}
+
+#[tokio::test]
+async fn a_data_dir_the_postgres_user_cannot_enter_still_works() {
+    // A checkout under a private home directory, as when root runs `up` in /root/zinovia.
+    let private = tempfile::Builder::new()
+        .prefix("zinovia-private-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut opts = ClusterOptions::new(private.path().join("data"));
+    opts.ephemeral = true;
+    let cluster = start(&opts).await;
+    let pgdata = cluster.pgdata().to_owned();
+    if nix::unistd::Uid::effective().is_root() {
+        assert!(
+            pgdata.starts_with("/var/lib/zinovia/clusters"),
+            "{}",
+            pgdata.display()
+        );
+    } else {
+        assert_eq!(pgdata, private.path().join("data/postgres"));
+    }
+    let mut conn = connect(&cluster.connect_options("postgres")).await;
+    let one: i32 = sqlx::query_scalar("select 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+    drop(conn);
+    stop(cluster).await;
+    if pgdata.starts_with("/var/lib/zinovia/clusters") {
+        std::fs::remove_dir_all(pgdata.parent().unwrap()).unwrap();
+    }
 }

@@ -8,6 +8,7 @@
 //! migrations, so a fresh database costs one `CREATE DATABASE`.
 
 use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -85,14 +86,7 @@ async fn init_server() -> Server {
 /// Starts a throwaway cluster and a watchdog process that stops it and deletes its
 /// directory when this test process exits, even by a crash or SIGKILL.
 fn start_private_cluster() -> PgConnectOptions {
-    let dir = tempfile::Builder::new()
-        .prefix("zinovia-test-pg-")
-        .tempdir()
-        .expect("temp dir")
-        .keep();
-    // The cluster runs as `postgres` when tests run as root; let it in.
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    let dir = cluster_reachable_dir("zinovia-test-pg-").keep();
     let mut opts = ClusterOptions::new(&dir);
     opts.ephemeral = true;
     let cluster = Cluster::start(&opts)
@@ -201,15 +195,16 @@ async fn drop_stale_databases(admin: &PgConnectOptions) {
     for name in names {
         let pid = name.split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
         if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
-            let _ = sqlx::raw_sql(&format!(
-                "drop database if exists {} with (force)",
-                quote_ident(&name)
-            ))
-            .execute(&mut conn)
-            .await;
+            drop_database(&mut conn, &name).await;
         }
     }
     let _ = conn.close().await;
+}
+
+/// Drops a database, ending its connections (best effort: cleanup must not fail a test).
+async fn drop_database(conn: &mut PgConnection, name: &str) {
+    let sql = format!("drop database if exists {} with (force)", quote_ident(name));
+    let _ = sqlx::raw_sql(&sql).execute(conn).await;
 }
 
 /// A fresh database for one test, dropped when the test ends.
@@ -330,12 +325,7 @@ impl Drop for TestDb {
             };
             rt.block_on(async {
                 if let Ok(mut conn) = admin.connect().await {
-                    let _ = sqlx::raw_sql(&format!(
-                        "drop database if exists {} with (force)",
-                        quote_ident(&name)
-                    ))
-                    .execute(&mut conn)
-                    .await;
+                    drop_database(&mut conn, &name).await;
                     let _ = conn.close().await;
                 }
             });
@@ -451,6 +441,25 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.stop.cancel();
     }
+}
+
+/// A temporary directory an embedded cluster can live in: when tests run as root,
+/// PostgreSQL runs as `postgres` and must be able to enter it.
+pub fn cluster_reachable_dir(prefix: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+/// The response's `content-type`, or "" when it has none.
+pub fn content_type(r: &reqwest::Response) -> &str {
+    r.headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
 }
 
 /// Asserts that `value` is the error envelope with `code`.

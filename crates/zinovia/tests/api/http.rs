@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use reqwest::header;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestDb, assert_error};
+use crate::helpers::{TestApp, TestDb, assert_error, content_type};
 
 #[tokio::test]
 async fn health_and_readiness_answer_ok() {
@@ -134,12 +134,7 @@ async fn unknown_api_routes_get_the_json_envelope_and_pages_get_a_page() {
 
     let r = app.get("/no/such/page").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(content_type(&r).starts_with("text/html"));
     let html = r.text().await.unwrap();
     assert!(html.contains("Page not found"), "{html}");
 }
@@ -254,12 +249,7 @@ async fn the_home_page_says_what_zinovia_is() {
     let app = TestApp::spawn().await;
     let r = app.get("/").await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(content_type(&r).starts_with("text/html"));
     let html = r.text().await.unwrap();
     assert!(html.contains("creator-subscription platform"), "{html}");
     assert!(html.contains("pay-per-view"));

@@ -1,24 +1,18 @@
 //! The `zinovia` binary as people run it: `up` on embedded defaults, the production
 //! refusal, `config`, `--help`, `migrate`, `serve --role` and the operator commands.
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Proc, TestDb, postgres_processes, wait_until, zinovia};
+use crate::helpers::{
+    Proc, TestDb, cluster_reachable_dir, postgres_processes, wait_until, zinovia,
+};
 
-/// A data directory the embedded cluster can use (when tests run as root, PostgreSQL runs
-/// as `postgres` and must be able to enter it).
 fn data_dir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("zinovia-up-")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
+    cluster_reachable_dir("zinovia-up-")
 }
 
 fn up(dir: &std::path::Path) -> Proc {
@@ -359,6 +353,16 @@ async fn serve_roles_split_pages_and_api() {
             .await
             .success()
     );
+
+    // Every log line of a request carries its id (JSON logs, as in CloudWatch).
+    let log = web.output().1;
+    let line: Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"] == "request finished" && v["path"] == "/")
+        .unwrap_or_else(|| panic!("no access log line for /:\n{log}"));
+    assert_eq!(line["span"]["request_id"], request_id.as_str(), "{line}");
+    assert_eq!(line["status"], 200);
 }
 
 #[tokio::test]
@@ -404,4 +408,6 @@ async fn the_canary_tells_whether_workers_process_jobs() {
             .await
             .success()
     );
+    // The worker serves no HTTP: it neither needs nor makes a session secret.
+    assert!(!data.path().join("session-secret").exists());
 }
