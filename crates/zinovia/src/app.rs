@@ -106,7 +106,10 @@ async fn run_up(
         .context("applying database migrations")?;
     let grace = settings.lifecycle.shutdown_timeout.0;
     let url = settings.public_base_url();
-    let state = AppState::for_http(db.pool.clone(), settings)?;
+    let state = AppState::new(db.pool.clone(), settings)
+        .with_http()
+        .await?
+        .with_mail()?;
     let app = http::router(state.clone(), ServeRole::All);
     let worker = Worker::new(state, Registry::standard());
 
@@ -146,7 +149,7 @@ pub async fn serve(mut settings: Settings, role: ServeRole) -> anyhow::Result<()
     let grace = settings.lifecycle.shutdown_timeout.0;
     let url = settings.public_base_url();
     let result = async {
-        let state = AppState::for_http(db.pool.clone(), settings)?;
+        let state = AppState::new(db.pool.clone(), settings).with_http().await?;
         let app = http::router(state, role);
         tracing::info!(%url, ?role, "serving");
         let stop = CancellationToken::new();
@@ -170,7 +173,7 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
     let db = Database::open(&settings, Embedded::Join).await?;
     let grace = settings.lifecycle.shutdown_timeout.0;
     let result = async {
-        let state = AppState::for_worker(db.pool.clone(), settings);
+        let state = AppState::new(db.pool.clone(), settings).with_mail()?;
         let stop = CancellationToken::new();
         let task = tokio::spawn(Worker::new(state, Registry::standard()).run(stop.clone()));
         shutdown.graceful.cancelled().await;

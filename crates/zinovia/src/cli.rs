@@ -1,19 +1,27 @@
-//! The command line: `zinovia up | serve | worker | migrate | config | jobs | openapi`.
-//! Each subcommand reads only the settings groups it uses, so `--help` lists exactly those.
+//! The command line: `zinovia up | serve | worker | migrate | config | jobs | admin |
+//! openapi`. Each subcommand reads only the settings groups it uses, so `--help` lists
+//! exactly those.
 
+use std::future::Future;
+use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
 
+use crate::accounts::{self, Role as AccountRole};
 use crate::app;
 use crate::config::{
-    CoreSettings, DatabaseSettings, HttpSettings, HumanDuration, JobSettings, LifecycleSettings,
-    ReadGroups, Role, Settings,
+    AuthSettings, CoreSettings, DatabaseSettings, HttpSettings, HumanDuration, JobSettings,
+    LifecycleSettings, MailSettings, ReadGroups, Role, Settings, SiteSettings,
 };
 use crate::database::{Database, Embedded};
+use crate::error::AppError;
 use crate::http::ServeRole;
 use crate::jobs::admin::{self, RetryOutcome};
+use crate::state::AppState;
 
 const ABOUT: &str = "Zinovia: a self-hostable creator-subscription platform.";
 const LONG_ABOUT: &str = "Zinovia: a self-hostable creator-subscription platform.\n\n\
@@ -40,15 +48,17 @@ enum Command {
     /// Serve web pages and/or the JSON API (production's web and api services). Does not
     /// apply migrations: /readyz reports not ready until `zinovia migrate` has run.
     Serve(ServeArgs),
-    /// Run background jobs (production's worker service).
+    /// Run background jobs (production's worker service): emails, media processing, cleanup.
     Worker(WorkerArgs),
     /// Apply pending database migrations (production's one-off migration task). Idempotent.
-    Migrate(MigrateArgs),
+    Migrate(DbArgs),
     /// Print the effective settings (secrets redacted) and every problem found; exits
     /// non-zero when there is a problem.
     Config(ConfigArgs),
     /// Inspect and retry background jobs.
     Jobs(JobsArgs),
+    /// Operator tasks on accounts.
+    Admin(AdminArgs),
     /// Print the OpenAPI 3.1 document of the JSON API.
     Openapi,
 }
@@ -60,11 +70,32 @@ struct UpArgs {
     #[command(flatten)]
     database: DatabaseSettings,
     #[command(flatten)]
+    site: SiteSettings,
+    #[command(flatten)]
     http: HttpSettings,
+    #[command(flatten)]
+    auth: AuthSettings,
+    #[command(flatten)]
+    mail: MailSettings,
     #[command(flatten)]
     jobs: JobSettings,
     #[command(flatten)]
     lifecycle: LifecycleSettings,
+}
+
+impl UpArgs {
+    fn settings(self, m: &ArgMatches) -> Settings {
+        let read = ReadGroups {
+            database: Some(self.database),
+            site: Some(self.site),
+            http: Some(self.http),
+            auth: Some(self.auth),
+            mail: Some(self.mail),
+            jobs: Some(self.jobs),
+            lifecycle: Some(self.lifecycle),
+        };
+        Settings::assemble(m, self.core, read)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -77,9 +108,27 @@ struct ServeArgs {
     #[command(flatten)]
     database: DatabaseSettings,
     #[command(flatten)]
+    site: SiteSettings,
+    #[command(flatten)]
     http: HttpSettings,
     #[command(flatten)]
+    auth: AuthSettings,
+    #[command(flatten)]
     lifecycle: LifecycleSettings,
+}
+
+impl ServeArgs {
+    fn settings(self, m: &ArgMatches) -> (Settings, ServeRole) {
+        let read = ReadGroups {
+            database: Some(self.database),
+            site: Some(self.site),
+            http: Some(self.http),
+            auth: Some(self.auth),
+            lifecycle: Some(self.lifecycle),
+            ..ReadGroups::default()
+        };
+        (Settings::assemble(m, self.core, read), self.role)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -89,17 +138,46 @@ struct WorkerArgs {
     #[command(flatten)]
     database: DatabaseSettings,
     #[command(flatten)]
+    site: SiteSettings,
+    #[command(flatten)]
+    mail: MailSettings,
+    #[command(flatten)]
     jobs: JobSettings,
     #[command(flatten)]
     lifecycle: LifecycleSettings,
 }
 
+impl WorkerArgs {
+    fn settings(self, m: &ArgMatches) -> Settings {
+        let read = ReadGroups {
+            database: Some(self.database),
+            site: Some(self.site),
+            mail: Some(self.mail),
+            jobs: Some(self.jobs),
+            lifecycle: Some(self.lifecycle),
+            ..ReadGroups::default()
+        };
+        Settings::assemble(m, self.core, read)
+    }
+}
+
+/// The settings of commands that only need the database.
 #[derive(Debug, Args)]
-struct MigrateArgs {
+struct DbArgs {
     #[command(flatten)]
     core: CoreSettings,
     #[command(flatten)]
     database: DatabaseSettings,
+}
+
+impl DbArgs {
+    fn settings(self, m: &ArgMatches) -> Settings {
+        let read = ReadGroups {
+            database: Some(self.database),
+            ..ReadGroups::default()
+        };
+        Settings::assemble(m, self.core, read)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -108,15 +186,7 @@ struct ConfigArgs {
     #[arg(long = "for", value_enum, default_value = "up")]
     role: Role,
     #[command(flatten)]
-    core: CoreSettings,
-    #[command(flatten)]
-    database: DatabaseSettings,
-    #[command(flatten)]
-    http: HttpSettings,
-    #[command(flatten)]
-    jobs: JobSettings,
-    #[command(flatten)]
-    lifecycle: LifecycleSettings,
+    all: UpArgs,
 }
 
 #[derive(Debug, Args)]
@@ -124,9 +194,7 @@ struct JobsArgs {
     #[command(subcommand)]
     action: JobsAction,
     #[command(flatten)]
-    core: CoreSettings,
-    #[command(flatten)]
-    database: DatabaseSettings,
+    db: DbArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +231,32 @@ enum JobsAction {
     },
 }
 
+#[derive(Debug, Args)]
+struct AdminArgs {
+    #[command(subcommand)]
+    action: AdminAction,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminAction {
+    /// Create an account (verified) with a role, e.g. the first administrator. The
+    /// password is read from standard input when it is not a terminal; otherwise one is
+    /// generated and printed once.
+    CreateUser {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Role of the new account.
+        #[arg(long, value_enum, default_value = "fan")]
+        role: AccountRole,
+        /// Public name (default: the part of the email before `@`).
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -191,86 +285,44 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-fn run(command: Command, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
+fn run(command: Command, m: &ArgMatches) -> anyhow::Result<ExitCode> {
     match command {
         Command::Up(a) => {
-            let settings = Settings::assemble(
-                matches,
-                a.core,
-                ReadGroups {
-                    database: Some(a.database),
-                    http: Some(a.http),
-                    jobs: Some(a.jobs),
-                    lifecycle: Some(a.lifecycle),
-                },
-            );
+            let settings = a.settings(m);
             crate::telemetry::init(&settings.core);
             runtime()?.block_on(app::up(settings))?;
         }
         Command::Serve(a) => {
-            let settings = Settings::assemble(
-                matches,
-                a.core,
-                ReadGroups {
-                    database: Some(a.database),
-                    http: Some(a.http),
-                    lifecycle: Some(a.lifecycle),
-                    ..ReadGroups::default()
-                },
-            );
+            let (settings, role) = a.settings(m);
             crate::telemetry::init(&settings.core);
-            runtime()?.block_on(app::serve(settings, a.role))?;
+            runtime()?.block_on(app::serve(settings, role))?;
         }
         Command::Worker(a) => {
-            let settings = Settings::assemble(
-                matches,
-                a.core,
-                ReadGroups {
-                    database: Some(a.database),
-                    jobs: Some(a.jobs),
-                    lifecycle: Some(a.lifecycle),
-                    ..ReadGroups::default()
-                },
-            );
+            let settings = a.settings(m);
             crate::telemetry::init(&settings.core);
             runtime()?.block_on(app::worker(settings))?;
         }
         Command::Migrate(a) => {
-            let settings = Settings::assemble(
-                matches,
-                a.core,
-                ReadGroups {
-                    database: Some(a.database),
-                    ..ReadGroups::default()
-                },
-            );
+            let settings = a.settings(m);
             crate::telemetry::init(&settings.core);
             runtime()?.block_on(app::migrate(settings))?;
         }
         Command::Config(a) => {
-            let settings = Settings::assemble(
-                matches,
-                a.core,
-                ReadGroups {
-                    database: Some(a.database),
-                    http: Some(a.http),
-                    jobs: Some(a.jobs),
-                    lifecycle: Some(a.lifecycle),
-                },
-            );
-            return Ok(print_config(&settings, a.role));
+            let role = a.role;
+            return Ok(print_config(&a.all.settings(m), role));
         }
         Command::Jobs(a) => {
-            let settings = Settings::assemble(
-                matches,
-                a.core,
-                ReadGroups {
-                    database: Some(a.database),
-                    ..ReadGroups::default()
-                },
-            );
+            let settings = a.db.settings(m);
             crate::telemetry::init(&settings.core);
-            return runtime()?.block_on(jobs(settings, a.action));
+            return runtime()?.block_on(with_database(settings, |db| jobs(db, a.action)));
+        }
+        Command::Admin(a) => {
+            let settings = a.db.settings(m);
+            crate::telemetry::init(&settings.core);
+            let action = a.action;
+            return runtime()?.block_on(with_database(settings.clone(), move |db| {
+                admin_command(db, settings, action)
+            }));
         }
         Command::Openapi => {
             let doc = crate::http::openapi_document()
@@ -306,72 +358,142 @@ fn print_config(settings: &Settings, role: Role) -> ExitCode {
     }
 }
 
-async fn jobs(settings: Settings, action: JobsAction) -> anyhow::Result<ExitCode> {
+/// Opens the database (joining the embedded cluster if another process runs it), runs
+/// `f`, and closes it whatever happened.
+async fn with_database<F, Fut>(settings: Settings, f: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(PgPool) -> Fut,
+    Fut: Future<Output = anyhow::Result<ExitCode>>,
+{
     app::check_settings(&settings, Role::Migrate)?;
     let db = Database::open(&settings, Embedded::Join).await?;
-    let result = async {
-        match action {
-            JobsAction::List { state, limit } => {
-                print!(
-                    "{}",
-                    admin::list(&db.pool, state.as_deref(), limit.clamp(1, 1000)).await?
-                );
+    let result = f(db.pool.clone()).await;
+    db.close().await;
+    result
+}
+
+async fn jobs(pool: PgPool, action: JobsAction) -> anyhow::Result<ExitCode> {
+    match action {
+        JobsAction::List { state, limit } => {
+            print!(
+                "{}",
+                admin::list(&pool, state.as_deref(), limit.clamp(1, 1000)).await?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        JobsAction::Failed { limit } => {
+            print!("{}", admin::failed(&pool, limit.clamp(1, 1000)).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        JobsAction::Retry { id } => match admin::retry(&pool, id).await? {
+            RetryOutcome::Requeued => {
+                println!("job {id} is queued again");
                 Ok(ExitCode::SUCCESS)
             }
-            JobsAction::Failed { limit } => {
-                print!("{}", admin::failed(&db.pool, limit.clamp(1, 1000)).await?);
-                Ok(ExitCode::SUCCESS)
+            RetryOutcome::NotFound => {
+                eprintln!("no job {id}");
+                Ok(ExitCode::FAILURE)
             }
-            JobsAction::Retry { id } => match admin::retry(&db.pool, id).await? {
-                RetryOutcome::Requeued => {
-                    println!("job {id} is queued again");
-                    Ok(ExitCode::SUCCESS)
-                }
-                RetryOutcome::NotFound => {
-                    eprintln!("no job {id}");
-                    Ok(ExitCode::FAILURE)
-                }
-                RetryOutcome::NotRetryable(state) => {
-                    eprintln!("job {id} is {state}; only failed or waiting jobs can be retried");
-                    Ok(ExitCode::FAILURE)
-                }
-                RetryOutcome::Duplicate => {
-                    eprintln!("an identical job is already queued; job {id} was left failed");
-                    Ok(ExitCode::FAILURE)
-                }
-            },
-            JobsAction::Canary { hold, wait } => {
-                let hold_ms = u64::try_from(hold.0.as_millis()).unwrap_or(u64::MAX);
-                let id = crate::jobs::enqueue(&db.pool, &crate::jobs::Canary { hold_ms })
-                    .await?
-                    .context("the canary was not enqueued")?;
-                println!("enqueued canary job {id}");
-                if wait.0.is_zero() {
-                    return Ok(ExitCode::SUCCESS);
-                }
-                let started = std::time::Instant::now();
-                loop {
-                    let state = admin::get(&db.pool, id.0).await?.map(|r| r.state);
-                    match state.as_deref() {
-                        Some("succeeded") => {
-                            println!("canary job {id} finished after {:.1}s", started.elapsed().as_secs_f64());
-                            return Ok(ExitCode::SUCCESS);
-                        }
-                        Some("failed") => {
-                            eprintln!("canary job {id} failed; see `zinovia jobs failed`");
-                            return Ok(ExitCode::FAILURE);
-                        }
-                        _ if started.elapsed() >= wait.0 => {
-                            eprintln!("no worker finished canary job {id} within {wait}; is a worker running?");
-                            return Ok(ExitCode::FAILURE);
-                        }
-                        _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            RetryOutcome::NotRetryable(state) => {
+                eprintln!("job {id} is {state}; only failed or waiting jobs can be retried");
+                Ok(ExitCode::FAILURE)
+            }
+            RetryOutcome::Duplicate => {
+                eprintln!("an identical job is already queued; job {id} was left failed");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        JobsAction::Canary { hold, wait } => {
+            let hold_ms = u64::try_from(hold.0.as_millis()).unwrap_or(u64::MAX);
+            let id = crate::jobs::enqueue(&pool, &crate::jobs::Canary { hold_ms })
+                .await?
+                .context("the canary was not enqueued")?;
+            println!("enqueued canary job {id}");
+            if wait.0.is_zero() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let started = std::time::Instant::now();
+            loop {
+                let state = admin::get(&pool, id.0).await?.map(|r| r.state);
+                match state.as_deref() {
+                    Some("succeeded") => {
+                        println!(
+                            "canary job {id} finished after {:.1}s",
+                            started.elapsed().as_secs_f64()
+                        );
+                        return Ok(ExitCode::SUCCESS);
                     }
+                    Some("failed") => {
+                        eprintln!("canary job {id} failed; see `zinovia jobs failed`");
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    _ if started.elapsed() >= wait.0 => {
+                        eprintln!(
+                            "no worker finished canary job {id} within {wait}; is a worker running?"
+                        );
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
                 }
             }
         }
     }
-    .await;
-    db.close().await;
-    result
+}
+
+async fn admin_command(
+    pool: PgPool,
+    settings: Settings,
+    action: AdminAction,
+) -> anyhow::Result<ExitCode> {
+    match action {
+        AdminAction::CreateUser {
+            email,
+            role,
+            display_name,
+        } => {
+            let stdin = std::io::stdin();
+            let (password, generated) = if stdin.is_terminal() {
+                (SecretString::from(crate::crypto::random_token()), true)
+            } else {
+                let mut line = String::new();
+                stdin
+                    .lock()
+                    .read_line(&mut line)
+                    .context("reading the password from stdin")?;
+                let line = line.trim_end_matches(['\n', '\r']).to_owned();
+                if line.is_empty() {
+                    (SecretString::from(crate::crypto::random_token()), true)
+                } else {
+                    (SecretString::from(line), false)
+                }
+            };
+            let name = display_name
+                .unwrap_or_else(|| email.split('@').next().unwrap_or("admin").to_owned());
+            let state = AppState::new(pool, settings);
+            match accounts::create_user(&state, &email, &name, role, password.expose_secret()).await
+            {
+                Ok(user) => {
+                    println!(
+                        "created {} account {} for {}",
+                        role.as_str(),
+                        user.id,
+                        user.email
+                    );
+                    if generated {
+                        println!("password (shown once): {}", password.expose_secret());
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(AppError::Validation(fields)) => {
+                    for (field, messages) in fields {
+                        for m in messages {
+                            eprintln!("{field}: {m}");
+                        }
+                    }
+                    Ok(ExitCode::from(2))
+                }
+                Err(e) => Err(anyhow::anyhow!("{e}")),
+            }
+        }
+    }
 }

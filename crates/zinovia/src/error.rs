@@ -29,6 +29,12 @@ pub enum AppError {
     /// No valid session or token.
     #[error("sign in to continue")]
     Unauthorized,
+    /// A log-in with a wrong email or password (the same answer for both).
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    /// A state-changing browser request without a valid CSRF token.
+    #[error("this form has expired; reload the page and try again")]
+    CsrfRejected,
     /// Signed in, but not allowed.
     #[error("you are not allowed to do this")]
     Forbidden,
@@ -108,8 +114,8 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Unauthorized | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -128,6 +134,8 @@ impl AppError {
             AppError::BadRequest(_) => "bad_request",
             AppError::Validation(_) => "validation_failed",
             AppError::Unauthorized => "unauthorized",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::CsrfRejected => "csrf_failed",
             AppError::Forbidden => "forbidden",
             AppError::NotFound => "not_found",
             AppError::MethodNotAllowed => "method_not_allowed",

@@ -1,15 +1,19 @@
 //! Zinovia: a self-hostable creator-subscription platform. One crate holds the HTTP API, the
 //! web pages, the worker and the CLI, organised by feature; see `docs/ARCHITECTURE.md`.
 
+pub mod accounts;
 pub mod app;
 pub mod assets;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod database;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod mail;
 pub mod metrics;
+pub mod ratelimit;
 pub mod site;
 pub mod state;
 pub mod telemetry;

@@ -1,5 +1,8 @@
 //! `AppState`: what every handler and job can reach. Cheap to clone (everything inside is
-//! shared); built once at start from the settings.
+//! shared); built once at start from the settings. Parts only some roles have (the session
+//! secret and rate limiter of HTTP roles, the mailer of roles that send mail) are added by
+//! `with_http` / `with_mail`, and asking for a part the role lacks is an error, never a
+//! silent default.
 
 use std::fs;
 use std::io::Write;
@@ -11,8 +14,12 @@ use rand::RngCore;
 use secrecy::SecretString;
 use sqlx::PgPool;
 
+use crate::accounts::PasswordHasher;
 use crate::config::{Environment, SESSION_SECRET_FILE, Settings};
+use crate::error::AppError;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
 
 /// Shared application state.
 #[derive(Clone)]
@@ -23,9 +30,11 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// This process's metrics.
     pub metrics: Arc<Metrics>,
-    /// The effective session secret (`SESSION_SECRET`, or the generated local one), for
-    /// the roles that serve HTTP; the worker has none.
+    /// Password hashing (bounded concurrency).
+    pub passwords: PasswordHasher,
     session_secret: Option<Arc<SecretString>>,
+    limiter: Option<Arc<RateLimiter>>,
+    mailer: Option<Arc<Mailer>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -35,38 +44,67 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// The state of a process that serves HTTP (`up`, `serve`, tests). Outside production,
-    /// a missing `SESSION_SECRET` is generated once and kept in `DATA_DIR`, so sessions
-    /// survive restarts.
-    pub fn for_http(db: PgPool, settings: Settings) -> anyhow::Result<AppState> {
-        let session_secret = match &settings.http.session_secret {
-            Some(s) => s.clone(),
-            None if settings.core.environment == Environment::Production => {
-                anyhow::bail!("SESSION_SECRET is required in production")
-            }
-            None => local_session_secret(&settings)?,
-        };
-        let mut state = AppState::for_worker(db, settings);
-        state.session_secret = Some(Arc::new(session_secret));
-        Ok(state)
-    }
-
-    /// The state of a process that only runs jobs: it reads no HTTP settings.
-    pub fn for_worker(db: PgPool, settings: Settings) -> AppState {
+    /// The parts every role has.
+    pub fn new(db: PgPool, settings: Settings) -> AppState {
         AppState {
             db,
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::new()),
+            passwords: PasswordHasher::new(),
             session_secret: None,
+            limiter: None,
+            mailer: None,
         }
     }
 
-    /// The session secret. Only HTTP roles have one; asking for it elsewhere is a bug.
-    pub fn session_secret(&self) -> Result<&SecretString, crate::error::AppError> {
-        self.session_secret.as_deref().ok_or_else(|| {
-            anyhow::anyhow!("the session secret is only available to HTTP roles").into()
-        })
+    /// Adds what serving HTTP needs: the session secret (outside production a missing
+    /// `SESSION_SECRET` is generated once into `DATA_DIR`, so sessions survive restarts)
+    /// and the rate limiter (Redis when `REDIS_URL` is set).
+    pub async fn with_http(mut self) -> anyhow::Result<AppState> {
+        let settings = &self.settings;
+        let secret = match &settings.http.session_secret {
+            Some(s) => s.clone(),
+            None if settings.core.environment == Environment::Production => {
+                anyhow::bail!("SESSION_SECRET is required in production")
+            }
+            None => local_session_secret(settings)?,
+        };
+        let limiter = RateLimiter::connect(settings.http.redis_url.as_ref()).await?;
+        self.session_secret = Some(Arc::new(secret));
+        self.limiter = Some(Arc::new(limiter));
+        Ok(self)
     }
+
+    /// Adds the mailer (`SMTP_URL`, or files under `DATA_DIR/mail`).
+    pub fn with_mail(mut self) -> anyhow::Result<AppState> {
+        self.mailer = Some(Arc::new(Mailer::from_settings(&self.settings)?));
+        Ok(self)
+    }
+
+    /// The session secret (HTTP roles only).
+    pub fn session_secret(&self) -> Result<&SecretString, AppError> {
+        self.session_secret
+            .as_deref()
+            .ok_or_else(|| missing("the session secret"))
+    }
+
+    /// The rate limiter (HTTP roles only).
+    pub fn limiter(&self) -> Result<&RateLimiter, AppError> {
+        self.limiter
+            .as_deref()
+            .ok_or_else(|| missing("the rate limiter"))
+    }
+
+    /// The mailer (roles that send mail only).
+    pub fn mailer(&self) -> anyhow::Result<&Mailer> {
+        self.mailer
+            .as_deref()
+            .context("this role has no mailer; mail is sent by the worker")
+    }
+}
+
+fn missing(what: &str) -> AppError {
+    AppError::Internal(anyhow::anyhow!("{what} is not available to this role"))
 }
 
 fn local_session_secret(settings: &Settings) -> anyhow::Result<SecretString> {

@@ -3,15 +3,18 @@
 //! page for the web).
 
 use std::any::Any;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
+use super::extract::ClientMeta;
 use crate::error::{AppError, ErrorInfo};
 use crate::metrics::HttpLabels;
 use crate::state::AppState;
@@ -82,6 +85,38 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     response
 }
 
+/// Works out the client (`ClientMeta`: IP behind trusted proxies, user agent) once for the
+/// request, and applies the per-IP limit on the whole site (`RATE_LIMIT_API`); probes and
+/// static assets are not counted.
+pub async fn client_and_rate_limit(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let meta = ClientMeta::from_parts(req.headers(), peer, &state.settings.http.trusted_proxies);
+    let path = req.uri().path();
+    let exempt =
+        matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/assets/");
+    if !exempt && let Some(ip) = meta.ip {
+        let limiter = match state.limiter() {
+            Ok(l) => l,
+            Err(e) => return e.into_response(),
+        };
+        if let Err(retry_after) = limiter
+            .check("ip", state.settings.auth.rate_limit_api, &ip.to_string())
+            .await
+        {
+            return AppError::RateLimited { retry_after }.into_response();
+        }
+    }
+    req.extensions_mut().insert(meta);
+    next.run(req).await
+}
+
 /// Answers 503 `timeout` when the handler takes longer than `REQUEST_TIMEOUT`; the
 /// handler's future is dropped, which cancels its database work.
 pub async fn timeout(limit: Duration, req: Request, next: Next) -> Response {
@@ -137,7 +172,7 @@ pub async fn security_headers(https: bool, req: Request, next: Next) -> Response
 
 /// True for paths of the JSON API and the operational endpoints, which answer errors in
 /// the JSON envelope; everything else is a web page.
-fn is_api_path(path: &str) -> bool {
+pub(crate) fn is_api_path(path: &str) -> bool {
     path == "/api"
         || path.starts_with("/api/")
         || matches!(path, "/healthz" | "/readyz" | "/metrics")
@@ -148,7 +183,24 @@ fn is_api_path(path: &str) -> bool {
 /// surface the envelope becomes an HTML error page.
 pub async fn render_errors(req: Request, next: Next) -> Response {
     let api = is_api_path(req.uri().path());
+    // Where a page that needs a session sends people to log in and come back.
+    let login_redirect = (!api && req.method() == axum::http::Method::GET).then(|| {
+        let back = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        format!(
+            "/login?next={}",
+            url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+        )
+    });
     let response = next.run(req).await;
+    if response.status() == axum::http::StatusCode::UNAUTHORIZED
+        && let Some(to) = login_redirect
+    {
+        return axum::response::Redirect::to(&to).into_response();
+    }
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

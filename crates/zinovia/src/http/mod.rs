@@ -1,6 +1,8 @@
 //! The HTTP server: the router that merges every feature's routes, the layers every request
 //! goes through, and serving with graceful shutdown.
 
+pub mod csrf;
+pub mod extract;
 mod health;
 pub mod middleware;
 pub mod openapi;
@@ -9,14 +11,18 @@ use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::get;
 use clap::ValueEnum;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -43,10 +49,24 @@ impl ServeRole {
     }
 }
 
-/// Every documented route: the JSON API plus the operational endpoints. Features add their
-/// API routes here; the OpenAPI document is generated from exactly these.
+/// The JSON API under `/api/v1`: features add their routers here.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(crate::accounts::api_router())
+}
+
+/// The web pages: features add their routers here.
+fn page_routes() -> Router<AppState> {
+    Router::new()
+        .merge(crate::site::router())
+        .merge(crate::accounts::pages_router())
+}
+
+/// Every documented route: the JSON API plus the operational endpoints. The OpenAPI
+/// document is generated from exactly these.
 fn documented_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::base_document()).merge(health::router())
+    OpenApiRouter::with_openapi(openapi::base_document())
+        .merge(health::router())
+        .merge(api_routes())
 }
 
 /// The OpenAPI document of the whole API, as served at `/api/v1/openapi.json`.
@@ -56,17 +76,21 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 
 /// The complete router for a role, with every layer.
 pub fn router(state: AppState, role: ServeRole) -> Router {
-    let (documented, spec) = documented_routes().split_for_parts();
+    let spec = openapi_document();
     let spec_json = Arc::new(spec.to_json().unwrap_or_else(|_| "{}".to_owned()));
+    let (health, _) = OpenApiRouter::new()
+        .merge(health::router())
+        .split_for_parts();
 
     let mut app = Router::new()
-        .merge(documented)
+        .merge(health)
         .route("/assets/{file}", get(crate::assets::serve_asset));
     if role.api() {
-        app = app.merge(openapi::router(spec_json));
+        let (api, _) = api_routes().split_for_parts();
+        app = app.merge(api).merge(openapi::router(spec_json));
     }
     if role.web() {
-        app = app.merge(crate::site::router());
+        app = app.merge(page_routes());
     }
     let settings = &state.settings;
     let timeout = settings.http.request_timeout.0;
@@ -81,6 +105,14 @@ pub fn router(state: AppState, role: ServeRole) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             middleware::timeout(timeout, req, next)
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::csrf,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::client_and_rate_limit,
+        ))
         .layer(axum::middleware::from_fn(middleware::render_errors))
         .layer(axum::middleware::from_fn(move |req, next| {
             middleware::security_headers(https, req, next)
@@ -89,10 +121,40 @@ pub fn router(state: AppState, role: ServeRole) -> Router {
             state.clone(),
             middleware::observe,
         ))
+        .layer(cors(&settings.http.cors_origins))
         .layer(CompressionLayer::new().gzip(true))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(middleware::request_id))
         .with_state(state)
+}
+
+/// CORS for the origins in `CORS_ORIGINS` only, with credentials; nothing when empty.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static(csrf::HEADER),
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
 }
 
 async fn not_found() -> AppError {
@@ -108,9 +170,12 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let signal = shutdown.clone();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { signal.cancelled().await })
-        .into_future();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { signal.cancelled().await })
+    .into_future();
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => result,

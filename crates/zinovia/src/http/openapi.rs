@@ -27,11 +27,42 @@ pub const SPEC_PATH: &str = "/api/v1/openapi.json";
     ),
     servers((url = "/", description = "This server")),
     components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&SecuritySchemes),
     tags(
+        (name = "accounts", description = "Sign-up, log-in, sessions, email verification, password reset"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
 struct ApiDoc;
+
+/// The two ways to authenticate: a bearer token (API clients) or the session cookie
+/// (browsers, whose state-changing requests also need the `X-CSRF-Token` header).
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The `session.token` from sign-up or log-in"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "zinovia_session",
+                "Set by the log-in page (`__Host-zinovia_session` over https); state changes also need `X-CSRF-Token`",
+            ))),
+        );
+    }
+}
 
 /// The document's fixed parts; routes are added by the routers that serve them.
 pub fn base_document() -> utoipa::openapi::OpenApi {

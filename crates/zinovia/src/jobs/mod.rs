@@ -203,14 +203,16 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     /// Every job of the application, with its periodic schedules.
     pub fn standard() -> Registry {
+        use crate::accounts::{PruneAuthRecords, SendPasswordReset, SendVerificationEmail};
+        let hourly = Duration::from_secs(3600);
         Registry::default()
             .with::<Canary>()
             .with::<PruneFinishedJobs>()
-            .every(
-                Duration::from_secs(3600),
-                "prune_finished_jobs",
-                &PruneFinishedJobs,
-            )
+            .with::<SendVerificationEmail>()
+            .with::<SendPasswordReset>()
+            .with::<PruneAuthRecords>()
+            .every(hourly, "prune_finished_jobs", &PruneFinishedJobs)
+            .every(hourly, "prune_auth_records", &PruneAuthRecords)
     }
 
     /// Adds a job kind.

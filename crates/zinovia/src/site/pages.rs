@@ -4,23 +4,27 @@ use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
+use super::Layout;
 use crate::error::{AppError, ErrorInfo};
 
 #[derive(Template)]
 #[template(path = "site/home.html")]
-struct HomePage;
+struct HomePage {
+    layout: Layout,
+}
 
 #[derive(Template)]
 #[template(path = "site/error.html")]
 struct ErrorPage<'a> {
+    layout: Layout,
     status: u16,
     title: &'a str,
     message: &'a str,
 }
 
 /// `GET /`: what Zinovia is.
-pub async fn home() -> Result<Html<String>, AppError> {
-    render(&HomePage)
+pub async fn home(layout: Layout) -> Result<Html<String>, AppError> {
+    render(&HomePage { layout })
 }
 
 fn render(t: &impl Template) -> Result<Html<String>, AppError> {
@@ -46,6 +50,7 @@ pub fn error_page(info: &ErrorInfo) -> Response {
         _ => info.message.as_str(),
     };
     let page = ErrorPage {
+        layout: Layout::default(),
         status: info.status.as_u16(),
         title,
         message,

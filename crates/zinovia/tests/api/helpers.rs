@@ -383,7 +383,12 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         settings.http.bind_addr = addr;
-        let state = AppState::for_http(pool, settings).expect("state");
+        let state = AppState::new(pool, settings)
+            .with_http()
+            .await
+            .expect("state")
+            .with_mail()
+            .expect("mailer");
         let app = http::router(state.clone(), ServeRole::All);
         let stop = CancellationToken::new();
         tokio::spawn(http::serve(

@@ -114,7 +114,7 @@ async fn every_response_carries_a_request_id_and_security_headers() {
 #[tokio::test]
 async fn hsts_is_sent_when_served_over_https() {
     let app = TestApp::spawn_with(|s| {
-        s.http.public_base_url = Some("https://zinovia.example".parse().unwrap());
+        s.site.public_base_url = Some("https://zinovia.example".parse().unwrap());
     })
     .await;
     let r = app.get("/").await;

@@ -159,10 +159,13 @@ fn production_refuses_embedded_defaults_and_names_every_problem_at_once() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("1 setting problem(s)") && err.contains("DATABASE_URL"),
-        "{err}"
-    );
+    assert!(err.contains("3 setting problem(s)"), "{err}");
+    for name in ["DATABASE_URL", "PUBLIC_BASE_URL", "SMTP_URL"] {
+        assert!(
+            err.contains(&format!("  - {name}: ")),
+            "{name} not named in:\n{err}"
+        );
+    }
     assert!(!err.contains("SESSION_SECRET"), "{err}");
 }
 

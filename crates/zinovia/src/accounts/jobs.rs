@@ -1,0 +1,129 @@
+//! Accounts' background jobs: the emails with links (the link's token is made inside the
+//! job, so no usable token ever sits in the queue), and pruning of expired sessions and
+//! tokens.
+
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+
+use super::db::Purpose;
+use super::service;
+use super::types::UserId;
+use crate::jobs::{Job, JobContext, JobError};
+use crate::mail::{Email, MailError};
+
+fn mail_error(e: MailError) -> JobError {
+    match e {
+        MailError::Transient(e) => JobError::Retry(e),
+        MailError::Permanent(e) => JobError::Abort(e),
+    }
+}
+
+/// Emails a link that confirms the account's address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendVerificationEmail {
+    /// The account.
+    pub user_id: UserId,
+}
+
+impl Job for SendVerificationEmail {
+    const KIND: &'static str = "send_verification_email";
+    const MAX_ATTEMPTS: i32 = 8;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(self.user_id.to_string())
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let state = &ctx.state;
+        let Some(user) = service::find_user(state, self.user_id).await? else {
+            return Ok(()); // deleted meanwhile
+        };
+        if user.email_verified_at.is_some() {
+            return Ok(());
+        }
+        let link = service::issue_link(state, user.id, Purpose::VerifyEmail).await?;
+        let email = Email {
+            to: user.email.clone(),
+            subject: "Confirm your email for Zinovia".into(),
+            text: format!(
+                "Hi {name},\n\n\
+                 Welcome to Zinovia. Confirm your email address by opening this link within 48 hours:\n\n\
+                 {link}\n\n\
+                 If you did not sign up for Zinovia, ignore this email; nothing will happen.\n",
+                name = user.display_name,
+                link = link.expose_secret(),
+            ),
+        };
+        state
+            .mailer()
+            .map_err(JobError::Abort)?
+            .send(&email)
+            .await
+            .map_err(mail_error)
+    }
+}
+
+/// Emails a single-use link to choose a new password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendPasswordReset {
+    /// The account.
+    pub user_id: UserId,
+}
+
+impl Job for SendPasswordReset {
+    const KIND: &'static str = "send_password_reset";
+    const MAX_ATTEMPTS: i32 = 8;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(self.user_id.to_string())
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let state = &ctx.state;
+        let Some(user) = service::find_user(state, self.user_id).await? else {
+            return Ok(());
+        };
+        let link = service::issue_link(state, user.id, Purpose::ResetPassword).await?;
+        let email = Email {
+            to: user.email.clone(),
+            subject: "Reset your Zinovia password".into(),
+            text: format!(
+                "Hi {name},\n\n\
+                 Someone (hopefully you) asked to reset the password of your Zinovia account.\n\
+                 Choose a new password by opening this link within an hour; it works once:\n\n\
+                 {link}\n\n\
+                 Resetting your password logs you out everywhere. If you did not ask for this,\n\
+                 ignore this email: your password stays as it is.\n",
+                name = user.display_name,
+                link = link.expose_secret(),
+            ),
+        };
+        state
+            .mailer()
+            .map_err(JobError::Abort)?
+            .send(&email)
+            .await
+            .map_err(mail_error)
+    }
+}
+
+/// Deletes sessions past their absolute end and link tokens expired a day ago.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PruneAuthRecords;
+
+impl Job for PruneAuthRecords {
+    const KIND: &'static str = "prune_auth_records";
+    const MAX_ATTEMPTS: i32 = 3;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some("prune".into())
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let (sessions, tokens) = service::prune(&ctx.state).await?;
+        if sessions + tokens > 0 {
+            tracing::info!(sessions, tokens, "pruned expired sessions and link tokens");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,56 @@
+//! Accounts: sign-up, log-in, sessions, email verification, password reset and change,
+//! deletion; the JSON API under `/api/v1/auth` and the pages. See docs/ACCOUNTS.md.
+
+mod api;
+mod db;
+mod jobs;
+mod pages;
+mod password;
+mod service;
+mod types;
+
+use axum::Router;
+use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub use db::SessionRow;
+pub use jobs::{PruneAuthRecords, SendPasswordReset, SendVerificationEmail};
+pub use password::{PHC_PREFIX, PasswordHasher};
+pub use service::{Authenticated, NewSession, authenticate, create_user};
+pub use types::{Role, SessionId, User, UserId};
+
+/// The JSON API (`/api/v1/auth/...`).
+pub fn api_router() -> OpenApiRouter<AppState> {
+    api::router()
+}
+
+/// The pages.
+pub fn pages_router() -> Router<AppState> {
+    Router::new()
+        .route("/signup", get(pages::sign_up_page).post(pages::sign_up))
+        .route("/login", get(pages::log_in_page).post(pages::log_in))
+        .route("/logout", post(pages::log_out))
+        .route("/account", get(pages::account))
+        .route("/account/password", post(pages::change_password))
+        .route("/account/sessions/{id}/revoke", post(pages::revoke_session))
+        .route("/account/logout-all", post(pages::log_out_everywhere))
+        .route(
+            "/account/verify-email/resend",
+            post(pages::resend_verification),
+        )
+        .route("/account/delete", post(pages::delete_account))
+        .route(
+            "/verify-email",
+            get(pages::verify_email_page).post(pages::verify_email),
+        )
+        .route(
+            "/reset-password",
+            get(pages::reset_request_page).post(pages::reset_request),
+        )
+        .route(
+            "/reset-password/confirm",
+            get(pages::reset_confirm_page).post(pages::reset_confirm),
+        )
+}

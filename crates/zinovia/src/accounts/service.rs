@@ -1,0 +1,519 @@
+//! The rules of accounts: sign-up, log-in, sessions, email verification, password reset and
+//! change, deletion. JSON handlers, pages, jobs and the CLI all come through here.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use super::db::{self, NewUserRow, Purpose, SessionRow};
+use super::jobs::{SendPasswordReset, SendVerificationEmail};
+use super::types::{
+    DisplayName, Email, FieldCheck, GivenPassword, LinkToken, NewPassword, Role, SessionId, User,
+    UserId,
+};
+use crate::crypto::{fingerprint, random_token};
+use crate::error::{AppError, ResultExt};
+use crate::http::extract::ClientMeta;
+use crate::state::AppState;
+
+/// How long an emailed verification link works.
+pub const VERIFY_LINK_VALID_FOR: Duration = Duration::from_secs(48 * 3600);
+/// How long an emailed password-reset link works.
+pub const RESET_LINK_VALID_FOR: Duration = Duration::from_secs(3600);
+/// `last_seen_at` is written at most this often per session.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// A session just created: the token is shown once, to the client that logged in.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Id (safe to show).
+    pub id: SessionId,
+    /// The bearer token / cookie value (secret).
+    pub token: SecretString,
+    /// Absolute end.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A request's authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The account.
+    pub user: User,
+    /// The session used.
+    pub session_id: SessionId,
+}
+
+/// Sign-up input, as received.
+#[derive(Debug, Clone)]
+pub struct SignUpInput {
+    /// Email.
+    pub email: String,
+    /// Password.
+    pub password: String,
+    /// Public name.
+    pub display_name: String,
+    /// The person confirmed being 18 or older.
+    pub confirm_adult: bool,
+}
+
+async fn limit(
+    state: &AppState,
+    bucket: &str,
+    rate: crate::config::Rate,
+    key: &str,
+) -> Result<(), AppError> {
+    state
+        .limiter()?
+        .check(bucket, rate, key)
+        .await
+        .map_err(|retry_after| AppError::RateLimited { retry_after })
+}
+
+fn ip_key(client: &ClientMeta) -> String {
+    client
+        .ip
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+/// Creates an account (role fan, email unverified), sends the verification email (through
+/// the queue) and logs the new account in, all in one transaction.
+#[tracing::instrument(skip_all)]
+pub async fn sign_up(
+    state: &AppState,
+    input: SignUpInput,
+    client: &ClientMeta,
+) -> Result<(User, NewSession), AppError> {
+    let mut check = FieldCheck::default();
+    let email = check.check("email", Email::parse(&input.email));
+    let display_name = check.check("display_name", DisplayName::parse(&input.display_name));
+    let password = check.check(
+        "password",
+        NewPassword::parse(&input.password, email.as_ref().map(Email::as_str)),
+    );
+    if !input.confirm_adult {
+        check.add("confirm_adult", "you must be 18 or older to use Zinovia");
+    }
+    check.finish()?;
+    let (Some(email), Some(display_name), Some(password)) = (email, display_name, password) else {
+        return Err(AppError::BadRequest("invalid sign-up".into()));
+    };
+    limit(
+        state,
+        "signup",
+        state.settings.auth.rate_limit_signup,
+        &ip_key(client),
+    )
+    .await?;
+
+    let hash = state.passwords.hash(password.secret()).await?;
+    let id = UserId(Uuid::now_v7());
+    let mut tx = state.db.begin().await?;
+    db::insert_user(
+        &mut tx,
+        &NewUserRow {
+            id,
+            email: email.as_str(),
+            password_hash: &hash,
+            display_name: display_name.as_str(),
+            role: Role::Fan,
+            email_verified: false,
+        },
+    )
+    .await
+    .on_constraint("users_email_key", |_| {
+        AppError::field(
+            "email",
+            "is already registered; log in or reset your password",
+        )
+    })?;
+    crate::jobs::enqueue(&mut *tx, &SendVerificationEmail { user_id: id }).await?;
+    let session = create_session(&mut tx, state, id, client).await?;
+    let (user, _) = db::get_user(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    tracing::info!(user_id = %id, "account created");
+    Ok((user, session))
+}
+
+async fn create_session(
+    conn: &mut sqlx::PgConnection,
+    state: &AppState,
+    user: UserId,
+    client: &ClientMeta,
+) -> Result<NewSession, AppError> {
+    let token = random_token();
+    let id = SessionId(Uuid::now_v7());
+    let user_agent = client.user_agent.as_deref().map(|ua| truncate(ua, 300));
+    let ip = client.ip.map(|ip| ip.to_string());
+    let expires_at = db::insert_session(
+        &mut *conn,
+        id,
+        user,
+        &fingerprint(&token),
+        user_agent.as_deref(),
+        ip.as_deref(),
+        state.settings.auth.session_lifetime.0,
+    )
+    .await?;
+    Ok(NewSession {
+        id,
+        token: SecretString::from(token),
+        expires_at,
+    })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// Logs in with email and password. A wrong password and an unknown email answer the same
+/// error after the same work. Throttled per account+IP and per IP, so an attacker elsewhere
+/// cannot lock the owner out.
+#[tracing::instrument(skip_all)]
+pub async fn log_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: &ClientMeta,
+) -> Result<(User, NewSession), AppError> {
+    let mut check = FieldCheck::default();
+    if email.trim().is_empty() {
+        check.add("email", "is required");
+    }
+    let password = check.check("password", GivenPassword::parse(password));
+    check.finish()?;
+    let Some(password) = password else {
+        return Err(AppError::BadRequest("invalid log-in".into()));
+    };
+    let auth = &state.settings.auth;
+    let email_lower = email.trim().to_lowercase();
+    let ip = ip_key(client);
+    limit(state, "login_ip", auth.rate_limit_login_ip, &ip).await?;
+    limit(
+        state,
+        "login",
+        auth.rate_limit_login,
+        &format!("{email_lower}|{ip}"),
+    )
+    .await?;
+
+    let Some((user, hash)) = db::find_for_login(&state.db, &email_lower).await? else {
+        state.passwords.verify_dummy(password.secret()).await?;
+        return Err(AppError::InvalidCredentials);
+    };
+    let verified = state.passwords.verify(password.secret(), &hash).await?;
+    if !verified.ok {
+        tracing::info!(user_id = %user.id, "log-in with a wrong password");
+        return Err(AppError::InvalidCredentials);
+    }
+    let mut tx = state.db.begin().await?;
+    if verified.needs_rehash {
+        let new_hash = state.passwords.hash(password.secret()).await?;
+        db::set_password_hash(&mut *tx, user.id, &new_hash).await?;
+    }
+    let session = create_session(&mut tx, state, user.id, client).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
+    Ok((user, session))
+}
+
+/// The caller behind a session token, if the session is valid. Records use at most once a
+/// minute per session.
+pub async fn authenticate(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<Authenticated>, AppError> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(None);
+    }
+    let idle = state.settings.auth.session_idle_timeout.0;
+    let Some((session_id, last_seen, user)) =
+        db::find_session(&state.db, &fingerprint(token), idle).await?
+    else {
+        return Ok(None);
+    };
+    let stale = Utc::now()
+        .signed_duration_since(last_seen)
+        .to_std()
+        .is_ok_and(|age| age >= TOUCH_EVERY);
+    if stale {
+        db::touch_session(&state.db, session_id).await?;
+    }
+    Ok(Some(Authenticated { user, session_id }))
+}
+
+/// Ends one session.
+pub async fn log_out(state: &AppState, who: &Authenticated) -> Result<(), AppError> {
+    db::delete_session(&state.db, who.user.id, who.session_id).await?;
+    tracing::info!(user_id = %who.user.id, session_id = %who.session_id, "logged out");
+    Ok(())
+}
+
+/// Ends every session of the account, this one included.
+pub async fn log_out_everywhere(state: &AppState, who: &Authenticated) -> Result<u64, AppError> {
+    let n = db::delete_sessions(&state.db, who.user.id, None).await?;
+    tracing::info!(user_id = %who.user.id, sessions = n, "logged out everywhere");
+    Ok(n)
+}
+
+/// The account's live sessions, newest use first.
+pub async fn list_sessions(
+    state: &AppState,
+    who: &Authenticated,
+) -> Result<Vec<SessionRow>, AppError> {
+    Ok(db::list_sessions(
+        &state.db,
+        who.user.id,
+        state.settings.auth.session_idle_timeout.0,
+    )
+    .await?)
+}
+
+/// Ends one of the caller's own sessions.
+pub async fn revoke_session(
+    state: &AppState,
+    who: &Authenticated,
+    id: SessionId,
+) -> Result<(), AppError> {
+    if db::delete_session(&state.db, who.user.id, id).await? {
+        tracing::info!(user_id = %who.user.id, session_id = %id, "session revoked");
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// Changes the password after checking the current one; every other session ends.
+#[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
+pub async fn change_password(
+    state: &AppState,
+    who: &Authenticated,
+    current: &str,
+    new: &str,
+) -> Result<(), AppError> {
+    let mut check = FieldCheck::default();
+    let current = check.check("current_password", GivenPassword::parse(current));
+    let new = check.check(
+        "new_password",
+        NewPassword::parse(new, Some(&who.user.email)),
+    );
+    check.finish()?;
+    let (Some(current), Some(new)) = (current, new) else {
+        return Err(AppError::BadRequest("invalid password change".into()));
+    };
+    let (_, hash) = db::get_user(&state.db, who.user.id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    if !state.passwords.verify(current.secret(), &hash).await?.ok {
+        return Err(AppError::field(
+            "current_password",
+            "is not your current password",
+        ));
+    }
+    let new_hash = state.passwords.hash(new.secret()).await?;
+    let mut tx = state.db.begin().await?;
+    db::set_password_hash(&mut *tx, who.user.id, &new_hash).await?;
+    let ended = db::delete_sessions(&mut *tx, who.user.id, Some(who.session_id)).await?;
+    db::void_tokens(&mut *tx, who.user.id, Purpose::ResetPassword).await?;
+    tx.commit().await?;
+    tracing::info!(other_sessions_ended = ended, "password changed");
+    Ok(())
+}
+
+/// Sends a new verification email (through the queue), unless already verified.
+pub async fn resend_verification(
+    state: &AppState,
+    who: &Authenticated,
+    client: &ClientMeta,
+) -> Result<(), AppError> {
+    if who.user.email_verified_at.is_some() {
+        return Ok(());
+    }
+    let rate = state.settings.auth.rate_limit_email;
+    limit(state, "email_ip", rate, &ip_key(client)).await?;
+    limit(state, "email_account", rate, &who.user.id.to_string()).await?;
+    crate::jobs::enqueue(
+        &state.db,
+        &SendVerificationEmail {
+            user_id: who.user.id,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+fn bad_link() -> AppError {
+    AppError::field(
+        "token",
+        "this link is invalid, used or expired; ask for a new one",
+    )
+}
+
+/// Confirms the email address behind a verification link (single use).
+pub async fn verify_email(state: &AppState, token: &str) -> Result<UserId, AppError> {
+    let token = LinkToken::parse(token).map_err(|m| AppError::field("token", m))?;
+    let mut tx = state.db.begin().await?;
+    let user = db::use_token(&mut *tx, &fingerprint(token.expose()), Purpose::VerifyEmail)
+        .await?
+        .ok_or_else(bad_link)?;
+    db::mark_verified(&mut *tx, user).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user, "email verified");
+    Ok(user)
+}
+
+/// Emails a reset link if an account has this address. Answers the same either way, so it
+/// does not tell whether the address is registered.
+pub async fn request_password_reset(
+    state: &AppState,
+    email: &str,
+    client: &ClientMeta,
+) -> Result<(), AppError> {
+    let email = Email::parse(email).map_err(|m| AppError::field("email", m))?;
+    let rate = state.settings.auth.rate_limit_email;
+    limit(state, "email_ip", rate, &ip_key(client)).await?;
+    // Per address too, so nobody can flood someone's mailbox; still the same answer.
+    if limit(state, "reset_account", rate, &email.lower())
+        .await
+        .is_err()
+    {
+        return Ok(());
+    }
+    if let Some((user, _)) = db::find_for_login(&state.db, &email.lower()).await? {
+        crate::jobs::enqueue(&state.db, &SendPasswordReset { user_id: user.id }).await?;
+    }
+    Ok(())
+}
+
+/// Sets a new password from a reset link (single use); every session of the account ends
+/// and the email counts as confirmed (the link reached it).
+#[tracing::instrument(skip_all)]
+pub async fn reset_password(
+    state: &AppState,
+    token: &str,
+    new_password: &str,
+) -> Result<UserId, AppError> {
+    let mut check = FieldCheck::default();
+    let token = check.check("token", LinkToken::parse(token));
+    let password = check.check("new_password", NewPassword::parse(new_password, None));
+    check.finish()?;
+    let (Some(token), Some(password)) = (token, password) else {
+        return Err(AppError::BadRequest("invalid reset".into()));
+    };
+    let hash = state.passwords.hash(password.secret()).await?;
+    let mut tx = state.db.begin().await?;
+    let user = db::use_token(
+        &mut *tx,
+        &fingerprint(token.expose()),
+        Purpose::ResetPassword,
+    )
+    .await?
+    .ok_or_else(bad_link)?;
+    db::set_password_hash(&mut *tx, user, &hash).await?;
+    db::mark_verified(&mut *tx, user).await?;
+    db::void_tokens(&mut *tx, user, Purpose::ResetPassword).await?;
+    let ended = db::delete_sessions(&mut *tx, user, None).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user, sessions_ended = ended, "password reset");
+    Ok(user)
+}
+
+/// Deletes the caller's account after checking the password: personal data is scrubbed
+/// and every session ends at once (see docs/ACCOUNTS.md for what is kept).
+#[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
+pub async fn delete_account(
+    state: &AppState,
+    who: &Authenticated,
+    password: &str,
+) -> Result<(), AppError> {
+    let password = GivenPassword::parse(password).map_err(|m| AppError::field("password", m))?;
+    let (_, hash) = db::get_user(&state.db, who.user.id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    if !state.passwords.verify(password.secret(), &hash).await?.ok {
+        return Err(AppError::field("password", "is not your password"));
+    }
+    let mut tx = state.db.begin().await?;
+    db::delete_sessions(&mut *tx, who.user.id, None).await?;
+    db::scrub_user(&mut tx, who.user.id).await?;
+    tx.commit().await?;
+    tracing::info!("account deleted");
+    Ok(())
+}
+
+/// Creates an account from the operator's command line: verified, adult confirmed by the
+/// operator, with the given role.
+pub async fn create_user(
+    state: &AppState,
+    email: &str,
+    display_name: &str,
+    role: Role,
+    password: &str,
+) -> Result<User, AppError> {
+    let mut check = FieldCheck::default();
+    let email = check.check("email", Email::parse(email));
+    let display_name = check.check("display_name", DisplayName::parse(display_name));
+    let password = check.check(
+        "password",
+        NewPassword::parse(password, email.as_ref().map(Email::as_str)),
+    );
+    check.finish()?;
+    let (Some(email), Some(display_name), Some(password)) = (email, display_name, password) else {
+        return Err(AppError::BadRequest("invalid user".into()));
+    };
+    let hash = state.passwords.hash(password.secret()).await?;
+    let id = UserId(Uuid::now_v7());
+    let mut tx = state.db.begin().await?;
+    db::insert_user(
+        &mut tx,
+        &NewUserRow {
+            id,
+            email: email.as_str(),
+            password_hash: &hash,
+            display_name: display_name.as_str(),
+            role,
+            email_verified: true,
+        },
+    )
+    .await
+    .on_constraint("users_email_key", |_| {
+        AppError::field("email", "is already registered")
+    })?;
+    let (user, _) = db::get_user(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    tracing::info!(user_id = %id, role = role.as_str(), "account created by an operator");
+    Ok(user)
+}
+
+/// Makes a verification link for `user` (stores its fingerprint) and returns the link.
+pub(super) async fn issue_link(
+    state: &AppState,
+    user: UserId,
+    purpose: Purpose,
+) -> Result<SecretString, sqlx::Error> {
+    let token = random_token();
+    let (valid_for, path) = match purpose {
+        Purpose::VerifyEmail => (VERIFY_LINK_VALID_FOR, "/verify-email"),
+        Purpose::ResetPassword => (RESET_LINK_VALID_FOR, "/reset-password/confirm"),
+    };
+    db::insert_token(&state.db, user, purpose, &fingerprint(&token), valid_for).await?;
+    Ok(SecretString::from(
+        state.settings.link(&format!("{path}?token={token}")),
+    ))
+}
+
+/// A live account by id (for jobs).
+pub(super) async fn find_user(state: &AppState, id: UserId) -> Result<Option<User>, sqlx::Error> {
+    Ok(db::get_user(&state.db, id).await?.map(|(u, _)| u))
+}
+
+/// Deletes expired sessions and tokens; returns how many of each.
+pub(super) async fn prune(state: &AppState) -> Result<(u64, u64), sqlx::Error> {
+    let mut conn = state.db.acquire().await?;
+    db::prune(&mut conn).await
+}
