@@ -13,8 +13,8 @@ use crate::mail::{Email, MailError};
 
 fn mail_error(e: MailError) -> JobError {
     match e {
-        MailError::Transient(e) => JobError::Retry(e),
-        MailError::Permanent(e) => JobError::Abort(e),
+        MailError::Transient(_) => JobError::Retry(e.into()),
+        MailError::Permanent(_) => JobError::Abort(e.into()),
     }
 }
 

@@ -618,3 +618,205 @@ pub fn postgres_processes(needle: &str) -> Vec<i32> {
 pub async fn connect(options: &PgConnectOptions) -> PgConnection {
     PgConnection::connect_with(options).await.expect("connect")
 }
+
+impl TestApp {
+    /// `POST path` with a JSON body (and a bearer token when given).
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.post(format!("{}{path}", self.base)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.expect("request");
+        let status = r.status();
+        let text = r.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        (status, value)
+    }
+
+    /// `GET path` with a bearer token.
+    pub async fn get_auth(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Signs up through the API; returns (bearer token, user id).
+    pub async fn sign_up(&self, email: &str, password: &str) -> (String, String) {
+        let (status, body) = self
+            .post_json(
+                "/api/v1/auth/signup",
+                None,
+                &serde_json::json!({
+                    "email": email, "password": password, "display_name": "Test Person", "confirm_adult": true
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (
+            body["session"]["token"].as_str().expect("token").to_owned(),
+            body["user"]["id"].as_str().expect("id").to_owned(),
+        )
+    }
+
+    /// This app's data directory.
+    pub fn data_dir(&self) -> &Path {
+        self._data_dir.path()
+    }
+
+    /// Runs the queued jobs (so mail is written), then returns every link with a token
+    /// found in the local mail folder, oldest first.
+    pub async fn mailed_links(&self) -> Vec<String> {
+        self.run_pending_jobs(&Registry::standard()).await;
+        mail_links(&self.data_dir().join("mail"))
+    }
+}
+
+/// Every `...token=...` link in the `.eml` files of `dir`, oldest first.
+pub fn mail_links(dir: &Path) -> Vec<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| links_in(&std::fs::read_to_string(f).unwrap_or_default()))
+        .collect()
+}
+
+/// Links with a token in a raw email (quoted-printable decoded).
+pub fn links_in(raw: &str) -> Vec<String> {
+    let text = decode_quoted_printable(raw);
+    text.split_whitespace()
+        .filter(|w| w.starts_with("http") && w.contains("token="))
+        .map(ToOwned::to_owned)
+        .collect()
+}
+
+fn decode_quoted_printable(s: &str) -> String {
+    let joined = s.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `token` parameter of a link.
+pub fn token_of(link: &str) -> String {
+    link.split("token=")
+        .nth(1)
+        .expect("token")
+        .split(['&', '"'])
+        .next()
+        .expect("token")
+        .to_owned()
+}
+
+/// A unique email address for a test.
+pub fn unique_email(tag: &str) -> String {
+    format!(
+        "{tag}-{}@example.com",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+/// Messages an [`SmtpSink`] received: (recipients, raw message).
+type Mailbox = std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>;
+
+/// A minimal SMTP server that accepts every message and keeps it, for testing the SMTP
+/// mail backend (the mail provider is third-party SaaS, so it is faked).
+pub struct SmtpSink {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    messages: Mailbox,
+}
+
+impl SmtpSink {
+    /// Starts listening on 127.0.0.1 (stops with the test's runtime).
+    pub async fn start() -> SmtpSink {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let messages: Mailbox = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = std::sync::Arc::clone(&messages);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let store = std::sync::Arc::clone(&store);
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                    let mut rcpt = Vec::new();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let upper = line.to_ascii_uppercase();
+                        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO")
+                        {
+                            b"250 sink\r\n"
+                        } else if upper.starts_with("RCPT TO:") {
+                            rcpt.push(line[8..].trim().to_owned());
+                            b"250 OK\r\n"
+                        } else if upper.starts_with("DATA") {
+                            let _ = write.write_all(b"354 go ahead\r\n").await;
+                            let mut body = String::new();
+                            while let Ok(Some(l)) = lines.next_line().await {
+                                if l == "." {
+                                    break;
+                                }
+                                body.push_str(&l);
+                                body.push('\n');
+                            }
+                            store
+                                .lock()
+                                .expect("lock")
+                                .push((std::mem::take(&mut rcpt), body));
+                            b"250 queued\r\n"
+                        } else if upper.starts_with("QUIT") {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        } else {
+                            b"250 OK\r\n"
+                        };
+                        let _ = write.write_all(reply).await;
+                    }
+                });
+            }
+        });
+        SmtpSink { addr, messages }
+    }
+
+    /// The messages received: (recipients, raw message).
+    pub fn messages(&self) -> Vec<(Vec<String>, String)> {
+        self.messages.lock().expect("lock").clone()
+    }
+}

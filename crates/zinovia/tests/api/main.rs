@@ -4,8 +4,11 @@
 
 mod helpers;
 
+mod accounts;
 mod embedded;
 mod harness;
 mod http;
 mod jobs;
+mod pages;
 mod process;
+mod security;
