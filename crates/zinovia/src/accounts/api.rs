@@ -40,11 +40,7 @@ pub struct SignUpRequest {
     #[schema(example = "ana@example.com", max_length = 254)]
     pub email: String,
     /// 8–1024 characters; common passwords are refused.
-    #[schema(
-        example = "purple lighthouse at dawn",
-        min_length = 8,
-        max_length = 1024
-    )]
+    #[schema(example = "purple lighthouse at dawn", max_length = 1024)]
     pub password: String,
     /// Public name, 1–80 characters.
     #[schema(example = "Ana", max_length = 80)]
