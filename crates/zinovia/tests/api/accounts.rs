@@ -734,3 +734,56 @@ async fn a_failing_smtp_server_retries_the_mail_instead_of_failing_the_request()
     );
     assert!(error.unwrap().contains("sending failed"));
 }
+
+#[tokio::test]
+async fn handlers_can_require_a_role() {
+    use axum::routing::get;
+    use zinovia::http::extract::{Admin, RequireRole};
+
+    let app = TestApp::spawn().await;
+    let (fan, _) = app.sign_up(&unique_email("fan"), PASSWORD).await;
+    let admin_email = unique_email("boss");
+    zinovia::accounts::create_user(
+        &app.state,
+        &admin_email,
+        "Boss",
+        zinovia::accounts::Role::Admin,
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    let (_, body) = app
+        .post_json(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": admin_email, "password": PASSWORD}),
+        )
+        .await;
+    let admin = body["session"]["token"].as_str().unwrap().to_owned();
+
+    // A route only administrators may use, on the app's own state and error handling.
+    let router = axum::Router::new()
+        .route(
+            "/api/v1/admin-only",
+            get(|r: RequireRole<Admin>| async move { r.0.user.display_name.clone() }),
+        )
+        .with_state(app.state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let get = |token: Option<String>| {
+        let mut req = reqwest::Client::new().get(format!("{base}/api/v1/admin-only"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    assert_eq!(get(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(Some(fan)).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = get(Some(admin)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap(), "Boss");
+}
