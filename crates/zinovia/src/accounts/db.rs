@@ -60,12 +60,40 @@ pub(super) async fn insert_user(
     Ok(())
 }
 
+/// A `users` row as read: the account and its password hash.
+struct UserRecord {
+    id: Uuid,
+    email: String,
+    email_verified_at: Option<DateTime<Utc>>,
+    display_name: String,
+    role: String,
+    created_at: DateTime<Utc>,
+    password_hash: String,
+}
+
+impl UserRecord {
+    fn split(self) -> (User, String) {
+        (
+            User {
+                id: UserId(self.id),
+                email: self.email,
+                email_verified_at: self.email_verified_at,
+                display_name: self.display_name,
+                role: Role::from_db(&self.role),
+                created_at: self.created_at,
+            },
+            self.password_hash,
+        )
+    }
+}
+
 /// The live (not deleted) account with this email, with its password hash.
 pub(super) async fn find_for_login(
     conn: impl PgExecutor<'_>,
     email_lower: &str,
 ) -> Result<Option<(User, String)>, sqlx::Error> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        UserRecord,
         r#"
         select id, email, email_verified_at, display_name, role, created_at, password_hash
         from users
@@ -75,19 +103,7 @@ pub(super) async fn find_for_login(
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| {
-        (
-            User {
-                id: UserId(r.id),
-                email: r.email,
-                email_verified_at: r.email_verified_at,
-                display_name: r.display_name,
-                role: Role::from_db(&r.role),
-                created_at: r.created_at,
-            },
-            r.password_hash,
-        )
-    }))
+    Ok(row.map(UserRecord::split))
 }
 
 /// A live account by id, with its password hash.
@@ -95,7 +111,8 @@ pub(super) async fn get_user(
     conn: impl PgExecutor<'_>,
     id: UserId,
 ) -> Result<Option<(User, String)>, sqlx::Error> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        UserRecord,
         r#"
         select id, email, email_verified_at, display_name, role, created_at, password_hash
         from users
@@ -105,19 +122,7 @@ pub(super) async fn get_user(
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| {
-        (
-            User {
-                id: UserId(r.id),
-                email: r.email,
-                email_verified_at: r.email_verified_at,
-                display_name: r.display_name,
-                role: Role::from_db(&r.role),
-                created_at: r.created_at,
-            },
-            r.password_hash,
-        )
-    }))
+    Ok(row.map(UserRecord::split))
 }
 
 pub(super) async fn set_password_hash(

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::db::Purpose;
 use super::service;
-use super::types::UserId;
+use super::types::{User, UserId};
 use crate::jobs::{Job, JobContext, JobError};
 use crate::mail::{Email, MailError};
 
@@ -16,6 +16,29 @@ fn mail_error(e: MailError) -> JobError {
         MailError::Transient(_) => JobError::Retry(e.into()),
         MailError::Permanent(_) => JobError::Abort(e.into()),
     }
+}
+
+/// Makes a single-use link for `user` and emails it; the text is written around the link.
+async fn mail_link(
+    ctx: &JobContext,
+    user: &User,
+    purpose: Purpose,
+    subject: &str,
+    text: impl FnOnce(&str) -> String,
+) -> Result<(), JobError> {
+    let state = &ctx.state;
+    let link = service::issue_link(state, user.id, purpose).await?;
+    let email = Email {
+        to: user.email.clone(),
+        subject: subject.to_owned(),
+        text: text(link.expose_secret()),
+    };
+    state
+        .mailer()
+        .map_err(JobError::Abort)?
+        .send(&email)
+        .await
+        .map_err(mail_error)
 }
 
 /// Emails a link that confirms the account's address.
@@ -41,25 +64,16 @@ impl Job for SendVerificationEmail {
         if user.email_verified_at.is_some() {
             return Ok(());
         }
-        let link = service::issue_link(state, user.id, Purpose::VerifyEmail).await?;
-        let email = Email {
-            to: user.email.clone(),
-            subject: "Confirm your email for Zinovia".into(),
-            text: format!(
+        let name = user.display_name.clone();
+        mail_link(&ctx, &user, Purpose::VerifyEmail, "Confirm your email for Zinovia", |link| {
+            format!(
                 "Hi {name},\n\n\
                  Welcome to Zinovia. Confirm your email address by opening this link within 48 hours:\n\n\
                  {link}\n\n\
-                 If you did not sign up for Zinovia, ignore this email; nothing will happen.\n",
-                name = user.display_name,
-                link = link.expose_secret(),
-            ),
-        };
-        state
-            .mailer()
-            .map_err(JobError::Abort)?
-            .send(&email)
-            .await
-            .map_err(mail_error)
+                 If you did not sign up for Zinovia, ignore this email; nothing will happen.\n"
+            )
+        })
+        .await
     }
 }
 
@@ -83,27 +97,24 @@ impl Job for SendPasswordReset {
         let Some(user) = service::find_user(state, self.user_id).await? else {
             return Ok(());
         };
-        let link = service::issue_link(state, user.id, Purpose::ResetPassword).await?;
-        let email = Email {
-            to: user.email.clone(),
-            subject: "Reset your Zinovia password".into(),
-            text: format!(
-                "Hi {name},\n\n\
+        let name = user.display_name.clone();
+        mail_link(
+            &ctx,
+            &user,
+            Purpose::ResetPassword,
+            "Reset your Zinovia password",
+            |link| {
+                format!(
+                    "Hi {name},\n\n\
                  Someone (hopefully you) asked to reset the password of your Zinovia account.\n\
                  Choose a new password by opening this link within an hour; it works once:\n\n\
                  {link}\n\n\
                  Resetting your password logs you out everywhere. If you did not ask for this,\n\
-                 ignore this email: your password stays as it is.\n",
-                name = user.display_name,
-                link = link.expose_secret(),
-            ),
-        };
-        state
-            .mailer()
-            .map_err(JobError::Abort)?
-            .send(&email)
-            .await
-            .map_err(mail_error)
+                 ignore this email: your password stays as it is.\n"
+                )
+            },
+        )
+        .await
     }
 }
 

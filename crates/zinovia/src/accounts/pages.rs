@@ -19,6 +19,15 @@ use crate::http::extract::{ClientMeta, CurrentUser, MaybeUser, session_cookie_na
 use crate::site::Layout;
 use crate::state::AppState;
 
+/// Pages with a form show each field's errors next to it (`self.errors_for("email")`).
+trait FormErrors {
+    fn errors(&self) -> &FieldErrors;
+
+    fn errors_for(&self, field: &str) -> Vec<String> {
+        self.errors().get(field).cloned().unwrap_or_default()
+    }
+}
+
 fn render(t: &impl Template, status: StatusCode) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
@@ -73,9 +82,9 @@ struct SignUpPage {
     form_error: String,
 }
 
-impl SignUpPage {
-    fn errors_for(&self, field: &str) -> Vec<String> {
-        self.errors.get(field).cloned().unwrap_or_default()
+impl FormErrors for SignUpPage {
+    fn errors(&self) -> &FieldErrors {
+        &self.errors
     }
 }
 
@@ -148,9 +157,9 @@ struct LogInPage {
     form_error: String,
 }
 
-impl LogInPage {
-    fn errors_for(&self, field: &str) -> Vec<String> {
-        self.errors.get(field).cloned().unwrap_or_default()
+impl FormErrors for LogInPage {
+    fn errors(&self) -> &FieldErrors {
+        &self.errors
     }
 }
 
@@ -243,9 +252,9 @@ struct AccountPage {
     form_error: String,
 }
 
-impl AccountPage {
-    fn errors_for(&self, field: &str) -> Vec<String> {
-        self.errors.get(field).cloned().unwrap_or_default()
+impl FormErrors for AccountPage {
+    fn errors(&self) -> &FieldErrors {
+        &self.errors
     }
 }
 
@@ -451,9 +460,9 @@ struct TokenFormPage {
     form_error: String,
 }
 
-impl TokenFormPage {
-    fn errors_for(&self, field: &str) -> Vec<String> {
-        self.errors.get(field).cloned().unwrap_or_default()
+impl FormErrors for TokenFormPage {
+    fn errors(&self) -> &FieldErrors {
+        &self.errors
     }
 }
 

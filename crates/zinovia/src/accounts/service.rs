@@ -86,19 +86,17 @@ pub async fn sign_up(
     client: &ClientMeta,
 ) -> Result<(User, NewSession), AppError> {
     let mut check = FieldCheck::default();
-    let email = check.check("email", Email::parse(&input.email));
-    let display_name = check.check("display_name", DisplayName::parse(&input.display_name));
-    let password = check.check(
-        "password",
-        NewPassword::parse(&input.password, email.as_ref().map(Email::as_str)),
+    let account = NewAccount::parse(
+        &mut check,
+        &input.email,
+        &input.display_name,
+        &input.password,
     );
     if !input.confirm_adult {
         check.add("confirm_adult", "you must be 18 or older to use Zinovia");
     }
     check.finish()?;
-    let (Some(email), Some(display_name), Some(password)) = (email, display_name, password) else {
-        return Err(AppError::BadRequest("invalid sign-up".into()));
-    };
+    let account = account.ok_or_else(|| AppError::BadRequest("invalid sign-up".into()))?;
     limit(
         state,
         "signup",
@@ -107,35 +105,80 @@ pub async fn sign_up(
     )
     .await?;
 
-    let hash = state.passwords.hash(password.secret()).await?;
-    let id = UserId(Uuid::now_v7());
     let mut tx = state.db.begin().await?;
-    db::insert_user(
-        &mut tx,
-        &NewUserRow {
-            id,
-            email: email.as_str(),
-            password_hash: &hash,
-            display_name: display_name.as_str(),
-            role: Role::Fan,
-            email_verified: false,
-        },
-    )
-    .await
-    .on_constraint("users_email_key", |_| {
-        AppError::field(
-            "email",
+    let user = account
+        .insert(
+            &mut tx,
+            state,
+            Role::Fan,
+            false,
             "is already registered; log in or reset your password",
         )
-    })?;
-    crate::jobs::enqueue(&mut *tx, &SendVerificationEmail { user_id: id }).await?;
-    let session = create_session(&mut tx, state, id, client).await?;
-    let (user, _) = db::get_user(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+        .await?;
+    crate::jobs::enqueue(&mut *tx, &SendVerificationEmail { user_id: user.id }).await?;
+    let session = create_session(&mut tx, state, user.id, client).await?;
     tx.commit().await?;
-    tracing::info!(user_id = %id, "account created");
+    tracing::info!(user_id = %user.id, "account created");
     Ok((user, session))
+}
+
+/// The validated parts of a new account.
+struct NewAccount {
+    email: Email,
+    display_name: DisplayName,
+    password: NewPassword,
+}
+
+impl NewAccount {
+    /// Validates the three fields, recording every problem in `check`.
+    fn parse(
+        check: &mut FieldCheck,
+        email: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Option<NewAccount> {
+        let email = check.check("email", Email::parse(email));
+        let display_name = check.check("display_name", DisplayName::parse(display_name));
+        let password = check.check(
+            "password",
+            NewPassword::parse(password, email.as_ref().map(Email::as_str)),
+        );
+        Some(NewAccount {
+            email: email?,
+            display_name: display_name?,
+            password: password?,
+        })
+    }
+
+    /// Hashes the password and inserts the account; a taken email is a field error.
+    async fn insert(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        state: &AppState,
+        role: Role,
+        email_verified: bool,
+        taken: &'static str,
+    ) -> Result<User, AppError> {
+        let hash = state.passwords.hash(self.password.secret()).await?;
+        let id = UserId(Uuid::now_v7());
+        db::insert_user(
+            &mut *tx,
+            &NewUserRow {
+                id,
+                email: self.email.as_str(),
+                password_hash: &hash,
+                display_name: self.display_name.as_str(),
+                role,
+                email_verified,
+            },
+        )
+        .await
+        .on_constraint("users_email_key", |_| AppError::field("email", taken))?;
+        let (user, _) = db::get_user(&mut *tx, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(user)
+    }
 }
 
 async fn create_session(
@@ -454,39 +497,15 @@ pub async fn create_user(
     password: &str,
 ) -> Result<User, AppError> {
     let mut check = FieldCheck::default();
-    let email = check.check("email", Email::parse(email));
-    let display_name = check.check("display_name", DisplayName::parse(display_name));
-    let password = check.check(
-        "password",
-        NewPassword::parse(password, email.as_ref().map(Email::as_str)),
-    );
+    let account = NewAccount::parse(&mut check, email, display_name, password);
     check.finish()?;
-    let (Some(email), Some(display_name), Some(password)) = (email, display_name, password) else {
-        return Err(AppError::BadRequest("invalid user".into()));
-    };
-    let hash = state.passwords.hash(password.secret()).await?;
-    let id = UserId(Uuid::now_v7());
+    let account = account.ok_or_else(|| AppError::BadRequest("invalid user".into()))?;
     let mut tx = state.db.begin().await?;
-    db::insert_user(
-        &mut tx,
-        &NewUserRow {
-            id,
-            email: email.as_str(),
-            password_hash: &hash,
-            display_name: display_name.as_str(),
-            role,
-            email_verified: true,
-        },
-    )
-    .await
-    .on_constraint("users_email_key", |_| {
-        AppError::field("email", "is already registered")
-    })?;
-    let (user, _) = db::get_user(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let user = account
+        .insert(&mut tx, state, role, true, "is already registered")
+        .await?;
     tx.commit().await?;
-    tracing::info!(user_id = %id, role = role.as_str(), "account created by an operator");
+    tracing::info!(user_id = %user.id, role = role.as_str(), "account created by an operator");
     Ok(user)
 }
 
