@@ -109,7 +109,9 @@ async fn run_up(
     let state = AppState::new(db.pool.clone(), settings)
         .with_http()
         .await?
-        .with_mail()?;
+        .with_mail()?
+        .with_storage()
+        .await?;
     let app = http::router(state.clone(), ServeRole::All);
     let worker = Worker::new(state, Registry::standard());
 
@@ -149,7 +151,11 @@ pub async fn serve(mut settings: Settings, role: ServeRole) -> anyhow::Result<()
     let grace = settings.lifecycle.shutdown_timeout.0;
     let url = settings.public_base_url();
     let result = async {
-        let state = AppState::new(db.pool.clone(), settings).with_http().await?;
+        let state = AppState::new(db.pool.clone(), settings)
+            .with_http()
+            .await?
+            .with_storage()
+            .await?;
         let app = http::router(state, role);
         tracing::info!(%url, ?role, "serving");
         let stop = CancellationToken::new();
@@ -173,7 +179,10 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
     let db = Database::open(&settings, Embedded::Join).await?;
     let grace = settings.lifecycle.shutdown_timeout.0;
     let result = async {
-        let state = AppState::new(db.pool.clone(), settings).with_mail()?;
+        let state = AppState::new(db.pool.clone(), settings)
+            .with_mail()?
+            .with_storage()
+            .await?;
         let stop = CancellationToken::new();
         let task = tokio::spawn(Worker::new(state, Registry::standard()).run(stop.clone()));
         shutdown.graceful.cancelled().await;

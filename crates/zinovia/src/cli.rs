@@ -15,7 +15,7 @@ use crate::accounts::{self, Role as AccountRole};
 use crate::app;
 use crate::config::{
     AuthSettings, CoreSettings, DatabaseSettings, HttpSettings, HumanDuration, JobSettings,
-    LifecycleSettings, MailSettings, ReadGroups, Role, Settings, SiteSettings,
+    LifecycleSettings, MailSettings, MediaSettings, ReadGroups, Role, Settings, SiteSettings,
 };
 use crate::database::{Database, Embedded};
 use crate::error::AppError;
@@ -78,6 +78,8 @@ struct UpArgs {
     #[command(flatten)]
     mail: MailSettings,
     #[command(flatten)]
+    media: MediaSettings,
+    #[command(flatten)]
     jobs: JobSettings,
     #[command(flatten)]
     lifecycle: LifecycleSettings,
@@ -91,6 +93,7 @@ impl UpArgs {
             http: Some(self.http),
             auth: Some(self.auth),
             mail: Some(self.mail),
+            media: Some(self.media),
             jobs: Some(self.jobs),
             lifecycle: Some(self.lifecycle),
         };
@@ -114,6 +117,8 @@ struct ServeArgs {
     #[command(flatten)]
     auth: AuthSettings,
     #[command(flatten)]
+    media: MediaSettings,
+    #[command(flatten)]
     lifecycle: LifecycleSettings,
 }
 
@@ -124,6 +129,7 @@ impl ServeArgs {
             site: Some(self.site),
             http: Some(self.http),
             auth: Some(self.auth),
+            media: Some(self.media),
             lifecycle: Some(self.lifecycle),
             ..ReadGroups::default()
         };
@@ -142,6 +148,8 @@ struct WorkerArgs {
     #[command(flatten)]
     mail: MailSettings,
     #[command(flatten)]
+    media: MediaSettings,
+    #[command(flatten)]
     jobs: JobSettings,
     #[command(flatten)]
     lifecycle: LifecycleSettings,
@@ -153,6 +161,7 @@ impl WorkerArgs {
             database: Some(self.database),
             site: Some(self.site),
             mail: Some(self.mail),
+            media: Some(self.media),
             jobs: Some(self.jobs),
             lifecycle: Some(self.lifecycle),
             ..ReadGroups::default()

@@ -322,6 +322,86 @@ pub struct MailSettings {
     pub mail_from: String,
 }
 
+/// Where media objects are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageBackend {
+    /// Files under `DATA_DIR/media`, served by the app through signed URLs (local use).
+    Local,
+    /// An S3 bucket (or any S3-compatible server via `S3_ENDPOINT`).
+    S3,
+}
+
+/// Media storage, uploads and delivery (`up`, `serve`, `worker`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Media settings")]
+pub struct MediaSettings {
+    /// Where media objects are kept: `local` (refused in production) or `s3`.
+    #[arg(long, env = "STORAGE", value_enum, default_value = "local")]
+    pub storage: StorageBackend,
+
+    /// The S3 bucket (required with STORAGE=s3).
+    #[arg(long, env = "S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// The bucket's region.
+    #[arg(long, env = "S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+
+    /// An S3-compatible endpoint instead of AWS (path-style addressing is then used).
+    #[arg(long, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<Url>,
+
+    /// Access key for `S3_ENDPOINT` servers. Unset: the AWS default credential chain
+    /// (the ECS task role in production).
+    #[arg(long, env = "S3_ACCESS_KEY_ID", hide_env_values = true)]
+    pub s3_access_key_id: Option<String>,
+
+    /// Secret key going with `S3_ACCESS_KEY_ID`.
+    #[arg(long, env = "S3_SECRET_ACCESS_KEY", value_parser = parse_secret, hide_env_values = true)]
+    pub s3_secret_access_key: Option<SecretString>,
+
+    /// The CloudFront distribution's URL (e.g. `https://media.example.com`). Used only with
+    /// a CloudFront key, so paid media is cached at the edge and still needs a signature.
+    #[arg(long, env = "CDN_BASE_URL")]
+    pub cdn_base_url: Option<Url>,
+
+    /// The id of the CloudFront public key (in the distribution's trusted key group).
+    #[arg(long, env = "CLOUDFRONT_KEY_PAIR_ID")]
+    pub cloudfront_key_pair_id: Option<String>,
+
+    /// The matching private key, PEM (RSA 2048 or, faster, ECDSA P-256).
+    #[arg(long, env = "CLOUDFRONT_PRIVATE_KEY", value_parser = parse_secret, hide_env_values = true)]
+    pub cloudfront_private_key: Option<SecretString>,
+
+    /// How long a media URL handed to a viewer works (URLs are shared within a minute, so
+    /// they work up to one minute longer).
+    #[arg(long, env = "MEDIA_URL_TTL", default_value = "5m", value_parser = parse_positive_duration)]
+    pub media_url_ttl: HumanDuration,
+
+    /// How long an upload URL works.
+    #[arg(long, env = "UPLOAD_URL_TTL", default_value = "15m", value_parser = parse_positive_duration)]
+    pub upload_url_ttl: HumanDuration,
+
+    /// Largest image upload, in bytes.
+    #[arg(long, env = "MEDIA_MAX_IMAGE_BYTES", default_value = "26214400",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub media_max_image_bytes: u64,
+
+    /// Largest video upload, in bytes.
+    #[arg(long, env = "MEDIA_MAX_VIDEO_BYTES", default_value = "2147483648",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub media_max_video_bytes: u64,
+
+    /// Unfinished uploads one account may have at a time.
+    #[arg(long, env = "MEDIA_MAX_PENDING_UPLOADS", default_value = "20",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub media_max_pending_uploads: u32,
+
+    /// Uploads not completed within this long are deleted, object and record.
+    #[arg(long, env = "UPLOAD_ABANDON_AFTER", default_value = "24h", value_parser = parse_positive_duration)]
+    pub upload_abandon_after: HumanDuration,
+}
+
 /// Settings of every long-running command (`up`, `serve`, `worker`).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Lifecycle settings")]
@@ -391,6 +471,7 @@ defaults_from_clap!(
     HttpSettings,
     AuthSettings,
     MailSettings,
+    MediaSettings,
     LifecycleSettings,
     JobSettings
 );
@@ -408,6 +489,8 @@ pub struct ReadGroups {
     pub auth: Option<AuthSettings>,
     /// Email.
     pub mail: Option<MailSettings>,
+    /// Media storage and delivery.
+    pub media: Option<MediaSettings>,
     /// Worker settings.
     pub jobs: Option<JobSettings>,
     /// Shutdown settings.
@@ -454,6 +537,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Email.
     pub mail: MailSettings,
+    /// Media storage and delivery.
+    pub media: MediaSettings,
     /// The job worker.
     pub jobs: JobSettings,
     /// Shutdown of long-running commands.
@@ -558,6 +643,7 @@ impl Settings {
         sources_of::<HttpSettings>(m(read.http.is_some()), &mut sources);
         sources_of::<AuthSettings>(m(read.auth.is_some()), &mut sources);
         sources_of::<MailSettings>(m(read.mail.is_some()), &mut sources);
+        sources_of::<MediaSettings>(m(read.media.is_some()), &mut sources);
         sources_of::<JobSettings>(m(read.jobs.is_some()), &mut sources);
         sources_of::<LifecycleSettings>(m(read.lifecycle.is_some()), &mut sources);
         Settings {
@@ -567,6 +653,7 @@ impl Settings {
             http: read.http.unwrap_or_default(),
             auth: read.auth.unwrap_or_default(),
             mail: read.mail.unwrap_or_default(),
+            media: read.media.unwrap_or_default(),
             jobs: read.jobs.unwrap_or_default(),
             lifecycle: read.lifecycle.unwrap_or_default(),
             sources,
@@ -582,6 +669,7 @@ impl Settings {
             http: HttpSettings::default(),
             auth: AuthSettings::default(),
             mail: MailSettings::default(),
+            media: MediaSettings::default(),
             jobs: JobSettings::default(),
             lifecycle: LifecycleSettings::default(),
             sources: Vec::new(),
@@ -652,6 +740,9 @@ impl Settings {
         }
         if role.uses_http() {
             self.check_http(&mut hard, &mut unsafe_);
+        }
+        if role != Role::Migrate {
+            self.check_media(role, &mut hard, &mut unsafe_, &mut warnings);
         }
         if role.uses_jobs() {
             self.check_mail(&mut hard, &mut unsafe_);
@@ -774,6 +865,74 @@ impl Settings {
             hard.push(problem(
                 "SESSION_IDLE_TIMEOUT",
                 "must not be longer than SESSION_LIFETIME",
+            ));
+        }
+    }
+
+    fn check_media(
+        &self,
+        role: Role,
+        hard: &mut Vec<Problem>,
+        unsafe_: &mut Vec<Problem>,
+        warnings: &mut Vec<Problem>,
+    ) {
+        let m = &self.media;
+        match m.storage {
+            StorageBackend::Local => unsafe_.push(problem(
+                "STORAGE",
+                "is `local`: media on one machine's disk is for local use only; use `s3`",
+            )),
+            StorageBackend::S3 => {
+                if m.s3_bucket.as_deref().is_none_or(str::is_empty) {
+                    hard.push(problem("S3_BUCKET", "is required with STORAGE=s3"));
+                }
+            }
+        }
+        if m.s3_access_key_id.is_some() != m.s3_secret_access_key.is_some() {
+            hard.push(problem(
+                "S3_ACCESS_KEY_ID",
+                "and S3_SECRET_ACCESS_KEY must be set together",
+            ));
+        }
+        if m.cloudfront_key_pair_id.is_some() != m.cloudfront_private_key.is_some() {
+            hard.push(problem(
+                "CLOUDFRONT_KEY_PAIR_ID",
+                "and CLOUDFRONT_PRIVATE_KEY must be set together",
+            ));
+        }
+        if let Some(key) = &m.cloudfront_private_key
+            && crate::storage::cloudfront::SigningKey::from_pem(key.expose_secret()).is_err()
+        {
+            hard.push(problem(
+                "CLOUDFRONT_PRIVATE_KEY",
+                "is not an RSA or ECDSA P-256 private key in PEM",
+            ));
+        }
+        let has_key = m.cloudfront_private_key.is_some();
+        match (&m.cdn_base_url, has_key) {
+            // A CDN URL without a signing key would hand out links to media nobody can
+            // open (or, worse, to unsigned paid media): refuse the half setup.
+            (Some(_), false) => hard.push(problem(
+                "CDN_BASE_URL",
+                "needs CLOUDFRONT_KEY_PAIR_ID and CLOUDFRONT_PRIVATE_KEY: paid media must be signed",
+            )),
+            (None, true) => hard.push(problem(
+                "CLOUDFRONT_KEY_PAIR_ID",
+                "is set but CDN_BASE_URL is not: which distribution should the URLs point at?",
+            )),
+            (Some(u), true) if u.scheme() != "https" || u.host_str().is_none() => {
+                hard.push(problem("CDN_BASE_URL", "must be an https URL with a host"));
+            }
+            (None, false) if role.uses_http() && m.storage == StorageBackend::S3 => warnings.push(problem(
+                "CDN_BASE_URL",
+                "is not set: media is served by S3 presigned URLs, without the CDN",
+            )),
+            _ => {}
+        }
+        if m.media_url_ttl.0 > Duration::from_secs(24 * 3600) {
+            warnings.push(problem(
+                "MEDIA_URL_TTL",
+                "is over a day: a shared URL keeps working that long",
             ));
         }
     }
@@ -903,6 +1062,78 @@ impl Settings {
                 },
             ),
             ("MAIL_FROM", self.mail.mail_from.clone()),
+            (
+                "STORAGE",
+                format!("{:?}", self.media.storage).to_lowercase(),
+            ),
+            (
+                "S3_BUCKET",
+                self.media
+                    .s3_bucket
+                    .clone()
+                    .unwrap_or_else(|| "(unset)".into()),
+            ),
+            ("S3_REGION", self.media.s3_region.clone()),
+            (
+                "S3_ENDPOINT",
+                self.media
+                    .s3_endpoint
+                    .as_ref()
+                    .map_or_else(|| "(unset: AWS)".into(), ToString::to_string),
+            ),
+            (
+                "S3_ACCESS_KEY_ID",
+                self.media.s3_access_key_id.as_ref().map_or_else(
+                    || "(unset: default credential chain)".into(),
+                    |_| "[redacted]".into(),
+                ),
+            ),
+            (
+                "S3_SECRET_ACCESS_KEY",
+                self.media
+                    .s3_secret_access_key
+                    .as_ref()
+                    .map_or_else(|| "(unset)".into(), |_| "[redacted]".into()),
+            ),
+            (
+                "CDN_BASE_URL",
+                self.media
+                    .cdn_base_url
+                    .as_ref()
+                    .map_or_else(|| "(unset)".into(), ToString::to_string),
+            ),
+            (
+                "CLOUDFRONT_KEY_PAIR_ID",
+                self.media
+                    .cloudfront_key_pair_id
+                    .clone()
+                    .unwrap_or_else(|| "(unset)".into()),
+            ),
+            (
+                "CLOUDFRONT_PRIVATE_KEY",
+                self.media
+                    .cloudfront_private_key
+                    .as_ref()
+                    .map_or_else(|| "(unset)".into(), |_| "[redacted]".into()),
+            ),
+            ("MEDIA_URL_TTL", self.media.media_url_ttl.to_string()),
+            ("UPLOAD_URL_TTL", self.media.upload_url_ttl.to_string()),
+            (
+                "MEDIA_MAX_IMAGE_BYTES",
+                self.media.media_max_image_bytes.to_string(),
+            ),
+            (
+                "MEDIA_MAX_VIDEO_BYTES",
+                self.media.media_max_video_bytes.to_string(),
+            ),
+            (
+                "MEDIA_MAX_PENDING_UPLOADS",
+                self.media.media_max_pending_uploads.to_string(),
+            ),
+            (
+                "UPLOAD_ABANDON_AFTER",
+                self.media.upload_abandon_after.to_string(),
+            ),
             (
                 "SHUTDOWN_TIMEOUT",
                 self.lifecycle.shutdown_timeout.to_string(),
@@ -1072,13 +1303,14 @@ mod tests {
                 "DATABASE_URL",
                 "PUBLIC_BASE_URL",
                 "SESSION_SECRET",
-                "REDIS_URL"
+                "REDIS_URL",
+                "STORAGE"
             ]
         );
         // The worker serves no HTTP but sends mail with links to the site.
         assert_eq!(
             problems(&s, Role::Worker),
-            ["DATABASE_URL", "PUBLIC_BASE_URL", "SMTP_URL"]
+            ["DATABASE_URL", "PUBLIC_BASE_URL", "STORAGE", "SMTP_URL"]
         );
         assert_eq!(problems(&s, Role::Migrate), ["DATABASE_URL"]);
         assert_eq!(
@@ -1088,6 +1320,7 @@ mod tests {
                 "PUBLIC_BASE_URL",
                 "SESSION_SECRET",
                 "REDIS_URL",
+                "STORAGE",
                 "SMTP_URL"
             ]
         );
@@ -1101,6 +1334,8 @@ mod tests {
         s.site.public_base_url = Url::parse("http://example.com").ok();
         s.http.redis_url = Some("rediss://cache:6379".into());
         s.http.session_secret = Some("short".into());
+        s.media.storage = StorageBackend::S3;
+        s.media.s3_bucket = Some("zinovia-media".into());
         let msgs: Vec<String> = s
             .validate(Role::Serve)
             .problems
@@ -1157,5 +1392,59 @@ mod tests {
             assert!(!text.contains(secret), "{secret} leaked in:\n{text}");
         }
         assert!(text.contains("smtp.example.com"));
+    }
+}
+
+#[cfg(test)]
+mod media_tests {
+    use super::*;
+
+    fn problems(s: &Settings, role: Role) -> Vec<String> {
+        s.validate(role)
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn production_refuses_local_storage_and_half_cdn_setups() {
+        let mut s = Settings::defaults();
+        s.core.environment = Environment::Production;
+        assert!(
+            problems(&s, Role::Serve)
+                .iter()
+                .any(|p| p.starts_with("STORAGE: is `local`"))
+        );
+        s.media.storage = StorageBackend::S3;
+        assert!(
+            problems(&s, Role::Serve)
+                .iter()
+                .any(|p| p.starts_with("S3_BUCKET: is required"))
+        );
+        s.media.s3_bucket = Some("media".into());
+        s.media.cdn_base_url = Url::parse("https://media.example.com").ok();
+        assert!(
+            problems(&s, Role::Serve)
+                .iter()
+                .any(|p| p.starts_with("CDN_BASE_URL: needs CLOUDFRONT_KEY_PAIR_ID"))
+        );
+        s.media.cloudfront_key_pair_id = Some("K1".into());
+        s.media.cloudfront_private_key = Some("not a pem".into());
+        assert!(
+            problems(&s, Role::Serve)
+                .iter()
+                .any(|p| p.starts_with("CLOUDFRONT_PRIVATE_KEY"))
+        );
+        s.media.cloudfront_private_key =
+            Some(include_str!("../tests/fixtures/cloudfront-test-ecdsa.pem").into());
+        assert!(
+            !problems(&s, Role::Serve)
+                .iter()
+                .any(|p| p.contains("CLOUDFRONT") || p.contains("CDN"))
+        );
+        // Locally, local storage is the point.
+        let local = Settings::defaults();
+        assert!(local.validate(Role::Serve).problems.is_empty());
     }
 }

@@ -50,6 +50,9 @@ pub enum AppError {
     /// Payment is needed first.
     #[error("payment is required to see this")]
     PaymentRequired,
+    /// A `Range` outside the object (its size given).
+    #[error("the requested range is outside the file")]
+    RangeNotSatisfiable(u64),
     /// The body is larger than allowed.
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -121,6 +124,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PaymentRequired => StatusCode::PAYMENT_REQUIRED,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout | AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -142,6 +146,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::PaymentRequired => "payment_required",
             AppError::PayloadTooLarge => "payload_too_large",
+            AppError::RangeNotSatisfiable(_) => "range_not_satisfiable",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Timeout => "timeout",
@@ -218,6 +223,11 @@ impl IntoResponse for AppError {
             }),
         )
             .into_response();
+        if let AppError::RangeNotSatisfiable(size) = self
+            && let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            response.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
         if let AppError::RateLimited { retry_after } = self {
             let secs = retry_after.as_secs().max(1);
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

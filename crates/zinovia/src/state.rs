@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::storage::Storage;
 
 /// Shared application state.
 #[derive(Clone)]
@@ -35,6 +36,7 @@ pub struct AppState {
     session_secret: Option<Arc<SecretString>>,
     limiter: Option<Arc<RateLimiter>>,
     mailer: Option<Arc<Mailer>>,
+    storage: Option<Arc<Storage>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -54,6 +56,7 @@ impl AppState {
             session_secret: None,
             limiter: None,
             mailer: None,
+            storage: None,
         }
     }
 
@@ -79,6 +82,21 @@ impl AppState {
     pub fn with_mail(mut self) -> anyhow::Result<AppState> {
         self.mailer = Some(Arc::new(Mailer::from_settings(&self.settings)?));
         Ok(self)
+    }
+
+    /// Adds media storage; call after `with_http` so local links can be signed.
+    pub async fn with_storage(mut self) -> anyhow::Result<AppState> {
+        let storage =
+            Storage::from_settings(&self.settings, self.session_secret.as_deref()).await?;
+        self.storage = Some(Arc::new(storage));
+        Ok(self)
+    }
+
+    /// Media storage.
+    pub fn storage(&self) -> Result<&Storage, AppError> {
+        self.storage
+            .as_deref()
+            .ok_or_else(|| missing("media storage"))
     }
 
     /// The session secret (HTTP roles only).

@@ -23,8 +23,9 @@ use crate::state::AppState;
 pub const HEADER: &str = "x-csrf-token";
 /// The form field pages send the token in.
 pub const FIELD: &str = "csrf_token";
-/// Paths that are signed by someone else instead (payment webhooks).
-const EXEMPT_PREFIX: &str = "/api/v1/billing/webhooks/";
+/// Paths authorised by their own signature instead: payment webhooks (signed by the
+/// provider) and local storage (signed URLs, like S3's).
+const EXEMPT_PREFIXES: [&str; 2] = ["/api/v1/billing/webhooks/", "/storage/"];
 
 /// The CSRF token for this request's browser; pages put it in every form.
 #[derive(Debug, Clone)]
@@ -95,7 +96,7 @@ pub async fn csrf(State(state): State<AppState>, mut req: Request, next: Next) -
     let is_page = !super::middleware::is_api_path(&path);
     if !is_safe(req.method())
         && !bearer
-        && !path.starts_with(EXEMPT_PREFIX)
+        && !EXEMPT_PREFIXES.iter().any(|p| path.starts_with(p))
         && (has_session || is_page)
     {
         let (given, rebuilt) = match given_token(req, state.settings.http.request_body_limit).await

@@ -99,8 +99,9 @@ pub async fn client_and_rate_limit(
         .map(|ConnectInfo(addr)| addr.ip());
     let meta = ClientMeta::from_parts(req.headers(), peer, &state.settings.http.trusted_proxies);
     let path = req.uri().path();
-    let exempt =
-        matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/assets/");
+    let exempt = matches!(path, "/healthz" | "/readyz" | "/metrics")
+        || path.starts_with("/assets/")
+        || path.starts_with("/storage/");
     if !exempt && let Some(ip) = meta.ip {
         let limiter = match state.limiter() {
             Ok(l) => l,

@@ -51,7 +51,9 @@ impl ServeRole {
 
 /// The JSON API under `/api/v1`: features add their routers here.
 fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(crate::accounts::api_router())
+    OpenApiRouter::new()
+        .merge(crate::accounts::api_router())
+        .merge(crate::media::api_router())
 }
 
 /// The web pages: features add their routers here.
@@ -97,14 +99,18 @@ pub fn router(state: AppState, role: ServeRole) -> Router {
     let body_limit = usize::try_from(settings.http.request_body_limit).unwrap_or(usize::MAX);
     let https = settings.served_over_https();
 
-    app.fallback(not_found)
-        // Innermost first: the body limit and timeout sit closest to the handlers, so the
-        // responses they produce still pass through error rendering, headers and metrics.
+    // Innermost first: the body limit and timeout sit closest to the handlers, so the
+    // responses they produce still pass through error rendering, headers and metrics.
+    let limited = app
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(axum::middleware::from_fn(move |req, next| {
             middleware::timeout(timeout, req, next)
-        }))
+        }));
+    // Local storage streams large, slow uploads to disk: no body limit, no timeout.
+    limited
+        .merge(crate::storage::local_routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::csrf,

@@ -30,6 +30,7 @@ pub const SPEC_PATH: &str = "/api/v1/openapi.json";
     modifiers(&SecuritySchemes),
     tags(
         (name = "accounts", description = "Sign-up, log-in, sessions, email verification, password reset"),
+        (name = "media", description = "Uploads straight to storage, processing state, signed URLs"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

@@ -155,6 +155,26 @@ pub async fn enqueue<'e, J: Job>(
     enqueue_at(conn, job, None).await
 }
 
+/// Enqueues a job by kind name, for kinds whose handler lives in a part of the system that
+/// is not linked here (or not yet): the job waits, queued, until a worker that knows the
+/// kind claims it. Prefer [`enqueue`] with a [`Job`] type.
+pub async fn enqueue_named<'e>(
+    conn: impl PgExecutor<'e>,
+    kind: &'static str,
+    payload: serde_json::Value,
+    dedup_key: Option<String>,
+    max_attempts: i32,
+) -> Result<Option<JobId>, sqlx::Error> {
+    let new = NewJob {
+        kind,
+        payload,
+        max_attempts: max_attempts.max(1),
+        priority: 0,
+        dedup_key,
+    };
+    db::insert(conn, &new, None).await
+}
+
 /// Like [`enqueue`], to run no earlier than `run_at`.
 pub async fn enqueue_at<'e, J: Job>(
     conn: impl PgExecutor<'e>,
@@ -204,6 +224,7 @@ impl Registry {
     /// Every job of the application, with its periodic schedules.
     pub fn standard() -> Registry {
         use crate::accounts::{PruneAuthRecords, SendPasswordReset, SendVerificationEmail};
+        use crate::media::{AbandonStaleUploads, DeleteMedia};
         let hourly = Duration::from_secs(3600);
         Registry::default()
             .with::<Canary>()
@@ -211,8 +232,11 @@ impl Registry {
             .with::<SendVerificationEmail>()
             .with::<SendPasswordReset>()
             .with::<PruneAuthRecords>()
+            .with::<DeleteMedia>()
+            .with::<AbandonStaleUploads>()
             .every(hourly, "prune_finished_jobs", &PruneFinishedJobs)
             .every(hourly, "prune_auth_records", &PruneAuthRecords)
+            .every(hourly, "abandon_stale_uploads", &AbandonStaleUploads)
     }
 
     /// Adds a job kind.

@@ -388,7 +388,10 @@ impl TestApp {
             .await
             .expect("state")
             .with_mail()
-            .expect("mailer");
+            .expect("mailer")
+            .with_storage()
+            .await
+            .expect("storage");
         let app = http::router(state.clone(), ServeRole::All);
         let stop = CancellationToken::new();
         tokio::spawn(http::serve(
@@ -818,5 +821,96 @@ impl SmtpSink {
     /// The messages received: (recipients, raw message).
     pub fn messages(&self) -> Vec<(Vec<String>, String)> {
         self.messages.lock().expect("lock").clone()
+    }
+}
+
+/// Access key of the test S3 server.
+pub const S3_ACCESS_KEY: &str = "AKIAZINOVIATEST";
+/// Secret key of the test S3 server.
+pub const S3_SECRET_KEY: &str = "zinovia-test-secret-key-0123456789abcdef";
+/// Bucket the tests use.
+pub const S3_BUCKET: &str = "zinovia-media-test";
+
+/// An S3-compatible server (s3s-fs) that checks SigV4 signatures, expiry and signed
+/// headers, on 127.0.0.1; it stops with the test's runtime.
+pub struct S3Server {
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl S3Server {
+    /// Starts a server over a fresh directory.
+    pub async fn start() -> S3Server {
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let fs = s3s_fs::FileSystem::new(dir.path()).expect("s3s-fs");
+        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(
+            S3_ACCESS_KEY,
+            S3_SECRET_KEY,
+        ));
+        let service = builder.build();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            while let Ok((socket, _)) = listener.accept().await {
+                let conn = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        });
+        S3Server {
+            endpoint,
+            _dir: dir,
+        }
+    }
+
+    /// Points `settings` at this server.
+    pub fn configure(&self, s: &mut Settings) {
+        s.media.storage = zinovia::config::StorageBackend::S3;
+        s.media.s3_bucket = Some(S3_BUCKET.into());
+        s.media.s3_endpoint = Some(self.endpoint.parse().expect("url"));
+        s.media.s3_access_key_id = Some(S3_ACCESS_KEY.into());
+        s.media.s3_secret_access_key = Some(S3_SECRET_KEY.into());
+    }
+}
+
+impl TestApp {
+    /// The app on S3 (the given server), with its bucket created.
+    pub async fn spawn_s3(s3: &S3Server, f: impl FnOnce(&mut Settings)) -> TestApp {
+        let app = TestApp::spawn_with(|s| {
+            s3.configure(s);
+            f(s);
+        })
+        .await;
+        if let zinovia::storage::Backend::S3(store) =
+            app.state.storage().expect("storage").backend()
+        {
+            store.ensure_bucket().await.expect("bucket");
+        }
+        app
+    }
+
+    /// A new account with `role`, logged in; returns its bearer token.
+    pub async fn user_with_role(&self, role: zinovia::accounts::Role) -> String {
+        let email = unique_email(role.as_str());
+        let password = "purple lighthouse at dawn";
+        zinovia::accounts::create_user(&self.state, &email, "Someone", role, password)
+            .await
+            .expect("user");
+        let (status, body) = self
+            .post_json(
+                "/api/v1/auth/login",
+                None,
+                &serde_json::json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["session"]["token"].as_str().expect("token").to_owned()
     }
 }

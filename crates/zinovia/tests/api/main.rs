@@ -9,6 +9,7 @@ mod embedded;
 mod harness;
 mod http;
 mod jobs;
+mod media;
 mod pages;
 mod process;
 mod security;

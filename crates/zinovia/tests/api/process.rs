@@ -138,12 +138,13 @@ fn production_refuses_embedded_defaults_and_names_every_problem_at_once() {
         .lines()
         .find(|l| l.starts_with("error: refusing to start"))
         .unwrap_or_else(|| panic!("{err}"));
-    assert!(refusal.contains("4 setting problem(s)"), "{err}");
+    assert!(refusal.contains("5 setting problem(s)"), "{err}");
     for name in [
         "DATABASE_URL",
         "SESSION_SECRET",
         "PUBLIC_BASE_URL",
         "REDIS_URL",
+        "STORAGE",
     ] {
         assert!(
             err.contains(&format!("  - {name}: ")),
@@ -151,7 +152,7 @@ fn production_refuses_embedded_defaults_and_names_every_problem_at_once() {
         );
     }
 
-    // The worker needs only the database.
+    // The worker needs no HTTP settings.
     let out = zinovia()
         .arg("worker")
         .env("ENVIRONMENT", "production")
@@ -159,8 +160,8 @@ fn production_refuses_embedded_defaults_and_names_every_problem_at_once() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("3 setting problem(s)"), "{err}");
-    for name in ["DATABASE_URL", "PUBLIC_BASE_URL", "SMTP_URL"] {
+    assert!(err.contains("4 setting problem(s)"), "{err}");
+    for name in ["DATABASE_URL", "PUBLIC_BASE_URL", "STORAGE", "SMTP_URL"] {
         assert!(
             err.contains(&format!("  - {name}: ")),
             "{name} not named in:\n{err}"

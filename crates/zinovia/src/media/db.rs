@@ -1,0 +1,177 @@
+//! Every SQL statement on `media_assets` and `media_variants`.
+
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use super::types::{Asset, AssetRow, Kind, MediaId, Purpose, Variant};
+use crate::accounts::UserId;
+
+/// A new asset awaiting its upload.
+pub(super) struct NewAsset<'a> {
+    pub id: MediaId,
+    pub owner: UserId,
+    pub kind: Kind,
+    pub purpose: Purpose,
+    pub content_type: &'a str,
+    pub byte_size: i64,
+    pub original_filename: Option<&'a str>,
+    pub object_key: &'a str,
+    pub upload_valid_for: Duration,
+}
+
+pub(super) async fn insert(
+    conn: impl PgExecutor<'_>,
+    a: &NewAsset<'_>,
+) -> Result<Asset, sqlx::Error> {
+    let row = sqlx::query_as!(
+        AssetRow,
+        r#"
+        insert into media_assets
+            (id, owner_id, kind, purpose, content_type, byte_size, original_filename, object_key, upload_expires_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))
+        returning id, owner_id, kind, purpose, state, content_type, byte_size, original_filename, object_key,
+                  width, height, duration_ms, blurhash, rejection_reason, upload_expires_at, created_at
+        "#,
+        a.id.0,
+        a.owner.0,
+        a.kind.as_str(),
+        a.purpose.as_str(),
+        a.content_type,
+        a.byte_size,
+        a.original_filename,
+        a.object_key,
+        a.upload_valid_for.as_secs_f64(),
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(row.into())
+}
+
+/// An asset (deleting ones are as good as gone).
+pub(super) async fn get(
+    conn: impl PgExecutor<'_>,
+    id: MediaId,
+) -> Result<Option<Asset>, sqlx::Error> {
+    let row = sqlx::query_as!(
+        AssetRow,
+        r#"
+        select id, owner_id, kind, purpose, state, content_type, byte_size, original_filename, object_key,
+               width, height, duration_ms, blurhash, rejection_reason, upload_expires_at, created_at
+        from media_assets where id = $1 and state <> 'deleting'
+        "#,
+        id.0,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// The same, locked for the rest of the transaction.
+pub(super) async fn get_for_update(
+    conn: &mut PgConnection,
+    id: MediaId,
+) -> Result<Option<Asset>, sqlx::Error> {
+    let row = sqlx::query_as!(
+        AssetRow,
+        r#"
+        select id, owner_id, kind, purpose, state, content_type, byte_size, original_filename, object_key,
+               width, height, duration_ms, blurhash, rejection_reason, upload_expires_at, created_at
+        from media_assets where id = $1 and state <> 'deleting'
+        for update
+        "#,
+        id.0,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+pub(super) async fn variants(
+    conn: impl PgExecutor<'_>,
+    id: MediaId,
+) -> Result<Vec<Variant>, sqlx::Error> {
+    sqlx::query_as!(
+        Variant,
+        r#"
+        select variant as name, object_key, content_type, width, height, byte_size
+        from media_variants where asset_id = $1 order by width
+        "#,
+        id.0,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Unfinished uploads of an account.
+pub(super) async fn count_awaiting(
+    conn: impl PgExecutor<'_>,
+    owner: UserId,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from media_assets where owner_id = $1 and state = 'awaiting_upload'"#,
+        owner.0,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+pub(super) async fn mark_uploaded(
+    conn: impl PgExecutor<'_>,
+    id: MediaId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update media_assets set state = 'uploaded', uploaded_at = now() where id = $1 and state = 'awaiting_upload'",
+        id.0,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn mark_deleting(
+    conn: impl PgExecutor<'_>,
+    id: MediaId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update media_assets set state = 'deleting' where id = $1",
+        id.0
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes the row (its variants go with it).
+pub(super) async fn delete(conn: impl PgExecutor<'_>, id: MediaId) -> Result<(), sqlx::Error> {
+    sqlx::query!("delete from media_assets where id = $1", id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks uploads never completed and older than `age` as deleting; returns their ids.
+pub(super) async fn abandon(
+    conn: impl PgExecutor<'_>,
+    age: Duration,
+    limit: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"
+        update media_assets set state = 'deleting'
+        where id in (
+            select id from media_assets
+            where state = 'awaiting_upload' and created_at < now() - make_interval(secs => $1)
+            order by created_at
+            limit $2
+            for update skip locked
+        )
+        returning id
+        "#,
+        age.as_secs_f64(),
+        limit,
+    )
+    .fetch_all(conn)
+    .await
+}

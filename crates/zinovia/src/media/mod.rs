@@ -1,0 +1,22 @@
+//! Media: upload intents straight to storage, completion, status, signed delivery behind
+//! one entitlement check, deletion and cleanup of abandoned uploads. Processing the bytes
+//! is the worker's (`process_media`).
+
+mod api;
+mod db;
+mod jobs;
+mod service;
+mod types;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub use jobs::{AbandonStaleUploads, DeleteMedia};
+pub use service::{Access, PROCESS_MEDIA, access};
+pub use types::{Asset, Kind, MediaId, Purpose, State, Variant};
+
+/// The JSON API (`/api/v1/media/...`).
+pub fn api_router() -> OpenApiRouter<AppState> {
+    api::router()
+}

@@ -1,0 +1,295 @@
+//! The rules of media: who may upload what and how much, completing an upload, who may
+//! see an asset (the one entitlement check every URL goes through), deletion and cleanup.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::db::{self, NewAsset};
+use super::jobs::DeleteMedia;
+use super::types::{Asset, Kind, MediaId, Purpose, State, Variant, sanitize_filename};
+use crate::accounts::{Authenticated, Role, User};
+use crate::error::{AppError, FieldErrors};
+use crate::state::AppState;
+use crate::storage::{PresignedUpload, StorageKey};
+
+/// The job kind that processes an uploaded asset (the media worker's pipeline).
+pub const PROCESS_MEDIA: &str = "process_media";
+
+/// An upload request, as received.
+#[derive(Debug, Clone)]
+pub struct UploadRequest {
+    /// `image` or `video`.
+    pub kind: Kind,
+    /// What it is for.
+    pub purpose: Purpose,
+    /// Declared content type (signed into the upload URL).
+    pub content_type: String,
+    /// Declared size in bytes (signed into the upload URL).
+    pub byte_size: i64,
+    /// The file's name on the uploader's device.
+    pub filename: String,
+}
+
+/// A new upload: the asset and how to send its bytes.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    /// The asset, awaiting its bytes.
+    pub asset: Asset,
+    /// The presigned request.
+    pub upload: PresignedUpload,
+    /// When the request stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a viewer may do with an asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The owner: everything, the original included.
+    Owner,
+    /// Its processed variants only.
+    Variants,
+    /// Nothing.
+    None,
+}
+
+/// The entitlement check: may `viewer` see `asset`? Until posts exist, only owners and the
+/// public profile images (avatars and banners, once ready) are visible; the posts feature
+/// extends this function, and every media URL goes through it.
+pub fn access(viewer: Option<&User>, asset: &Asset) -> Access {
+    if viewer.is_some_and(|v| v.id == asset.owner_id) {
+        return Access::Owner;
+    }
+    let public =
+        matches!(asset.purpose, Purpose::Avatar | Purpose::Banner) && asset.state == State::Ready;
+    if public {
+        Access::Variants
+    } else {
+        Access::None
+    }
+}
+
+/// Validates an upload request, checks quotas, records the asset and signs the upload.
+#[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
+pub async fn create_upload(
+    state: &AppState,
+    who: &Authenticated,
+    req: UploadRequest,
+) -> Result<NewUpload, AppError> {
+    let media = &state.settings.media;
+    let mut fields = FieldErrors::new();
+    let mut add = |field: &str, msg: String| fields.entry(field.to_owned()).or_default().push(msg);
+    match req.purpose {
+        Purpose::Post if !matches!(who.user.role, Role::Creator | Role::Admin) => {
+            return Err(AppError::Forbidden);
+        }
+        Purpose::Avatar | Purpose::Banner if req.kind != Kind::Image => {
+            add(
+                "kind",
+                format!("a {} must be an image", req.purpose.as_str()),
+            );
+        }
+        _ => {}
+    }
+    let content_type = req.content_type.trim().to_ascii_lowercase();
+    if !req.kind.allowed_types().contains(&content_type.as_str()) {
+        add(
+            "content_type",
+            format!(
+                "is not accepted for {}s; use one of {}",
+                req.kind.as_str(),
+                req.kind.allowed_types().join(", ")
+            ),
+        );
+    }
+    let limit = match req.kind {
+        Kind::Image => media.media_max_image_bytes,
+        Kind::Video => media.media_max_video_bytes,
+    };
+    let size = u64::try_from(req.byte_size).unwrap_or(0);
+    if size == 0 {
+        add("byte_size", "must be more than zero".into());
+    } else if size > limit {
+        add(
+            "byte_size",
+            format!("is over the {limit}-byte limit for {}s", req.kind.as_str()),
+        );
+    }
+    if !fields.is_empty() {
+        return Err(AppError::Validation(fields));
+    }
+    let pending = db::count_awaiting(&state.db, who.user.id).await?;
+    if pending >= i64::from(media.media_max_pending_uploads) {
+        return Err(AppError::Conflict(format!(
+            "you have {pending} unfinished uploads; finish or delete them first"
+        )));
+    }
+
+    let id = MediaId(Uuid::now_v7());
+    let key = StorageKey::upload(id.0);
+    let filename = sanitize_filename(&req.filename);
+    let valid_for = media.upload_url_ttl.0;
+    let storage = state.storage()?;
+    let (upload, expires_at) = storage
+        .presign_upload(&key, &content_type, size, valid_for)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
+    let asset = db::insert(
+        &state.db,
+        &NewAsset {
+            id,
+            owner: who.user.id,
+            kind: req.kind,
+            purpose: req.purpose,
+            content_type: &content_type,
+            byte_size: req.byte_size,
+            original_filename: filename.as_deref(),
+            object_key: key.as_str(),
+            upload_valid_for: valid_for,
+        },
+    )
+    .await?;
+    tracing::info!(media_id = %id, kind = req.kind.as_str(), size, "upload requested");
+    Ok(NewUpload {
+        asset,
+        upload,
+        expires_at,
+    })
+}
+
+/// Marks an upload complete once its object is in storage with the signed size, and
+/// enqueues its processing in the same transaction. Completing twice is harmless.
+#[tracing::instrument(skip_all, fields(media_id = %id))]
+pub async fn complete(
+    state: &AppState,
+    who: &Authenticated,
+    id: MediaId,
+) -> Result<Asset, AppError> {
+    let asset = db::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    // Someone else's asset is as good as missing.
+    if asset.owner_id != who.user.id {
+        return Err(AppError::NotFound);
+    }
+    if asset.state != State::AwaitingUpload {
+        return Ok(asset);
+    }
+    let object = state
+        .storage()?
+        .head(&StorageKey::trusted(asset.object_key.clone()))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+        .ok_or_else(|| AppError::Conflict("the file has not been uploaded yet".into()))?;
+    if i64::try_from(object.size).ok() != Some(asset.byte_size) {
+        return Err(AppError::Conflict(format!(
+            "the stored file has {} bytes, not the declared {}",
+            object.size, asset.byte_size
+        )));
+    }
+    let mut tx = state.db.begin().await?;
+    let Some(locked) = db::get_for_update(&mut tx, id).await? else {
+        return Err(AppError::NotFound);
+    };
+    if locked.state == State::AwaitingUpload {
+        db::mark_uploaded(&mut *tx, id).await?;
+        crate::jobs::enqueue_named(
+            &mut *tx,
+            PROCESS_MEDIA,
+            serde_json::json!({ "asset_id": id }),
+            Some(id.to_string()),
+            5,
+        )
+        .await?;
+    }
+    let asset = db::get(&mut *tx, id).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    tracing::info!("upload completed");
+    Ok(asset)
+}
+
+/// An asset as `viewer` may see it, with its variants.
+pub async fn get(
+    state: &AppState,
+    viewer: Option<&User>,
+    id: MediaId,
+) -> Result<(Asset, Access, Vec<Variant>), AppError> {
+    let asset = db::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let access = access(viewer, &asset);
+    if access == Access::None {
+        return Err(AppError::Forbidden);
+    }
+    let variants = db::variants(&state.db, id).await?;
+    Ok((asset, access, variants))
+}
+
+/// A signed URL for one of an asset's files (`original` for the upload itself, which only
+/// its owner may have). The entitlement check runs before anything is signed.
+pub async fn url(
+    state: &AppState,
+    viewer: Option<&User>,
+    id: MediaId,
+    variant: &str,
+) -> Result<(String, DateTime<Utc>), AppError> {
+    let (asset, access, variants) = get(state, viewer, id).await?;
+    let key = if variant == "original" {
+        if access != Access::Owner {
+            return Err(AppError::Forbidden);
+        }
+        if matches!(asset.state, State::AwaitingUpload) {
+            return Err(AppError::Conflict(
+                "the file has not been uploaded yet".into(),
+            ));
+        }
+        StorageKey::trusted(asset.object_key)
+    } else {
+        let v = variants
+            .into_iter()
+            .find(|v| v.name == variant)
+            .ok_or(AppError::NotFound)?;
+        StorageKey::trusted(v.object_key)
+    };
+    state
+        .storage()?
+        .signed_url(&key, state.settings.media.media_url_ttl.0)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
+/// Deletes an asset of the caller's: hidden at once, objects and row removed by a job (so a
+/// crash cannot leave orphans).
+pub async fn delete(state: &AppState, who: &Authenticated, id: MediaId) -> Result<(), AppError> {
+    let mut tx = state.db.begin().await?;
+    let asset = db::get_for_update(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if asset.owner_id != who.user.id {
+        return Err(AppError::NotFound);
+    }
+    db::mark_deleting(&mut *tx, id).await?;
+    crate::jobs::enqueue(&mut *tx, &DeleteMedia { asset_id: id }).await?;
+    tx.commit().await?;
+    tracing::info!(media_id = %id, "media deletion requested");
+    Ok(())
+}
+
+/// Removes an asset's objects, then its row (idempotent; the deletion job).
+pub(super) async fn purge(state: &AppState, id: MediaId) -> Result<(), anyhow::Error> {
+    state.storage()?.delete_asset(id.0).await?;
+    db::delete(&state.db, id).await?;
+    Ok(())
+}
+
+/// Hands uploads abandoned for `UPLOAD_ABANDON_AFTER` to the deletion job, in batches.
+pub(super) async fn abandon_stale_uploads(state: &AppState) -> Result<usize, sqlx::Error> {
+    let mut tx = state.db.begin().await?;
+    let ids = db::abandon(&mut *tx, state.settings.media.upload_abandon_after.0, 500).await?;
+    for id in &ids {
+        crate::jobs::enqueue(
+            &mut *tx,
+            &DeleteMedia {
+                asset_id: MediaId(*id),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(ids.len())
+}

@@ -1,0 +1,304 @@
+//! Object storage shared by the API and the worker: one interface over the local disk and
+//! S3 (chosen only by `STORAGE`), typed keys, presigned uploads, and signed delivery URLs
+//! (the app's own, S3 presigned, or CloudFront).
+//!
+//! Keys are built only by [`StorageKey`]'s constructors from server-made ids, never from a
+//! user's file name. Delivery URLs are made per minute: every viewer in the same minute
+//! gets the same URL (expiry = end of the minute + `MEDIA_URL_TTL`), so browsers and the CDN
+//! can cache it. Whether someone may have a URL at all is decided before, by the caller's
+//! entitlement check.
+
+pub mod cloudfront;
+pub mod local;
+pub mod s3;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, TimeZone, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+use crate::config::{Settings, StorageBackend};
+use cloudfront::{CloudFrontSigner, SigningKey};
+use local::{LocalStore, LocalUrls};
+use s3::S3Store;
+
+/// A storage key. Only the constructors below make new ones.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StorageKey(String);
+
+impl StorageKey {
+    /// Where an upload's bytes land.
+    pub fn upload(asset: Uuid) -> StorageKey {
+        StorageKey(format!("uploads/{asset}"))
+    }
+
+    /// A processed file of an asset (`name` is one of the pipeline's fixed names).
+    pub fn variant(asset: Uuid, name: &str) -> Option<StorageKey> {
+        let ok = !name.is_empty()
+            && name.len() <= 40
+            && !name.starts_with('.')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        ok.then(|| StorageKey(format!("media/{asset}/{name}")))
+    }
+
+    /// The prefix holding every processed file of an asset.
+    pub fn asset_prefix(asset: Uuid) -> String {
+        format!("media/{asset}/")
+    }
+
+    /// A key read back from our own database.
+    pub fn trusted(key: String) -> StorageKey {
+        StorageKey(key)
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What storage knows about an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Bytes.
+    pub size: u64,
+    /// Content type it was stored with.
+    pub content_type: String,
+}
+
+/// How a client uploads straight to storage.
+#[derive(Debug, Clone)]
+pub struct PresignedUpload {
+    /// HTTP method (`PUT`).
+    pub method: String,
+    /// Where to send it.
+    pub url: String,
+    /// Headers the client must send exactly (content type and length are signed).
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// No such object (or a key we would never make).
+    #[error("no such object")]
+    NotFound,
+    /// An upload body that does not match what was signed.
+    #[error("{0}")]
+    BadBody(String),
+    /// The disk.
+    #[error("storage I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// S3 said no, or could not be reached.
+    #[error("S3: {0}")]
+    S3(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A storage backend.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// Local files.
+    Local(LocalStore),
+    /// S3 or compatible.
+    S3(S3Store),
+}
+
+/// Storage plus the delivery signer.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    backend: Backend,
+    cdn: Option<CloudFrontSigner>,
+}
+
+impl Storage {
+    /// The storage the settings ask for. `url_secret` (the session secret of HTTP roles)
+    /// keys local storage URLs; roles without it cannot sign local links.
+    pub async fn from_settings(
+        settings: &Settings,
+        url_secret: Option<&SecretString>,
+    ) -> anyhow::Result<Storage> {
+        let m = &settings.media;
+        let backend = match m.storage {
+            StorageBackend::Local => {
+                let urls = url_secret.map(|s| {
+                    LocalUrls::new(&settings.public_base_url(), s.expose_secret().as_bytes())
+                });
+                Backend::Local(LocalStore::new(settings.data_dir().join("media"), urls))
+            }
+            StorageBackend::S3 => Backend::S3(S3Store::new(m).await?),
+        };
+        let cdn = match (
+            &m.cdn_base_url,
+            &m.cloudfront_key_pair_id,
+            &m.cloudfront_private_key,
+        ) {
+            (Some(base), Some(id), Some(key)) => {
+                let key = SigningKey::from_pem(key.expose_secret())
+                    .map_err(|e| anyhow::anyhow!("CLOUDFRONT_PRIVATE_KEY: {e}"))?;
+                Some(CloudFrontSigner::new(base, id, key))
+            }
+            _ => None,
+        };
+        Ok(Storage { backend, cdn })
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// An upload URL for exactly `length` bytes of `content_type`, and when it expires.
+    pub async fn presign_upload(
+        &self,
+        key: &StorageKey,
+        content_type: &str,
+        length: u64,
+        valid_for: Duration,
+    ) -> Result<(PresignedUpload, DateTime<Utc>), StorageError> {
+        let expires_at = Utc::now() + chrono::Duration::from_std(valid_for).unwrap_or_default();
+        let upload = match &self.backend {
+            Backend::S3(s) => s.presign_put(key, content_type, length, valid_for).await?,
+            Backend::Local(l) => {
+                let url = l
+                    .urls()?
+                    .sign_put(key, content_type, length, expires_at.timestamp());
+                PresignedUpload {
+                    method: "PUT".into(),
+                    url,
+                    headers: BTreeMap::from([
+                        ("content-type".to_owned(), content_type.to_owned()),
+                        ("content-length".to_owned(), length.to_string()),
+                    ]),
+                }
+            }
+        };
+        Ok((upload, expires_at))
+    }
+
+    /// A delivery URL for `key`, the same for every request in the current minute, valid
+    /// until the end of the minute plus `valid_for`. CloudFront when configured.
+    pub async fn signed_url(
+        &self,
+        key: &StorageKey,
+        valid_for: Duration,
+    ) -> Result<(String, DateTime<Utc>), StorageError> {
+        let now = Utc::now().timestamp();
+        let minute = now - now.rem_euclid(60);
+        let window = 60 + i64::try_from(valid_for.as_secs()).unwrap_or(i64::MAX / 2);
+        let expires = minute + window;
+        let expires_at = Utc
+            .timestamp_opt(expires, 0)
+            .single()
+            .unwrap_or_else(Utc::now);
+        let url = match (&self.cdn, &self.backend) {
+            (Some(cdn), _) => cdn.sign(key.as_str(), expires),
+            (None, Backend::Local(l)) => l.urls()?.sign_get(key, expires),
+            (None, Backend::S3(s)) => {
+                let start = SystemTime::UNIX_EPOCH
+                    + Duration::from_secs(u64::try_from(minute).unwrap_or(0));
+                let window = Duration::from_secs(u64::try_from(window).unwrap_or(60));
+                s.presign_get(key, start, window).await?
+            }
+        };
+        Ok((url, expires_at))
+    }
+
+    /// Size and type of an object, if it exists.
+    pub async fn head(&self, key: &StorageKey) -> Result<Option<ObjectMeta>, StorageError> {
+        match &self.backend {
+            Backend::Local(l) => l.head(key).await,
+            Backend::S3(s) => s.head(key).await,
+        }
+    }
+
+    /// Writes a local file as an object (the worker's output; multipart on S3 when large).
+    pub async fn put_file(
+        &self,
+        key: &StorageKey,
+        source: &Path,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        match &self.backend {
+            Backend::Local(l) => l.put_file(key, source, content_type).await,
+            Backend::S3(s) => s.put_file(key, source, content_type).await,
+        }
+    }
+
+    /// Copies an object into a local file (the worker's input).
+    pub async fn get_to_file(
+        &self,
+        key: &StorageKey,
+        dest: &Path,
+    ) -> Result<ObjectMeta, StorageError> {
+        match &self.backend {
+            Backend::Local(l) => l.get_to_file(key, dest).await,
+            Backend::S3(s) => s.get_to_file(key, dest).await,
+        }
+    }
+
+    /// Deletes an object (idempotent).
+    pub async fn delete(&self, key: &StorageKey) -> Result<(), StorageError> {
+        match &self.backend {
+            Backend::Local(l) => l.delete(key).await,
+            Backend::S3(s) => s.delete(key).await,
+        }
+    }
+
+    /// Deletes every object of an asset: its upload and its processed files.
+    pub async fn delete_asset(&self, asset: Uuid) -> Result<(), StorageError> {
+        self.delete(&StorageKey::upload(asset)).await?;
+        let prefix = StorageKey::asset_prefix(asset);
+        match &self.backend {
+            Backend::Local(l) => l.delete_prefix(&prefix).await?,
+            Backend::S3(s) => s.delete_prefix(&prefix).await?,
+        };
+        Ok(())
+    }
+
+    /// Every key in storage (tests and audits).
+    pub async fn list(&self) -> Result<Vec<String>, StorageError> {
+        match &self.backend {
+            Backend::Local(l) => l.list().await,
+            Backend::S3(s) => s.list_prefix("").await,
+        }
+    }
+}
+
+/// Routes of the local backend (the app serves and accepts objects itself). They sit
+/// outside the request body limit and timeout: uploads are large and slow by nature, and
+/// stream to disk.
+pub fn local_routes() -> axum::Router<crate::state::AppState> {
+    use axum::routing::{get, put};
+    axum::Router::new()
+        .route("/storage/upload/{*key}", put(local::put_object))
+        .route("/storage/{*key}", get(local::get_object))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_come_only_from_ids_and_fixed_names() {
+        let id = Uuid::nil();
+        assert_eq!(
+            StorageKey::upload(id).as_str(),
+            "uploads/00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(
+            StorageKey::variant(id, "grid.webp").map(|k| k.0),
+            Some("media/00000000-0000-0000-0000-000000000000/grid.webp".to_owned())
+        );
+        for bad in ["", "../x", "a/b", ".hidden", "x y"] {
+            assert!(StorageKey::variant(id, bad).is_none(), "{bad}");
+        }
+    }
+}
