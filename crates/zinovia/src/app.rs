@@ -111,7 +111,9 @@ async fn run_up(
         .await?
         .with_mail()?
         .with_storage()
-        .await?;
+        .await?
+        .with_processing()
+        .await;
     let app = http::router(state.clone(), ServeRole::All);
     let worker = Worker::new(state, Registry::standard());
 
@@ -182,7 +184,9 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
         let state = AppState::new(db.pool.clone(), settings)
             .with_mail()?
             .with_storage()
-            .await?;
+            .await?
+            .with_processing()
+            .await;
         let stop = CancellationToken::new();
         let task = tokio::spawn(Worker::new(state, Registry::standard()).run(stop.clone()));
         shutdown.graceful.cancelled().await;

@@ -400,6 +400,43 @@ pub struct MediaSettings {
     /// Uploads not completed within this long are deleted, object and record.
     #[arg(long, env = "UPLOAD_ABANDON_AFTER", default_value = "24h", value_parser = parse_positive_duration)]
     pub upload_abandon_after: HumanDuration,
+
+    /// clamd's address (`host:port`) for malware scanning of every upload. Unset: uploads are
+    /// not scanned (a warning at start; refused in production).
+    #[arg(long, env = "CLAMAV_ADDR")]
+    pub clamav_addr: Option<String>,
+
+    /// The ffmpeg program (video posters and remuxing). Missing: videos are rejected with a
+    /// clear reason.
+    #[arg(long, env = "FFMPEG_PATH", default_value = "ffmpeg")]
+    pub ffmpeg_path: PathBuf,
+
+    /// The ffprobe program.
+    #[arg(long, env = "FFPROBE_PATH", default_value = "ffprobe")]
+    pub ffprobe_path: PathBuf,
+
+    /// Longest any ffmpeg/ffprobe run or malware scan may take.
+    #[arg(long, env = "MEDIA_TOOL_TIMEOUT", default_value = "10m", value_parser = parse_positive_duration)]
+    pub media_tool_timeout: HumanDuration,
+
+    /// Most pixels an image may have (checked from its header, before decoding).
+    #[arg(long, env = "MEDIA_MAX_IMAGE_PIXELS", default_value = "40000000",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub media_max_image_pixels: u64,
+
+    /// Widest and tallest an image may be, in pixels (checked from its header).
+    #[arg(long, env = "MEDIA_MAX_IMAGE_SIDE", default_value = "10000",
+          value_parser = clap::value_parser!(u32).range(1..=65535))]
+    pub media_max_image_side: u32,
+
+    /// Widest and tallest a video may be, in pixels.
+    #[arg(long, env = "MEDIA_MAX_VIDEO_SIDE", default_value = "3840",
+          value_parser = clap::value_parser!(u32).range(1..=16384))]
+    pub media_max_video_side: u32,
+
+    /// Longest video accepted.
+    #[arg(long, env = "MEDIA_MAX_VIDEO_DURATION", default_value = "1h", value_parser = parse_positive_duration)]
+    pub media_max_video_duration: HumanDuration,
 }
 
 /// Settings of every long-running command (`up`, `serve`, `worker`).
@@ -746,6 +783,7 @@ impl Settings {
         }
         if role.uses_jobs() {
             self.check_mail(&mut hard, &mut unsafe_);
+            self.check_scanner(&mut hard, &mut unsafe_);
             if self.jobs.job_poll_interval.0 > self.jobs.job_lease.0 {
                 hard.push(problem(
                     "JOB_POLL_INTERVAL",
@@ -934,6 +972,25 @@ impl Settings {
                 "MEDIA_URL_TTL",
                 "is over a day: a shared URL keeps working that long",
             ));
+        }
+    }
+
+    fn check_scanner(&self, hard: &mut Vec<Problem>, unsafe_: &mut Vec<Problem>) {
+        match &self.media.clamav_addr {
+            None => unsafe_.push(problem(
+                "CLAMAV_ADDR",
+                "is not set: uploads would not be scanned for malware",
+            )),
+            Some(a)
+                if a.rsplit_once(':')
+                    .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err()) =>
+            {
+                hard.push(problem(
+                    "CLAMAV_ADDR",
+                    "must be host:port, e.g. clamd.internal:3310",
+                ));
+            }
+            Some(_) => {}
         }
     }
 
@@ -1135,6 +1192,38 @@ impl Settings {
                 self.media.upload_abandon_after.to_string(),
             ),
             (
+                "CLAMAV_ADDR",
+                self.media
+                    .clamav_addr
+                    .clone()
+                    .unwrap_or_else(|| "(unset: uploads not scanned)".into()),
+            ),
+            ("FFMPEG_PATH", self.media.ffmpeg_path.display().to_string()),
+            (
+                "FFPROBE_PATH",
+                self.media.ffprobe_path.display().to_string(),
+            ),
+            (
+                "MEDIA_TOOL_TIMEOUT",
+                self.media.media_tool_timeout.to_string(),
+            ),
+            (
+                "MEDIA_MAX_IMAGE_PIXELS",
+                self.media.media_max_image_pixels.to_string(),
+            ),
+            (
+                "MEDIA_MAX_IMAGE_SIDE",
+                self.media.media_max_image_side.to_string(),
+            ),
+            (
+                "MEDIA_MAX_VIDEO_SIDE",
+                self.media.media_max_video_side.to_string(),
+            ),
+            (
+                "MEDIA_MAX_VIDEO_DURATION",
+                self.media.media_max_video_duration.to_string(),
+            ),
+            (
                 "SHUTDOWN_TIMEOUT",
                 self.lifecycle.shutdown_timeout.to_string(),
             ),
@@ -1310,7 +1399,13 @@ mod tests {
         // The worker serves no HTTP but sends mail with links to the site.
         assert_eq!(
             problems(&s, Role::Worker),
-            ["DATABASE_URL", "PUBLIC_BASE_URL", "STORAGE", "SMTP_URL"]
+            [
+                "DATABASE_URL",
+                "PUBLIC_BASE_URL",
+                "STORAGE",
+                "SMTP_URL",
+                "CLAMAV_ADDR"
+            ]
         );
         assert_eq!(problems(&s, Role::Migrate), ["DATABASE_URL"]);
         assert_eq!(
@@ -1321,7 +1416,8 @@ mod tests {
                 "SESSION_SECRET",
                 "REDIS_URL",
                 "STORAGE",
-                "SMTP_URL"
+                "SMTP_URL",
+                "CLAMAV_ADDR"
             ]
         );
     }
@@ -1360,6 +1456,7 @@ mod tests {
         s.site.public_base_url = Url::parse("https://example.com").ok();
         s.http.session_secret = Some("kq8R2vYc0pLr5Xw9eTt1uZm3Nb7Hs4Ad6Fg".into());
         assert!(s.validate(Role::Serve).problems.is_empty());
+        s.media.clamav_addr = Some("clamd.internal:3310".into());
         s.mail.smtp_url = Some("http://not-smtp".into());
         assert_eq!(problems(&s, Role::Worker), ["SMTP_URL"]);
         s.mail.smtp_url = Some("smtps://user:pass@smtp.example.com:465".into());

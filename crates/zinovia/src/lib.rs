@@ -15,6 +15,7 @@ pub mod mail;
 pub mod media;
 pub mod metrics;
 pub mod ratelimit;
+pub mod scan;
 pub mod site;
 pub mod state;
 pub mod storage;

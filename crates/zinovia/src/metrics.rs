@@ -45,6 +45,15 @@ pub struct JobKindLabels {
     pub kind: String,
 }
 
+/// Labels of media processing outcomes.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MediaLabels {
+    /// `image` or `video`.
+    pub kind: &'static str,
+    /// `ready`, `rejected`, `infected` or `failed`.
+    pub outcome: &'static str,
+}
+
 fn http_histogram() -> Histogram {
     // 1 ms .. ~16 s
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
@@ -79,6 +88,8 @@ pub struct Metrics {
     pub jobs_by_state: Family<JobStateLabels, Gauge>,
     /// Age in seconds of the oldest job that is due but not yet claimed.
     pub jobs_oldest_due_seconds: Gauge<f64, AtomicU64>,
+    /// Uploads processed, by kind and outcome.
+    pub media_processed: Family<MediaLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -107,6 +118,7 @@ impl Metrics {
         let jobs_in_flight = Gauge::default();
         let jobs_by_state = Family::<JobStateLabels, Gauge>::default();
         let jobs_oldest_due_seconds = Gauge::<f64, AtomicU64>::default();
+        let media_processed = Family::<MediaLabels, Counter>::default();
 
         registry.register(
             "http_requests",
@@ -154,6 +166,11 @@ impl Metrics {
             "Age of the oldest due, unclaimed job",
             jobs_oldest_due_seconds.clone(),
         );
+        registry.register(
+            "media_processed",
+            "Uploads processed by kind and outcome",
+            media_processed.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -166,6 +183,7 @@ impl Metrics {
             jobs_in_flight,
             jobs_by_state,
             jobs_oldest_due_seconds,
+            media_processed,
         }
     }
 

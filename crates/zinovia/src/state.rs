@@ -1,8 +1,8 @@
 //! `AppState`: what every handler and job can reach. Cheap to clone (everything inside is
 //! shared); built once at start from the settings. Parts only some roles have (the session
-//! secret and rate limiter of HTTP roles, the mailer of roles that send mail) are added by
-//! `with_http` / `with_mail`, and asking for a part the role lacks is an error, never a
-//! silent default.
+//! secret and rate limiter of HTTP roles, the mailer of roles that send mail, media
+//! processing of worker roles) are added by `with_http` / `with_mail` / `with_processing`,
+//! and asking for a part the role lacks is an error, never a silent default.
 
 use std::fs;
 use std::io::Write;
@@ -18,6 +18,7 @@ use crate::accounts::PasswordHasher;
 use crate::config::{Environment, SESSION_SECRET_FILE, Settings};
 use crate::error::AppError;
 use crate::mail::Mailer;
+use crate::media::Processing;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::storage::Storage;
@@ -37,6 +38,7 @@ pub struct AppState {
     limiter: Option<Arc<RateLimiter>>,
     mailer: Option<Arc<Mailer>>,
     storage: Option<Arc<Storage>>,
+    processing: Option<Arc<Processing>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -57,6 +59,7 @@ impl AppState {
             limiter: None,
             mailer: None,
             storage: None,
+            processing: None,
         }
     }
 
@@ -90,6 +93,20 @@ impl AppState {
             Storage::from_settings(&self.settings, self.session_secret.as_deref()).await?;
         self.storage = Some(Arc::new(storage));
         Ok(self)
+    }
+
+    /// Adds what processing media needs (worker roles): the scanner, ffmpeg and limits.
+    /// Logs what is missing (no scanner, no ffmpeg).
+    pub async fn with_processing(mut self) -> AppState {
+        self.processing = Some(Arc::new(Processing::from_settings(&self.settings).await));
+        self
+    }
+
+    /// Media processing (worker roles only).
+    pub fn processing(&self) -> Result<&Processing, AppError> {
+        self.processing
+            .as_deref()
+            .ok_or_else(|| missing("media processing"))
     }
 
     /// Media storage.

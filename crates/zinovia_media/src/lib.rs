@@ -1,44 +1,28 @@
-//! Pure media processing for Zinovia: probing, limits, image variants and video posters.
+//! Pure media processing for Zinovia: recognising formats from bytes, limits checked from
+//! headers, photo variants and blurhashes, video probing, poster frames and remuxing.
 //!
-//! This crate takes bytes or files in and gives bytes and metadata out. It has no database,
-//! HTTP or object-storage code; the `zinovia` crate glues it to those. The pipeline itself
-//! arrives with the media worker; until then the crate holds only what the format checks of
-//! the upload API need.
+//! Bytes and files in, bytes and metadata out: no database, HTTP or object storage here
+//! (the `zinovia` crate glues this to those). External tools (ffmpeg, ffprobe) run with a
+//! timeout, `kill_on_drop`, a cap on concurrent processes, and format and protocol
+//! whitelists on every call.
 
-use std::fmt;
+pub mod formats;
+pub mod image;
+pub mod limits;
+pub mod video;
+mod webp;
 
-/// A media kind as the platform distinguishes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MediaKind {
-    /// A still image (photo).
-    Image,
-    /// A video clip.
-    Video,
-}
+pub use formats::{Format, sniff};
+pub use limits::{ImageLimits, VideoLimits};
 
-impl MediaKind {
-    /// The stable lowercase name used on the wire and in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MediaKind::Image => "image",
-            MediaKind::Video => "video",
-        }
-    }
-}
-
-impl fmt::Display for MediaKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kinds_have_stable_names() {
-        assert_eq!(MediaKind::Image.to_string(), "image");
-        assert_eq!(MediaKind::Video.as_str(), "video");
-    }
+/// Why processing did not produce media.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum MediaError {
+    /// The file is refused; the reason is meant for the person who uploaded it.
+    #[error("{0}")]
+    Rejected(String),
+    /// Something on our side failed (a tool missing or timing out, an encoder error); worth
+    /// retrying or fixing, not the uploader's fault.
+    #[error("{0}")]
+    Internal(String),
 }

@@ -224,7 +224,7 @@ impl Registry {
     /// Every job of the application, with its periodic schedules.
     pub fn standard() -> Registry {
         use crate::accounts::{PruneAuthRecords, SendPasswordReset, SendVerificationEmail};
-        use crate::media::{AbandonStaleUploads, DeleteMedia};
+        use crate::media::{AbandonStaleUploads, DeleteMedia, DeleteMediaFiles, ProcessMedia};
         let hourly = Duration::from_secs(3600);
         Registry::default()
             .with::<Canary>()
@@ -234,6 +234,8 @@ impl Registry {
             .with::<PruneAuthRecords>()
             .with::<DeleteMedia>()
             .with::<AbandonStaleUploads>()
+            .with::<ProcessMedia>()
+            .with::<DeleteMediaFiles>()
             .every(hourly, "prune_finished_jobs", &PruneFinishedJobs)
             .every(hourly, "prune_auth_records", &PruneAuthRecords)
             .every(hourly, "abandon_stale_uploads", &AbandonStaleUploads)

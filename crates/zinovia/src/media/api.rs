@@ -72,7 +72,8 @@ pub struct CreateUploadResponse {
 /// A processed file.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VariantResponse {
-    /// Its name (`thumb`, `grid`, `full`, `poster`).
+    /// Its name: `thumb`, `grid` or `full` (320, 960, 2048 px on the long edge) with `.webp`
+    /// or `.jpg`, and for videos `video.mp4` or `video.webm`.
     pub name: String,
     /// Content type.
     pub content_type: String,

@@ -175,3 +175,135 @@ pub(super) async fn abandon(
     .fetch_all(conn)
     .await
 }
+
+/// The worker has started on an asset (again).
+pub(super) async fn mark_processing(
+    conn: impl PgExecutor<'_>,
+    id: MediaId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update media_assets set state = 'processing' where id = $1 and state in ('uploaded', 'processing', 'failed')",
+        id.0,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What processing found out about an asset.
+pub(super) struct Finished<'a> {
+    pub width: i32,
+    pub height: i32,
+    pub duration_ms: Option<i32>,
+    pub blurhash: &'a str,
+}
+
+pub(super) async fn mark_ready(
+    conn: impl PgExecutor<'_>,
+    id: MediaId,
+    f: Finished<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"
+        update media_assets
+        set state = 'ready', width = $2, height = $3, duration_ms = $4, blurhash = $5,
+            rejection_reason = null, processed_at = now()
+        where id = $1
+        "#,
+        id.0,
+        f.width,
+        f.height,
+        f.duration_ms,
+        f.blurhash,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn mark_rejected(
+    conn: impl PgExecutor<'_>,
+    id: MediaId,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"
+        update media_assets
+        set state = 'rejected', rejection_reason = $2, width = null, height = null,
+            duration_ms = null, blurhash = null, processed_at = now()
+        where id = $1
+        "#,
+        id.0,
+        reason,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Processing gave up on our side; the upload is kept.
+pub(super) async fn mark_failed(
+    conn: impl PgExecutor<'_>,
+    id: MediaId,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"
+        update media_assets set state = 'failed', rejection_reason = $2, processed_at = now()
+        where id = $1 and state in ('uploaded', 'processing')
+        "#,
+        id.0,
+        reason,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A processed file to record.
+pub(super) struct NewVariant {
+    pub name: String,
+    pub object_key: String,
+    pub content_type: &'static str,
+    pub width: i32,
+    pub height: i32,
+    pub byte_size: i64,
+}
+
+/// Makes the asset's variant rows exactly `variants`: one row per name, updated in place
+/// when a re-run made it again.
+pub(super) async fn replace_variants(
+    conn: &mut PgConnection,
+    id: MediaId,
+    variants: &[NewVariant],
+) -> Result<(), sqlx::Error> {
+    let names: Vec<String> = variants.iter().map(|v| v.name.clone()).collect();
+    sqlx::query!(
+        "delete from media_variants where asset_id = $1 and variant <> all($2::text[])",
+        id.0,
+        &names,
+    )
+    .execute(&mut *conn)
+    .await?;
+    for v in variants {
+        sqlx::query!(
+            r#"
+            insert into media_variants (asset_id, variant, object_key, content_type, width, height, byte_size)
+            values ($1, $2, $3, $4, $5, $6, $7)
+            on conflict (asset_id, variant) do update
+            set object_key = excluded.object_key, content_type = excluded.content_type,
+                width = excluded.width, height = excluded.height, byte_size = excluded.byte_size
+            "#,
+            id.0,
+            v.name,
+            v.object_key,
+            v.content_type,
+            v.width,
+            v.height,
+            v.byte_size,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,10 +1,11 @@
 //! Media: upload intents straight to storage, completion, status, signed delivery behind
 //! one entitlement check, deletion and cleanup of abandoned uploads. Processing the bytes
-//! is the worker's (`process_media`).
+//! is the worker's (`process_media`, in `process`).
 
 mod api;
 mod db;
 mod jobs;
+mod process;
 mod service;
 mod types;
 
@@ -13,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 pub use jobs::{AbandonStaleUploads, DeleteMedia};
+pub use process::{DeleteMediaFiles, ProcessMedia, Processing};
 pub use service::{Access, PROCESS_MEDIA, access};
 pub use types::{Asset, Kind, MediaId, Purpose, State, Variant};
 

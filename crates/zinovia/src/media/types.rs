@@ -102,8 +102,11 @@ pub enum State {
     Processing,
     /// Variants made; can be shown.
     Ready,
-    /// Refused by the worker (see `rejection_reason`).
+    /// Refused by the worker (see `rejection_reason`); its files are deleted.
     Rejected,
+    /// Processing kept failing for reasons that are not the file's (storage or the
+    /// scanner down past every retry); the upload is kept and may be retried.
+    Failed,
     /// Being deleted.
     Deleting,
 }
@@ -117,6 +120,7 @@ impl State {
             State::Processing => "processing",
             State::Ready => "ready",
             State::Rejected => "rejected",
+            State::Failed => "failed",
             State::Deleting => "deleting",
         }
     }
@@ -127,6 +131,7 @@ impl State {
             "processing" => State::Processing,
             "ready" => State::Ready,
             "rejected" => State::Rejected,
+            "failed" => State::Failed,
             "deleting" => State::Deleting,
             _ => State::AwaitingUpload,
         }
@@ -217,7 +222,7 @@ impl From<AssetRow> for Asset {
 /// A processed file of an asset.
 #[derive(Debug, Clone)]
 pub struct Variant {
-    /// Its name (`thumb`, `grid`, `full`, `poster`...).
+    /// Its name (`thumb.webp`, `grid.jpg`, `full.webp`, `video.mp4`...).
     pub name: String,
     /// Where it is stored.
     pub object_key: String,

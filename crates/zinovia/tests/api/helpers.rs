@@ -13,8 +13,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -391,7 +391,9 @@ impl TestApp {
             .expect("mailer")
             .with_storage()
             .await
-            .expect("storage");
+            .expect("storage")
+            .with_processing()
+            .await;
         let app = http::router(state.clone(), ServeRole::All);
         let stop = CancellationToken::new();
         tokio::spawn(http::serve(
@@ -755,7 +757,7 @@ pub fn unique_email(tag: &str) -> String {
 }
 
 /// Messages an [`SmtpSink`] received: (recipients, raw message).
-type Mailbox = std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>;
+type Mailbox = Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>;
 
 /// A minimal SMTP server that accepts every message and keeps it, for testing the SMTP
 /// mail backend (the mail provider is third-party SaaS, so it is faked).
@@ -771,11 +773,11 @@ impl SmtpSink {
         use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let messages: Mailbox = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let store = std::sync::Arc::clone(&messages);
+        let messages: Mailbox = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = Arc::clone(&messages);
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let store = std::sync::Arc::clone(&store);
+                let store = Arc::clone(&store);
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
                     let mut lines = BufReader::new(read).lines();
@@ -836,6 +838,7 @@ pub const S3_BUCKET: &str = "zinovia-media-test";
 pub struct S3Server {
     /// `http://127.0.0.1:PORT`
     pub endpoint: String,
+    down: tokio::sync::watch::Sender<bool>,
     _dir: tempfile::TempDir,
 }
 
@@ -853,21 +856,38 @@ impl S3Server {
         let service = builder.build();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let (down, is_down) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             while let Ok((socket, _)) = listener.accept().await {
+                if *is_down.borrow() {
+                    // An outage: new connections are cut before any answer...
+                    drop(socket);
+                    continue;
+                }
                 let conn = http
                     .serve_connection(TokioIo::new(socket), service.clone())
                     .into_owned();
+                let mut outage = is_down.clone();
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    // ...and open ones (kept alive by clients) are cut when it starts.
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = outage.wait_for(|down| *down) => {}
+                    }
                 });
             }
         });
         S3Server {
             endpoint,
+            down,
             _dir: dir,
         }
+    }
+
+    /// Starts (`true`) or ends an outage: while down, every connection is cut at once.
+    pub fn set_down(&self, down: bool) {
+        self.down.send_replace(down);
     }
 
     /// Points `settings` at this server.
@@ -913,4 +933,136 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
         body["session"]["token"].as_str().expect("token").to_owned()
     }
+}
+
+/// The EICAR test file (68 bytes), put together at run time so this source file is not
+/// itself flagged by scanners.
+pub fn eicar() -> Vec<u8> {
+    let halves = [
+        "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
+        "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*",
+    ];
+    let v = halves.concat().into_bytes();
+    assert_eq!(v.len(), 68);
+    v
+}
+
+/// A real clamd on 127.0.0.1 with a database of two test signatures for EICAR (no
+/// internet needed), failing closed on files over its limits (`AlertExceedsMax`). Stopped
+/// when dropped.
+pub struct ClamdServer {
+    /// `127.0.0.1:PORT`
+    pub addr: String,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl ClamdServer {
+    /// Starts clamd and waits until it answers `PING`. clamd must be installed (the test
+    /// command installs it); a missing clamd fails the test.
+    pub async fn start() -> ClamdServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("db");
+        std::fs::create_dir(&db).expect("db dir");
+        std::fs::write(
+            db.join("zinovia-test.ndb"),
+            format!("Zinovia.Test.EICAR:0:0:{}\n", hex::encode(eicar())),
+        )
+        .expect("ndb");
+        std::fs::write(
+            db.join("zinovia-test.hdb"),
+            // EICAR's published MD5.
+            "44d88612fea8a8f36de82e1278abb02f:68:Zinovia.Test.EICAR.MD5\n",
+        )
+        .expect("hdb");
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let conf = dir.path().join("clamd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "Foreground yes\nDatabaseDirectory {db}\nTCPSocket {port}\nTCPAddr 127.0.0.1\n\
+                 LogFile {log}\nLogTime yes\nStreamMaxLength 64M\nMaxFileSize 64M\nMaxScanSize 256M\n\
+                 AlertExceedsMax yes\nMaxThreads 4\nBytecode no\n",
+                db = db.display(),
+                log = dir.path().join("clamd.log").display(),
+            ),
+        )
+        .expect("clamd.conf");
+        let program = ["/usr/sbin/clamd", "/usr/bin/clamd"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or("clamd");
+        let child = Command::new(program)
+            .arg(format!("--config-file={}", conf.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("clamd cannot start ({e}); scripts/test installs it"));
+        let server = ClamdServer {
+            addr: format!("127.0.0.1:{port}"),
+            child,
+            dir,
+        };
+        let client = zinovia::scan::Clamd::new(server.addr.clone(), Duration::from_secs(5));
+        let started = Instant::now();
+        while client.ping().await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "clamd did not answer within a minute; its log:\n{}",
+                std::fs::read_to_string(server.dir.path().join("clamd.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        server
+    }
+}
+
+impl Drop for ClamdServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Uploads `bytes` as a new asset of the account behind `token` (request, PUT, complete)
+/// and returns its id. Panics unless every step succeeds.
+pub async fn upload(
+    app: &TestApp,
+    token: &str,
+    kind: &str,
+    content_type: &str,
+    filename: &str,
+    bytes: Vec<u8>,
+) -> String {
+    let (status, body) = app
+        .post_json(
+            "/api/v1/media/uploads",
+            Some(token),
+            &serde_json::json!({"kind": kind, "content_type": content_type, "byte_size": bytes.len(), "filename": filename}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["asset_id"].as_str().expect("asset_id").to_owned();
+    let upload = &body["upload"];
+    let mut req = reqwest::Client::new().put(upload["url"].as_str().expect("url"));
+    for (k, v) in upload["headers"].as_object().expect("headers") {
+        if k != "content-length" {
+            req = req.header(k.as_str(), v.as_str().expect("header"));
+        }
+    }
+    let r = req.body(bytes).send().await.expect("PUT");
+    assert!(r.status().is_success(), "PUT: {}", r.status());
+    let (status, done) = app
+        .post_json(
+            &format!("/api/v1/media/{id}/complete"),
+            Some(token),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{done}");
+    id
 }

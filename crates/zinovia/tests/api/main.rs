@@ -12,4 +12,5 @@ mod jobs;
 mod media;
 mod pages;
 mod process;
+mod processing;
 mod security;

@@ -152,7 +152,7 @@ fn production_refuses_embedded_defaults_and_names_every_problem_at_once() {
         );
     }
 
-    // The worker needs no HTTP settings.
+    // The worker needs no HTTP settings, but a malware scanner.
     let out = zinovia()
         .arg("worker")
         .env("ENVIRONMENT", "production")
@@ -160,8 +160,14 @@ fn production_refuses_embedded_defaults_and_names_every_problem_at_once() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("4 setting problem(s)"), "{err}");
-    for name in ["DATABASE_URL", "PUBLIC_BASE_URL", "STORAGE", "SMTP_URL"] {
+    assert!(err.contains("5 setting problem(s)"), "{err}");
+    for name in [
+        "DATABASE_URL",
+        "PUBLIC_BASE_URL",
+        "STORAGE",
+        "SMTP_URL",
+        "CLAMAV_ADDR",
+    ] {
         assert!(
             err.contains(&format!("  - {name}: ")),
             "{name} not named in:\n{err}"

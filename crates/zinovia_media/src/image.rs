@@ -1,0 +1,629 @@
+//! Photos: header-only checks, decoding (DCT-scaled for JPEG with libjpeg-turbo), EXIF
+//! orientation, Lanczos3 variants that are never upscaled, WebP and baseline JPEG encoding
+//! (which drops every metadata block), and a 4×3 blurhash.
+
+use std::io::Cursor;
+
+use fast_image_resize::images::Image as FirImage;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+
+use crate::MediaError;
+use crate::formats::{Format, sniff};
+use crate::limits::ImageLimits;
+
+/// A variant size: name and longest edge in pixels.
+#[derive(Debug, Clone, Copy)]
+pub struct Size {
+    /// Its name (`thumb`, `grid`, `full`).
+    pub name: &'static str,
+    /// Longest edge.
+    pub long_edge: u32,
+}
+
+/// The sizes every photo gets, largest first (each is resized from the previous one).
+pub const SIZES: [Size; 3] = [
+    Size {
+        name: "full",
+        long_edge: 2048,
+    },
+    Size {
+        name: "grid",
+        long_edge: 960,
+    },
+    Size {
+        name: "thumb",
+        long_edge: 320,
+    },
+];
+
+/// How variants are encoded.
+#[derive(Debug, Clone, Copy)]
+pub struct Encoding {
+    /// WebP quality.
+    pub webp_quality: f32,
+    /// WebP method (speed/size trade-off, 0–6).
+    pub webp_method: i32,
+    /// JPEG quality (baseline, 4:2:0, optimised Huffman tables).
+    pub jpeg_quality: u8,
+    /// Encode the variants on several threads.
+    pub parallel: bool,
+}
+
+impl Default for Encoding {
+    fn default() -> Self {
+        Encoding {
+            webp_quality: 80.0,
+            webp_method: 4,
+            jpeg_quality: 82,
+            parallel: true,
+        }
+    }
+}
+
+/// One encoded file.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// File name: `<size>.<webp|jpg>`.
+    pub name: String,
+    /// Content type.
+    pub content_type: &'static str,
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A processed photo.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    /// Width as shown (orientation applied), of the original.
+    pub width: u32,
+    /// Height as shown.
+    pub height: u32,
+    /// 4×3 blurhash.
+    pub blurhash: String,
+    /// Every variant, WebP and JPEG.
+    pub variants: Vec<Encoded>,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// Time spent per stage (encoding on a second thread counts where it was waited for).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// Header checks, EXIF and decoding.
+    pub decode: std::time::Duration,
+    /// Resizing, orientation and the blurhash.
+    pub resize: std::time::Duration,
+    /// Encoding every variant.
+    pub encode: std::time::Duration,
+}
+
+/// Width and height from the header alone, without decoding pixels.
+pub fn dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32), MediaError> {
+    let fmt = image_format(format)?;
+    image::ImageReader::with_format(Cursor::new(bytes), fmt)
+        .into_dimensions()
+        .map_err(|_| MediaError::Rejected("the image is damaged or not an image".into()))
+}
+
+fn image_format(format: Format) -> Result<image::ImageFormat, MediaError> {
+    Ok(match format {
+        Format::Jpeg => image::ImageFormat::Jpeg,
+        Format::Png => image::ImageFormat::Png,
+        Format::Webp => image::ImageFormat::WebP,
+        Format::Gif => image::ImageFormat::Gif,
+        _ => return Err(MediaError::Rejected("this is a video, not an image".into())),
+    })
+}
+
+/// EXIF orientation (1–8), 1 when absent or unreadable.
+pub fn orientation(bytes: &[u8]) -> u32 {
+    exif::Reader::new()
+        .read_from_container(&mut Cursor::new(bytes))
+        .ok()
+        .and_then(|e| {
+            e.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+                .and_then(|f| f.value.get_uint(0))
+        })
+        .filter(|o| (1..=8).contains(o))
+        .unwrap_or(1)
+}
+
+/// A JPEG is complete when its entropy-coded data ends with an EOI marker. libjpeg happily
+/// fills a truncated file with grey; we refuse it instead.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let mut i = 2;
+    // Walk the segments up to the first start-of-scan (EXIF thumbnails live inside APP1,
+    // which is skipped by its length).
+    while i + 4 <= bytes.len() {
+        if bytes[i] != 0xFF {
+            return false;
+        }
+        let marker = bytes[i + 1];
+        if marker == 0xFF {
+            i += 1;
+            continue;
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+        if marker == 0xDA {
+            let scan = i + 2 + len;
+            // Inside entropy-coded data 0xFF is always followed by 0x00 or a restart marker,
+            // so an FF D9 after the first scan is the end of the image. It is normally at
+            // the very end, so look from there.
+            return bytes
+                .get(scan..)
+                .is_some_and(|rest| rest.windows(2).rev().any(|w| w == [0xFF, 0xD9]));
+        }
+        i += 2 + len;
+    }
+    false
+}
+
+/// Decoded pixels, RGB8, tightly packed.
+struct Rgb {
+    width: u32,
+    height: u32,
+    pixels: Vec<u8>,
+}
+
+/// Decodes to RGB8 at the smallest size that still covers `want` on the long edge (JPEG
+/// with libjpeg-turbo decodes at 1/2, 1/4 or 1/8 directly). Transparency is flattened
+/// onto white.
+fn decode(bytes: &[u8], format: Format, want: u32) -> Result<Rgb, MediaError> {
+    let damaged = || MediaError::Rejected("the image is damaged and cannot be read".into());
+    if format == Format::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(MediaError::Rejected(
+            "the image is truncated or damaged".into(),
+        ));
+    }
+    #[cfg(feature = "turbojpeg")]
+    if format == Format::Jpeg {
+        // CMYK/YCCK JPEGs (from print workflows) go to the image crate, which converts them.
+        if let Some(rgb) = decode_jpeg_scaled(bytes, want).map_err(|_| damaged())? {
+            return Ok(rgb);
+        }
+    }
+    let _ = want;
+    let fmt = image_format(format)?;
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), fmt);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(1 << 30);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|_| damaged())?;
+    let (width, height) = (img.width(), img.height());
+    let pixels = if img.color().has_alpha() {
+        img.to_rgba8()
+            .pixels()
+            .flat_map(|p| {
+                let a = u16::from(p[3]);
+                let over = |c: u8| ((u16::from(c) * a + 255 * (255 - a)) / 255) as u8;
+                [over(p[0]), over(p[1]), over(p[2])]
+            })
+            .collect()
+    } else {
+        img.to_rgb8().into_raw()
+    };
+    Ok(Rgb {
+        width,
+        height,
+        pixels,
+    })
+}
+
+#[cfg(feature = "turbojpeg")]
+fn decode_jpeg_scaled(bytes: &[u8], want: u32) -> Result<Option<Rgb>, turbojpeg::Error> {
+    let mut d = turbojpeg::Decompressor::new()?;
+    let header = d.read_header(bytes)?;
+    if matches!(
+        header.colorspace,
+        turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
+    ) {
+        return Ok(None);
+    }
+    let long = header.width.max(header.height);
+    let want = (want as usize).min(long);
+    // The smallest supported factor whose result still covers the largest variant.
+    let mut best = turbojpeg::ScalingFactor::new(1, 1);
+    for f in turbojpeg::Decompressor::supported_scaling_factors() {
+        if f.num() <= f.denom() && f.scale(long) >= want && f.scale(long) < best.scale(long) {
+            best = f;
+        }
+    }
+    d.set_scaling_factor(best)?;
+    let scaled = header.scaled(best);
+    let mut image = turbojpeg::Image {
+        pixels: vec![0u8; scaled.width * scaled.height * 3],
+        width: scaled.width,
+        pitch: scaled.width * 3,
+        height: scaled.height,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    d.decompress(bytes, image.as_deref_mut())?;
+    Ok(Some(Rgb {
+        width: u32::try_from(scaled.width).unwrap_or(0),
+        height: u32::try_from(scaled.height).unwrap_or(0),
+        pixels: image.pixels,
+    }))
+}
+
+/// Fits `(w, h)` into `long_edge` on its longest side, never enlarging.
+fn fit(w: u32, h: u32, long_edge: u32) -> (u32, u32) {
+    let long = w.max(h);
+    if long <= long_edge {
+        return (w, h);
+    }
+    let scale = f64::from(long_edge) / f64::from(long);
+    let nw = ((f64::from(w) * scale).round() as u32).max(1);
+    let nh = ((f64::from(h) * scale).round() as u32).max(1);
+    (nw, nh)
+}
+
+fn resize(src: &Rgb, w: u32, h: u32, alg: ResizeAlg) -> Result<Rgb, MediaError> {
+    if (w, h) == (src.width, src.height) {
+        return Ok(Rgb {
+            width: w,
+            height: h,
+            pixels: src.pixels.clone(),
+        });
+    }
+    let internal = |e: &dyn std::fmt::Display| MediaError::Internal(format!("resize: {e}"));
+    let view = fast_image_resize::images::ImageRef::new(
+        src.width,
+        src.height,
+        &src.pixels,
+        PixelType::U8x3,
+    )
+    .map_err(|e| internal(&e))?;
+    let mut dst = FirImage::new(w, h, PixelType::U8x3);
+    Resizer::new()
+        .resize(&view, &mut dst, &ResizeOptions::new().resize_alg(alg))
+        .map_err(|e| internal(&e))?;
+    Ok(Rgb {
+        width: w,
+        height: h,
+        pixels: dst.into_vec(),
+    })
+}
+
+/// Applies EXIF orientation `o` (2–8) to the pixels.
+fn orient(src: Rgb, o: u32) -> Rgb {
+    if o <= 1 || o > 8 {
+        return src;
+    }
+    let (w, h) = (src.width as usize, src.height as usize);
+    let transposed = o >= 5;
+    let (nw, nh) = if transposed { (h, w) } else { (w, h) };
+    // Where source pixel (x, y) lands, per the TIFF orientation table, as a start and a
+    // step per x and per y in destination pixels: d = start + x·sx + y·sy.
+    let (nw_i, w_i, h_i) = (nw as isize, w as isize, h as isize);
+    let (start, sx, sy): (isize, isize, isize) = match o {
+        2 => (w_i - 1, -1, nw_i),
+        3 => ((h_i - 1) * nw_i + w_i - 1, -1, -nw_i),
+        4 => ((h_i - 1) * nw_i, 1, -nw_i),
+        5 => (0, nw_i, 1),
+        6 => (h_i - 1, nw_i, -1),
+        7 => ((w_i - 1) * nw_i + h_i - 1, -nw_i, -1),
+        _ => ((w_i - 1) * nw_i, -nw_i, 1), // 8
+    };
+    let mut out = vec![0u8; src.pixels.len()];
+    for (y, row) in src.pixels.chunks_exact(w * 3).enumerate() {
+        let mut d = start + y as isize * sy;
+        for px in row.chunks_exact(3) {
+            let at = d as usize * 3;
+            out[at..at + 3].copy_from_slice(px);
+            d += sx;
+        }
+    }
+    Rgb {
+        width: nw as u32,
+        height: nh as u32,
+        pixels: out,
+    }
+}
+
+/// Baseline JPEG, 4:2:0, optimised Huffman tables, no metadata (libjpeg-turbo).
+#[cfg(feature = "turbojpeg")]
+fn encode_jpeg(img: &Rgb, quality: u8) -> Result<Vec<u8>, MediaError> {
+    let internal = |e: turbojpeg::Error| MediaError::Internal(format!("jpeg: {e}"));
+    let mut c = turbojpeg::Compressor::new().map_err(internal)?;
+    c.set_quality(i32::from(quality)).map_err(internal)?;
+    c.set_subsamp(turbojpeg::Subsamp::Sub2x2)
+        .map_err(internal)?;
+    c.set_optimize(true).map_err(internal)?;
+    let image = turbojpeg::Image {
+        pixels: img.pixels.as_slice(),
+        width: img.width as usize,
+        pitch: img.width as usize * 3,
+        height: img.height as usize,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    c.compress_to_owned(image)
+        .map(|b| b.to_vec())
+        .map_err(internal)
+}
+
+/// The same with the pure-Rust encoder.
+#[cfg(not(feature = "turbojpeg"))]
+fn encode_jpeg(img: &Rgb, quality: u8) -> Result<Vec<u8>, MediaError> {
+    let mut out = Vec::new();
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
+    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+    enc.set_optimized_huffman_tables(true);
+    let w =
+        u16::try_from(img.width).map_err(|_| MediaError::Internal("too wide for JPEG".into()))?;
+    let h =
+        u16::try_from(img.height).map_err(|_| MediaError::Internal("too tall for JPEG".into()))?;
+    enc.encode(&img.pixels, w, h, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| MediaError::Internal(format!("jpeg: {e}")))?;
+    Ok(out)
+}
+
+fn encode_both(name: &str, img: &Rgb, enc: Encoding) -> Result<Vec<Encoded>, MediaError> {
+    Ok(vec![
+        encode_webp(name, img, enc)?,
+        encode_jpg(name, img, enc)?,
+    ])
+}
+
+fn encode_webp(name: &str, img: &Rgb, enc: Encoding) -> Result<Encoded, MediaError> {
+    let bytes = crate::webp::encode_rgb(
+        &img.pixels,
+        img.width,
+        img.height,
+        enc.webp_quality,
+        enc.webp_method,
+    )
+    .ok_or_else(|| MediaError::Internal("webp encoding failed".into()))?;
+    Ok(Encoded {
+        name: format!("{name}.webp"),
+        content_type: "image/webp",
+        width: img.width,
+        height: img.height,
+        bytes,
+    })
+}
+
+fn encode_jpg(name: &str, img: &Rgb, enc: Encoding) -> Result<Encoded, MediaError> {
+    Ok(Encoded {
+        name: format!("{name}.jpg"),
+        content_type: "image/jpeg",
+        width: img.width,
+        height: img.height,
+        bytes: encode_jpeg(img, enc.jpeg_quality)?,
+    })
+}
+
+/// A 4×3 blurhash computed on a ~32 px box-filtered copy.
+fn blurhash_of(img: &Rgb) -> Result<String, MediaError> {
+    let (w, h) = fit(img.width, img.height, 32);
+    let small = resize(img, w, h, ResizeAlg::Convolution(FilterType::Box))?;
+    let rgba: Vec<u8> = small
+        .pixels
+        .chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2], 255])
+        .collect();
+    blurhash::encode(4, 3, w, h, &rgba)
+        .map_err(|e| MediaError::Internal(format!("blurhash: {e:?}")))
+}
+
+/// Checks a photo's real format and dimensions from its header (before decoding), then
+/// makes every variant in both formats, oriented and without metadata, and its blurhash.
+pub fn process(bytes: &[u8], limits: &ImageLimits, enc: Encoding) -> Result<Processed, MediaError> {
+    let started = std::time::Instant::now();
+    let format = sniff(bytes).ok_or_else(|| {
+        MediaError::Rejected("this file is not a JPEG, PNG, WebP or GIF image".into())
+    })?;
+    let (w, h) = dimensions(bytes, format)?;
+    limits.check(w, h).map_err(MediaError::Rejected)?;
+    let o = orientation(bytes);
+    let largest = SIZES[0].long_edge;
+    let decoded = decode(bytes, format, largest)?;
+    let decoded_at = std::time::Instant::now();
+
+    let lanczos = ResizeAlg::Convolution(FilterType::Lanczos3);
+    let mut sized: Vec<(Size, Rgb)> = Vec::with_capacity(SIZES.len());
+    let mut decoded = Some(decoded);
+    for size in SIZES {
+        // Sizes are relative to the original, so a scaled decode lands on the same pixels.
+        let (tw, th) = fit(w, h, size.long_edge);
+        let img = match (sized.last(), decoded.take()) {
+            // The first size straight from the decoded pixels, without a copy when it
+            // already has the size; then turned upright once, like Pillow does.
+            (None, Some(src)) => {
+                let (tw, th) = if (tw, th) == (w, h) {
+                    (src.width, src.height)
+                } else {
+                    (tw, th)
+                };
+                let img = if (tw, th) == (src.width, src.height) {
+                    src
+                } else {
+                    resize(&src, tw, th, lanczos)?
+                };
+                orient(img, o)
+            }
+            // Smaller sizes from the previous (upright) one.
+            (Some((_, prev)), _) => {
+                let (tw, th) = if o >= 5 { (th, tw) } else { (tw, th) };
+                resize(prev, tw.min(prev.width), th.min(prev.height), lanczos)?
+            }
+            (None, None) => return Err(MediaError::Internal("nothing decoded".into())),
+        };
+        sized.push((size, img));
+    }
+    let blurhash = blurhash_of(&sized[sized.len() - 1].1)?;
+    let resized_at = std::time::Instant::now();
+
+    let mut variants = Vec::with_capacity(sized.len() * 2);
+    if enc.parallel {
+        // The largest WebP is most of the work: it gets a thread of its own while the rest
+        // are encoded here.
+        let (first, rest) = sized
+            .split_first()
+            .ok_or_else(|| MediaError::Internal("no sizes".into()))?;
+        let (big_webp, others) = std::thread::scope(|s| {
+            let big = s.spawn(|| encode_webp(first.0.name, &first.1, enc));
+            let mut others = vec![encode_jpg(first.0.name, &first.1, enc)];
+            for (size, img) in rest {
+                others.push(encode_webp(size.name, img, enc));
+                others.push(encode_jpg(size.name, img, enc));
+            }
+            let big = big
+                .join()
+                .map_err(|_| MediaError::Internal("an encoder thread panicked".into()));
+            (big, others)
+        });
+        variants.push(big_webp??);
+        for v in others {
+            variants.push(v?);
+        }
+    } else {
+        for (size, img) in &sized {
+            variants.extend(encode_both(size.name, img, enc)?);
+        }
+    }
+    let (ow, oh) = if o >= 5 { (h, w) } else { (w, h) };
+    Ok(Processed {
+        width: ow,
+        height: oh,
+        blurhash,
+        variants,
+        timings: Timings {
+            decode: decoded_at - started,
+            resize: resized_at - decoded_at,
+            encode: resized_at.elapsed(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jpeg(w: u16, h: u16) -> Vec<u8> {
+        let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h))
+            .flat_map(|i| {
+                let x = (i % usize::from(w)) as u8;
+                let y = (i / usize::from(w)) as u8;
+                [x, y, x ^ y]
+            })
+            .collect();
+        let mut out = Vec::new();
+        jpeg_encoder::Encoder::new(&mut out, 90)
+            .encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn variants_are_made_in_both_formats_and_never_upscaled() {
+        let p = process(
+            &jpeg(1200, 800),
+            &ImageLimits::default(),
+            Encoding::default(),
+        )
+        .unwrap();
+        assert_eq!((p.width, p.height), (1200, 800));
+        let dims: Vec<(String, u32, u32)> = p
+            .variants
+            .iter()
+            .map(|v| (v.name.clone(), v.width, v.height))
+            .collect();
+        for (name, w, h) in [
+            ("full.webp", 1200, 800),
+            ("grid.jpg", 960, 640),
+            ("thumb.webp", 320, 213),
+        ] {
+            assert!(
+                dims.contains(&(name.to_owned(), w, h)),
+                "{name} in {dims:?}"
+            );
+        }
+        assert_eq!(p.variants.len(), 6);
+        // 4×3 components: size flag, maximum, DC (4) and 11 AC values (2 each).
+        assert_eq!(p.blurhash.len(), 28, "{}", p.blurhash);
+    }
+
+    #[test]
+    fn truncated_and_foreign_files_are_rejected() {
+        let full = jpeg(64, 64);
+        assert!(jpeg_is_complete(&full));
+        let cut = &full[..full.len() / 2];
+        assert!(!jpeg_is_complete(cut));
+        assert!(matches!(
+            process(cut, &ImageLimits::default(), Encoding::default()),
+            Err(MediaError::Rejected(_))
+        ));
+        assert!(matches!(
+            process(
+                b"<html><script>alert(1)</script></html>",
+                &ImageLimits::default(),
+                Encoding::default()
+            ),
+            Err(MediaError::Rejected(_))
+        ));
+        assert!(matches!(
+            process(b"", &ImageLimits::default(), Encoding::default()),
+            Err(MediaError::Rejected(_))
+        ));
+    }
+
+    #[test]
+    fn orientation_transforms_map_pixels_like_the_tiff_table() {
+        // 2×1 image: red, green.
+        let img = || Rgb {
+            width: 2,
+            height: 1,
+            pixels: vec![255, 0, 0, 0, 255, 0],
+        };
+        let r = orient(img(), 6); // rotate 90° clockwise: 1×2, red on top
+        assert_eq!((r.width, r.height), (1, 2));
+        assert_eq!(&r.pixels[..3], &[255, 0, 0]);
+        let r = orient(img(), 8); // rotate 90° counter-clockwise: green on top
+        assert_eq!(&r.pixels[..3], &[0, 255, 0]);
+        let r = orient(img(), 2); // mirror
+        assert_eq!(&r.pixels[..3], &[0, 255, 0]);
+
+        // Every orientation against the table, on a 3×2 image whose pixel values are
+        // their own source coordinates.
+        let src = || Rgb {
+            width: 3,
+            height: 2,
+            pixels: (0..6u8).flat_map(|i| [i % 3, i / 3, 0]).collect(),
+        };
+        for o in 1..=8u32 {
+            let r = orient(src(), o);
+            for y in 0..2usize {
+                for x in 0..3usize {
+                    let (w, h) = (3, 2);
+                    let (dx, dy) = match o {
+                        1 => (x, y),
+                        2 => (w - 1 - x, y),
+                        3 => (w - 1 - x, h - 1 - y),
+                        4 => (x, h - 1 - y),
+                        5 => (y, x),
+                        6 => (h - 1 - y, x),
+                        7 => (h - 1 - y, w - 1 - x),
+                        _ => (y, w - 1 - x),
+                    };
+                    let at = (dy * r.width as usize + dx) * 3;
+                    assert_eq!(
+                        &r.pixels[at..at + 2],
+                        &[x as u8, y as u8],
+                        "orientation {o}, pixel ({x}, {y})"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fitting_never_enlarges() {
+        assert_eq!(fit(4000, 3000, 2048), (2048, 1536));
+        assert_eq!(fit(3000, 4000, 960), (720, 960));
+        assert_eq!(fit(100, 50, 320), (100, 50));
+    }
+}
