@@ -98,7 +98,13 @@ impl AppState {
     /// Adds what processing media needs (worker roles): the scanner, ffmpeg and limits.
     /// Logs what is missing (no scanner, no ffmpeg).
     pub async fn with_processing(mut self) -> AppState {
-        self.processing = Some(Arc::new(Processing::from_settings(&self.settings).await));
+        let processing = Arc::new(Processing::from_settings(&self.settings));
+        // Check ffmpeg now, off the start-up path, so the log says early whether videos work.
+        let p = processing.clone();
+        tokio::spawn(async move {
+            let _ = p.video_tools().await;
+        });
+        self.processing = Some(processing);
         self
     }
 

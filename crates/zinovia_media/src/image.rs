@@ -132,6 +132,86 @@ pub fn orientation(bytes: &[u8]) -> u32 {
         .unwrap_or(1)
 }
 
+/// The embedded ICC colour profile, if any (JPEG APP2 chunks in order; PNG `iCCP`; WebP
+/// `ICCP`), read without decoding pixels.
+pub fn icc_profile(bytes: &[u8], format: Format) -> Option<Vec<u8>> {
+    if format == Format::Jpeg {
+        return jpeg_icc(bytes);
+    }
+    let fmt = image_format(format).ok()?;
+    let reader = image::ImageReader::with_format(Cursor::new(bytes), fmt);
+    let mut decoder = reader.into_decoder().ok()?;
+    image::ImageDecoder::icc_profile(&mut decoder)
+        .ok()
+        .flatten()
+}
+
+fn jpeg_icc(bytes: &[u8]) -> Option<Vec<u8>> {
+    const TAG: &[u8] = b"ICC_PROFILE\0";
+    let mut chunks: Vec<(u8, &[u8])> = Vec::new();
+    let mut i = 2;
+    while i + 4 <= bytes.len() && bytes[i] == 0xFF {
+        let marker = bytes[i + 1];
+        if marker == 0xDA || marker == 0xD9 {
+            break;
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+        let body = bytes.get(i + 4..i + 2 + len)?;
+        if marker == 0xE2 && body.starts_with(TAG) && body.len() > TAG.len() + 2 {
+            chunks.push((body[TAG.len()], &body[TAG.len() + 2..]));
+        }
+        i += 2 + len;
+    }
+    if chunks.is_empty() {
+        return None;
+    }
+    chunks.sort_by_key(|(seq, _)| *seq);
+    Some(
+        chunks
+            .into_iter()
+            .flat_map(|(_, c)| c.iter().copied())
+            .collect(),
+    )
+}
+
+/// Converts pixels in the colour space of `icc` to sRGB, in place. Profiles that are not
+/// RGB, or that cannot be read, leave the pixels as they are (like a browser would).
+fn to_srgb(img: &mut Rgb, icc: &[u8]) {
+    if icc.get(16..20) != Some(b"RGB ") {
+        return;
+    }
+    let Some(input) = qcms::Profile::new_from_slice(icc, false) else {
+        return;
+    };
+    let mut output = qcms::Profile::new_sRGB();
+    output.precache_output_transform();
+    if let Some(t) = qcms::Transform::new(
+        &input,
+        &output,
+        qcms::DataType::RGB8,
+        qcms::Intent::default(),
+    ) {
+        t.apply(&mut img.pixels);
+    }
+}
+
+/// Checks the PNG chunks before the IDAT for what the spec requires and decoders assume: a
+/// palette (`PLTE`) of 1 to 256 whole entries. (png 0.18 panics on a palette whose length
+/// is not a multiple of three; found by the fuzz target.)
+fn png_chunks_are_sane(bytes: &[u8]) -> bool {
+    let mut i = 8;
+    while let Some(header) = bytes.get(i..i + 8) {
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        match &header[4..8] {
+            b"PLTE" if len == 0 || !len.is_multiple_of(3) || len > 768 => return false,
+            b"IDAT" | b"IEND" => return true,
+            _ => {}
+        }
+        i = i.saturating_add(12).saturating_add(len);
+    }
+    true
+}
+
 /// A JPEG is complete when its entropy-coded data ends with an EOI marker. libjpeg happily
 /// fills a truncated file with grey; we refuse it instead.
 pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
@@ -174,6 +254,9 @@ struct Rgb {
 /// onto white.
 fn decode(bytes: &[u8], format: Format, want: u32) -> Result<Rgb, MediaError> {
     let damaged = || MediaError::Rejected("the image is damaged and cannot be read".into());
+    if format == Format::Png && !png_chunks_are_sane(bytes) {
+        return Err(damaged());
+    }
     if format == Format::Jpeg && !jpeg_is_complete(bytes) {
         return Err(MediaError::Rejected(
             "the image is truncated or damaged".into(),
@@ -419,6 +502,7 @@ pub fn process(bytes: &[u8], limits: &ImageLimits, enc: Encoding) -> Result<Proc
     let (w, h) = dimensions(bytes, format)?;
     limits.check(w, h).map_err(MediaError::Rejected)?;
     let o = orientation(bytes);
+    let icc = icc_profile(bytes, format);
     let largest = SIZES[0].long_edge;
     let decoded = decode(bytes, format, largest)?;
     let decoded_at = std::time::Instant::now();
@@ -438,11 +522,14 @@ pub fn process(bytes: &[u8], limits: &ImageLimits, enc: Encoding) -> Result<Proc
                 } else {
                     (tw, th)
                 };
-                let img = if (tw, th) == (src.width, src.height) {
+                let mut img = if (tw, th) == (src.width, src.height) {
                     src
                 } else {
                     resize(&src, tw, th, lanczos)?
                 };
+                if let Some(icc) = &icc {
+                    to_srgb(&mut img, icc);
+                }
                 orient(img, o)
             }
             // Smaller sizes from the previous (upright) one.
@@ -618,6 +705,99 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A minimal ICC v2 RGB profile whose red and blue colorants are swapped: what is red
+    /// in its space is blue in sRGB.
+    fn swapped_icc() -> Vec<u8> {
+        let s15 = |v: f64| ((v * 65536.0).round() as i32).to_be_bytes();
+        let xyz = |x: f64, y: f64, z: f64| {
+            let mut t = b"XYZ \0\0\0\0".to_vec();
+            for v in [x, y, z] {
+                t.extend_from_slice(&s15(v));
+            }
+            t
+        };
+        let curve = b"curv\0\0\0\0\0\0\0\x01\x02\x33\0\0".to_vec(); // gamma 2.2, padded
+        let tags: Vec<(&[u8; 4], Vec<u8>)> = vec![
+            (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+            (b"rXYZ", xyz(0.1431, 0.0606, 0.7141)),
+            (b"gXYZ", xyz(0.3851, 0.7169, 0.0971)),
+            (b"bXYZ", xyz(0.4361, 0.2225, 0.0139)),
+            (b"rTRC", curve.clone()),
+            (b"gTRC", curve.clone()),
+            (b"bTRC", curve),
+        ];
+        let mut header = vec![0u8; 128];
+        header[8..12].copy_from_slice(&[2, 0x10, 0, 0]);
+        header[12..16].copy_from_slice(b"mntr");
+        header[16..20].copy_from_slice(b"RGB ");
+        header[20..24].copy_from_slice(b"XYZ ");
+        header[36..40].copy_from_slice(b"acsp");
+        for (i, v) in [0.9642, 1.0, 0.8249].into_iter().enumerate() {
+            header[68 + i * 4..72 + i * 4].copy_from_slice(&s15(v));
+        }
+        let mut table = (tags.len() as u32).to_be_bytes().to_vec();
+        let mut data = Vec::new();
+        let data_start = 128 + 4 + 12 * tags.len();
+        for (sig, body) in &tags {
+            table.extend_from_slice(*sig);
+            table.extend_from_slice(&((data_start + data.len()) as u32).to_be_bytes());
+            table.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            data.extend_from_slice(body);
+        }
+        let mut icc = [header, table, data].concat();
+        let len = icc.len() as u32;
+        icc[0..4].copy_from_slice(&len.to_be_bytes());
+        icc
+    }
+
+    #[test]
+    fn colours_are_converted_to_srgb_from_the_embedded_profile() {
+        let (w, h) = (64u16, 48u16);
+        let red: Vec<u8> = (0..usize::from(w) * usize::from(h))
+            .flat_map(|i| {
+                [
+                    220 + (i % 23) as u8,
+                    15 + (i % 7) as u8,
+                    15 + (i % 11) as u8,
+                ]
+            })
+            .collect();
+        let mut plain = Vec::new();
+        jpeg_encoder::Encoder::new(&mut plain, 95)
+            .encode(&red, w, h, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        // Insert the profile as an APP2 ICC_PROFILE segment, split in two chunks (order
+        // reversed in the file, as some writers do).
+        let icc = swapped_icc();
+        let (a, b) = icc.split_at(icc.len() / 2);
+        let app2 = |seq: u8, part: &[u8]| {
+            let mut seg = vec![0xFF, 0xE2];
+            seg.extend_from_slice(&((2 + 12 + 2 + part.len()) as u16).to_be_bytes());
+            seg.extend_from_slice(b"ICC_PROFILE\0");
+            seg.extend_from_slice(&[seq, 2]);
+            seg.extend_from_slice(part);
+            seg
+        };
+        let tagged = [&plain[..2], &app2(2, b), &app2(1, a), &plain[2..]].concat();
+        assert_eq!(icc_profile(&tagged, Format::Jpeg).unwrap(), icc);
+
+        let centre = |bytes: &[u8]| {
+            let p = process(bytes, &ImageLimits::default(), Encoding::default()).unwrap();
+            // (Read back from the WebP: the image crate's JPEG decoder, zune-jpeg 0.5, misreads
+            // the optimised Huffman tables jpeg-encoder writes, which libjpeg reads fine.)
+            let v = p.variants.iter().find(|v| v.name == "full.webp").unwrap();
+            let img = image::load_from_memory(&v.bytes).unwrap().to_rgb8();
+            img.get_pixel(32, 24).0
+        };
+        let [r, _, b] = centre(&plain);
+        assert!(r > 200 && b < 60, "untagged red stays red: {r} {b}");
+        let [r, _, b] = centre(&tagged);
+        assert!(
+            b > 150 && r < 100,
+            "red in the swapped space is blue in sRGB: {r} {b}"
+        );
     }
 
     #[test]

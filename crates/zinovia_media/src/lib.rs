@@ -26,3 +26,23 @@ pub enum MediaError {
     #[error("{0}")]
     Internal(String),
 }
+
+/// Keeps freed image buffers in the process for the next photo instead of handing them back
+/// to the kernel at once (glibc returns every large buffer with `munmap`, and touching fresh
+/// pages again costs page faults: about a tenth of the CPU time per photo, measured with
+/// `zinovia-media-bench`). Up to 64 MiB of free memory per allocator arena stays reserved.
+/// Call once, early, in processes that make variants; a no-op outside glibc.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[expect(unsafe_code, reason = "glibc's mallopt has no safe wrapper")]
+pub fn keep_freed_image_memory() {
+    const LIMIT: nix::libc::c_int = 64 << 20;
+    // SAFETY: mallopt only changes allocator tunables; it is safe to call at any time.
+    unsafe {
+        nix::libc::mallopt(nix::libc::M_MMAP_THRESHOLD, LIMIT);
+        nix::libc::mallopt(nix::libc::M_TRIM_THRESHOLD, LIMIT);
+    }
+}
+
+/// (Other allocators need no tuning.)
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn keep_freed_image_memory() {}

@@ -1,6 +1,7 @@
 //! Replays the fuzz corpus (`fuzz/corpus/probe_decode`, seeds and what libFuzzer kept) through
 //! the worker's entry point: nothing may panic, every valid seed must make variants, and
-//! every broken one must be rejected with a reason.
+//! every broken one (`seed-truncated*`, `seed-bomb*`, and `crash-*`: inputs that once
+//! crashed it) must be rejected with a reason.
 
 use zinovia_media::MediaError;
 use zinovia_media::image::{Encoding, process};
@@ -25,7 +26,10 @@ fn the_fuzz_corpus_never_panics_and_seeds_behave() {
         let bytes = std::fs::read(&path).unwrap();
         let _ = zinovia_media::formats::describe_foreign(&bytes);
         let result = process(&bytes, &limits, enc);
-        if name.starts_with("seed-truncated") || name.starts_with("seed-bomb") {
+        if name.starts_with("seed-truncated")
+            || name.starts_with("seed-bomb")
+            || name.starts_with("crash-")
+        {
             assert!(
                 matches!(result, Err(MediaError::Rejected(_))),
                 "{name}: {result:?}"

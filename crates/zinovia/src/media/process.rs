@@ -38,8 +38,9 @@ use crate::storage::{StorageError, StorageKey};
 #[derive(Debug)]
 pub struct Processing {
     scanner: Option<Clamd>,
-    /// ffmpeg and ffprobe, or why videos cannot be processed.
-    video: Result<Tools, String>,
+    tools: Tools,
+    /// Whether ffmpeg and ffprobe run (checked once, in the background at start), or why not.
+    video: tokio::sync::OnceCell<Result<(), String>>,
     image_limits: ImageLimits,
     video_limits: VideoLimits,
     /// Photos decoded and encoded at once (each uses two threads while encoding).
@@ -47,11 +48,12 @@ pub struct Processing {
 }
 
 impl Processing {
-    /// From the settings; checks that ffmpeg runs and says in the log what is missing.
-    pub async fn from_settings(settings: &Settings) -> Processing {
+    /// From the settings; says in the log what is missing.
+    pub fn from_settings(settings: &Settings) -> Processing {
         let m = &settings.media;
         let timeout = m.media_tool_timeout.0;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        zinovia_media::keep_freed_image_memory();
         let scanner = m
             .clamav_addr
             .as_ref()
@@ -64,20 +66,10 @@ impl Processing {
                 "CLAMAV_ADDR is not set: uploads are NOT scanned for malware (refused in production)"
             ),
         }
-        let tools = Tools::new(&m.ffmpeg_path, &m.ffprobe_path, timeout, cores.max(2));
-        let video = match tools.check().await {
-            Ok(version) => {
-                tracing::info!(ffmpeg = %version, "videos are processed");
-                Ok(tools)
-            }
-            Err(why) => {
-                tracing::warn!(reason = %why, "ffmpeg is not usable: video uploads will be rejected (install ffmpeg or set FFMPEG_PATH/FFPROBE_PATH)");
-                Err(why)
-            }
-        };
         Processing {
             scanner,
-            video,
+            tools: Tools::new(&m.ffmpeg_path, &m.ffprobe_path, timeout, cores.max(2)),
+            video: tokio::sync::OnceCell::new(),
             image_limits: ImageLimits {
                 max_width: m.media_max_image_side,
                 max_height: m.media_max_image_side,
@@ -89,6 +81,32 @@ impl Processing {
                 max_seconds: m.media_max_video_duration.0.as_secs_f64(),
             },
             cpu: Arc::new(Semaphore::new(cores)),
+        }
+    }
+}
+
+impl Processing {
+    /// ffmpeg and ffprobe, or why videos cannot be processed (checked on first use, and
+    /// said in the log).
+    pub async fn video_tools(&self) -> Result<&Tools, &str> {
+        let checked = self
+            .video
+            .get_or_init(|| async {
+                match self.tools.check().await {
+                    Ok(version) => {
+                        tracing::info!(ffmpeg = %version, "videos are processed");
+                        Ok(())
+                    }
+                    Err(why) => {
+                        tracing::warn!(reason = %why, "ffmpeg is not usable: video uploads will be rejected (install ffmpeg or set FFMPEG_PATH/FFPROBE_PATH)");
+                        Err(why)
+                    }
+                }
+            })
+            .await;
+        match checked {
+            Ok(()) => Ok(&self.tools),
+            Err(why) => Err(why),
         }
     }
 }
@@ -365,7 +383,15 @@ async fn photo(processing: &Processing, bytes: Vec<u8>) -> Result<Processed, Fai
         zinovia_media::image::process(&bytes, &limits, Encoding::default())
     })
     .await
-    .map_err(|e| Failure::retry(anyhow::anyhow!("the image task failed: {e}")))??;
+    .map_err(|e| {
+        if e.is_panic() {
+            // A decoder bug on these bytes: running it again would panic again.
+            tracing::error!(error = %e, "an image decoder panicked; the file is refused");
+            Failure::rejected("the image is damaged and cannot be read")
+        } else {
+            Failure::retry(anyhow::anyhow!("the image task failed: {e}"))
+        }
+    })??;
     Ok(processed)
 }
 
@@ -394,7 +420,7 @@ async fn video(
     format: Format,
     dir: tempfile::TempDir,
 ) -> Result<Made, Failure> {
-    let tools = processing.video.as_ref().map_err(|why| {
+    let tools = processing.video_tools().await.map_err(|why| {
         Failure::rejected(format!("videos cannot be processed on this server ({why})"))
     })?;
     let info = tools.probe(original).await?;

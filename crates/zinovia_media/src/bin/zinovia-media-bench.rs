@@ -91,6 +91,8 @@ fn main() -> ExitCode {
         }
     };
     photos.sort();
+    // As the worker does.
+    zinovia_media::keep_freed_image_memory();
     if mode != "single" {
         // The harness pins itself to one CPU and children inherit that; the two-thread
         // modes are about using every core, so undo it.
@@ -109,10 +111,22 @@ fn main() -> ExitCode {
         ..Encoding::default()
     };
     let result: Result<(), String> = if mode == "photos" {
-        let (a, b): (Vec<_>, Vec<_>) = photos.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        // Two photos in flight: each thread takes the next photo, largest first, so the
+        // two finish together.
+        photos.sort_by_key(|p| std::cmp::Reverse(std::fs::metadata(p).map_or(0, |m| m.len())));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || -> Result<(), String> {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(p) = photos.get(i) else {
+                    return Ok(());
+                };
+                one(p, &out, enc)?;
+            }
+        };
         std::thread::scope(|s| {
-            let other = s.spawn(|| b.iter().try_for_each(|(_, p)| one(p, &out, enc)));
-            let mine = a.iter().try_for_each(|(_, p)| one(p, &out, enc));
+            let other = s.spawn(work);
+            let mine = work();
             mine.and(
                 other
                     .join()
