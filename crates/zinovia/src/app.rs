@@ -115,9 +115,10 @@ async fn run_up(
         .with_processing()
         .await;
     let app = http::router(state.clone(), ServeRole::All);
+    let http_stop = CancellationToken::new();
+    state.start_posts_cache(http_stop.clone());
     let worker = Worker::new(state, Registry::standard());
 
-    let http_stop = CancellationToken::new();
     let worker_stop = CancellationToken::new();
     let server = tokio::spawn(http::serve(listener, app, http_stop.clone(), grace));
     let worker_task = tokio::spawn(worker.run(worker_stop.clone()));
@@ -158,9 +159,10 @@ pub async fn serve(mut settings: Settings, role: ServeRole) -> anyhow::Result<()
             .await?
             .with_storage()
             .await?;
+        let stop = CancellationToken::new();
+        state.start_posts_cache(stop.clone());
         let app = http::router(state, role);
         tracing::info!(%url, ?role, "serving");
-        let stop = CancellationToken::new();
         let server = tokio::spawn(http::serve(listener, app, stop.clone(), grace));
         shutdown.graceful.cancelled().await;
         stop.cancel();

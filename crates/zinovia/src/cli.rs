@@ -14,8 +14,9 @@ use sqlx::PgPool;
 use crate::accounts::{self, Role as AccountRole};
 use crate::app;
 use crate::config::{
-    AuthSettings, CoreSettings, DatabaseSettings, HttpSettings, HumanDuration, JobSettings,
-    LifecycleSettings, MailSettings, MediaSettings, ReadGroups, Role, Settings, SiteSettings,
+    AuthSettings, ContentSettings, CoreSettings, DatabaseSettings, HttpSettings, HumanDuration,
+    JobSettings, LifecycleSettings, MailSettings, MediaSettings, ReadGroups, Role, Settings,
+    SiteSettings,
 };
 use crate::database::{Database, Embedded};
 use crate::error::AppError;
@@ -80,6 +81,8 @@ struct UpArgs {
     #[command(flatten)]
     media: MediaSettings,
     #[command(flatten)]
+    content: ContentSettings,
+    #[command(flatten)]
     jobs: JobSettings,
     #[command(flatten)]
     lifecycle: LifecycleSettings,
@@ -94,6 +97,7 @@ impl UpArgs {
             auth: Some(self.auth),
             mail: Some(self.mail),
             media: Some(self.media),
+            content: Some(self.content),
             jobs: Some(self.jobs),
             lifecycle: Some(self.lifecycle),
         };
@@ -119,6 +123,8 @@ struct ServeArgs {
     #[command(flatten)]
     media: MediaSettings,
     #[command(flatten)]
+    content: ContentSettings,
+    #[command(flatten)]
     lifecycle: LifecycleSettings,
 }
 
@@ -130,6 +136,7 @@ impl ServeArgs {
             http: Some(self.http),
             auth: Some(self.auth),
             media: Some(self.media),
+            content: Some(self.content),
             lifecycle: Some(self.lifecycle),
             ..ReadGroups::default()
         };

@@ -439,6 +439,54 @@ pub struct MediaSettings {
     pub media_max_video_duration: HumanDuration,
 }
 
+/// Creators, posts and the paywall (`up`, `serve`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Content settings")]
+pub struct ContentSettings {
+    /// Lowest monthly subscription price a creator may set, in minor units (cents).
+    #[arg(long, env = "CREATOR_PRICE_MIN", default_value = "300",
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    pub creator_price_min: u32,
+
+    /// Highest monthly subscription price, in minor units.
+    #[arg(long, env = "CREATOR_PRICE_MAX", default_value = "50000",
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    pub creator_price_max: u32,
+
+    /// Lowest pay-per-view price of a post, in minor units.
+    #[arg(long, env = "PPV_PRICE_MIN", default_value = "300",
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    pub ppv_price_min: u32,
+
+    /// Highest pay-per-view price of a post, in minor units.
+    #[arg(long, env = "PPV_PRICE_MAX", default_value = "100000",
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    pub ppv_price_max: u32,
+
+    /// Currencies creators may price in (ISO 4217 codes).
+    #[arg(
+        long,
+        env = "CURRENCIES",
+        value_delimiter = ',',
+        default_value = "USD,EUR,GBP"
+    )]
+    pub currencies: Vec<String>,
+
+    /// How long a past-due subscription (a failed renewal) keeps its access.
+    #[arg(long, env = "SUBSCRIPTION_GRACE", default_value = "3d", value_parser = parse_positive_duration)]
+    pub subscription_grace: HumanDuration,
+
+    /// How long a creator's previous handle keeps redirecting (and stays reserved).
+    #[arg(long, env = "HANDLE_REDIRECT_FOR", default_value = "30d", value_parser = parse_positive_duration)]
+    pub handle_redirect_for: HumanDuration,
+
+    /// How long a creator page's rows may be served from this process's memory. Any write
+    /// to the creator's posts drops them at once in every process (PostgreSQL
+    /// LISTEN/NOTIFY); `0s` turns the cache off.
+    #[arg(long, env = "POSTS_CACHE_TTL", default_value = "30s")]
+    pub posts_cache_ttl: HumanDuration,
+}
+
 /// Settings of every long-running command (`up`, `serve`, `worker`).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Lifecycle settings")]
@@ -509,6 +557,7 @@ defaults_from_clap!(
     AuthSettings,
     MailSettings,
     MediaSettings,
+    ContentSettings,
     LifecycleSettings,
     JobSettings
 );
@@ -528,6 +577,8 @@ pub struct ReadGroups {
     pub mail: Option<MailSettings>,
     /// Media storage and delivery.
     pub media: Option<MediaSettings>,
+    /// Creators, posts and the paywall.
+    pub content: Option<ContentSettings>,
     /// Worker settings.
     pub jobs: Option<JobSettings>,
     /// Shutdown settings.
@@ -576,6 +627,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// Media storage and delivery.
     pub media: MediaSettings,
+    /// Creators, posts and the paywall.
+    pub content: ContentSettings,
     /// The job worker.
     pub jobs: JobSettings,
     /// Shutdown of long-running commands.
@@ -681,6 +734,7 @@ impl Settings {
         sources_of::<AuthSettings>(m(read.auth.is_some()), &mut sources);
         sources_of::<MailSettings>(m(read.mail.is_some()), &mut sources);
         sources_of::<MediaSettings>(m(read.media.is_some()), &mut sources);
+        sources_of::<ContentSettings>(m(read.content.is_some()), &mut sources);
         sources_of::<JobSettings>(m(read.jobs.is_some()), &mut sources);
         sources_of::<LifecycleSettings>(m(read.lifecycle.is_some()), &mut sources);
         Settings {
@@ -691,6 +745,7 @@ impl Settings {
             auth: read.auth.unwrap_or_default(),
             mail: read.mail.unwrap_or_default(),
             media: read.media.unwrap_or_default(),
+            content: read.content.unwrap_or_default(),
             jobs: read.jobs.unwrap_or_default(),
             lifecycle: read.lifecycle.unwrap_or_default(),
             sources,
@@ -707,6 +762,7 @@ impl Settings {
             auth: AuthSettings::default(),
             mail: MailSettings::default(),
             media: MediaSettings::default(),
+            content: ContentSettings::default(),
             jobs: JobSettings::default(),
             lifecycle: LifecycleSettings::default(),
             sources: Vec::new(),
@@ -777,6 +833,7 @@ impl Settings {
         }
         if role.uses_http() {
             self.check_http(&mut hard, &mut unsafe_);
+            self.check_content(&mut hard);
         }
         if role != Role::Migrate {
             self.check_media(role, &mut hard, &mut unsafe_, &mut warnings);
@@ -975,6 +1032,29 @@ impl Settings {
         }
     }
 
+    fn check_content(&self, hard: &mut Vec<Problem>) {
+        let c = &self.content;
+        if c.creator_price_min > c.creator_price_max {
+            hard.push(problem(
+                "CREATOR_PRICE_MIN",
+                "must not be above CREATOR_PRICE_MAX",
+            ));
+        }
+        if c.ppv_price_min > c.ppv_price_max {
+            hard.push(problem("PPV_PRICE_MIN", "must not be above PPV_PRICE_MAX"));
+        }
+        if c.currencies.is_empty()
+            || c.currencies
+                .iter()
+                .any(|x| x.len() != 3 || !x.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            hard.push(problem(
+                "CURRENCIES",
+                "must be ISO 4217 codes in capitals, e.g. USD,EUR",
+            ));
+        }
+    }
+
     fn check_scanner(&self, hard: &mut Vec<Problem>, unsafe_: &mut Vec<Problem>) {
         match &self.media.clamav_addr {
             None => unsafe_.push(problem(
@@ -1039,6 +1119,7 @@ impl Settings {
         let h = &self.http;
         let a = &self.auth;
         let j = &self.jobs;
+        let ct = &self.content;
         let list = |v: Vec<String>| {
             if v.is_empty() {
                 "(none)".to_owned()
@@ -1223,6 +1304,14 @@ impl Settings {
                 "MEDIA_MAX_VIDEO_DURATION",
                 self.media.media_max_video_duration.to_string(),
             ),
+            ("CREATOR_PRICE_MIN", ct.creator_price_min.to_string()),
+            ("CREATOR_PRICE_MAX", ct.creator_price_max.to_string()),
+            ("PPV_PRICE_MIN", ct.ppv_price_min.to_string()),
+            ("PPV_PRICE_MAX", ct.ppv_price_max.to_string()),
+            ("CURRENCIES", list(ct.currencies.clone())),
+            ("SUBSCRIPTION_GRACE", ct.subscription_grace.to_string()),
+            ("HANDLE_REDIRECT_FOR", ct.handle_redirect_for.to_string()),
+            ("POSTS_CACHE_TTL", ct.posts_cache_ttl.to_string()),
             (
                 "SHUTDOWN_TIMEOUT",
                 self.lifecycle.shutdown_timeout.to_string(),

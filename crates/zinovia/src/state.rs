@@ -39,6 +39,7 @@ pub struct AppState {
     mailer: Option<Arc<Mailer>>,
     storage: Option<Arc<Storage>>,
     processing: Option<Arc<Processing>>,
+    posts_cache: Arc<crate::posts::PostsCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -50,6 +51,9 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// The parts every role has.
     pub fn new(db: PgPool, settings: Settings) -> AppState {
+        let posts_cache = Arc::new(crate::posts::PostsCache::new(
+            settings.content.posts_cache_ttl.0,
+        ));
         AppState {
             db,
             settings: Arc::new(settings),
@@ -60,6 +64,7 @@ impl AppState {
             mailer: None,
             storage: None,
             processing: None,
+            posts_cache,
         }
     }
 
@@ -106,6 +111,17 @@ impl AppState {
         });
         self.processing = Some(processing);
         self
+    }
+
+    /// Starts keeping creator pages in memory, invalidated through PostgreSQL
+    /// notifications, until `stop` (HTTP roles; without it every page reads PostgreSQL).
+    pub fn start_posts_cache(&self, stop: tokio_util::sync::CancellationToken) {
+        tokio::spawn(self.posts_cache.clone().listen(self.db.clone(), stop));
+    }
+
+    /// The creator-page cache.
+    pub fn posts_cache(&self) -> &crate::posts::PostsCache {
+        &self.posts_cache
     }
 
     /// Media processing (worker roles only).

@@ -19,7 +19,7 @@ pub use db::SessionRow;
 pub use jobs::{PruneAuthRecords, SendPasswordReset, SendVerificationEmail};
 pub use password::{PHC_PREFIX, PasswordHasher};
 pub use service::{Authenticated, NewSession, authenticate, create_user};
-pub use types::{Role, SessionId, User, UserId};
+pub use types::{FieldCheck, Role, SessionId, User, UserId};
 
 /// The JSON API (`/api/v1/auth/...`).
 pub fn api_router() -> OpenApiRouter<AppState> {

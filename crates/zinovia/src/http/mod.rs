@@ -54,6 +54,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(crate::accounts::api_router())
         .merge(crate::media::api_router())
+        .merge(crate::creators::api_router())
+        .merge(crate::posts::api_router())
 }
 
 /// The web pages: features add their routers here.

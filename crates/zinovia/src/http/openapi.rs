@@ -30,6 +30,8 @@ pub const SPEC_PATH: &str = "/api/v1/openapi.json";
     modifiers(&SecuritySchemes),
     tags(
         (name = "accounts", description = "Sign-up, log-in, sessions, email verification, password reset"),
+        (name = "creators", description = "Creator profiles: becoming a creator, handles, prices"),
+        (name = "posts", description = "Posts, the creator page, the feed, explore, likes and comments; locked posts carry previews and never media URLs"),
         (name = "media", description = "Uploads straight to storage, processing state, signed URLs"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

@@ -52,9 +52,9 @@ pub enum Access {
     None,
 }
 
-/// The entitlement check: may `viewer` see `asset`? Until posts exist, only owners and the
-/// public profile images (avatars and banners, once ready) are visible; the posts feature
-/// extends this function, and every media URL goes through it.
+/// The check that needs no database: owners see everything, and profile images (avatars
+/// and banners, once ready) are public. Post media is decided by the posts' entitlement
+/// rule in [`get`], which every media URL goes through.
 pub fn access(viewer: Option<&User>, asset: &Asset) -> Access {
     if viewer.is_some_and(|v| v.id == asset.owner_id) {
         return Access::Owner;
@@ -212,7 +212,14 @@ pub async fn get(
     id: MediaId,
 ) -> Result<(Asset, Access, Vec<Variant>), AppError> {
     let asset = db::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let access = access(viewer, &asset);
+    let mut access = access(viewer, &asset);
+    if access == Access::None
+        && asset.purpose == Purpose::Post
+        && asset.state == State::Ready
+        && crate::posts::asset_visible(state, viewer, asset.id.0).await?
+    {
+        access = Access::Variants;
+    }
     if access == Access::None {
         return Err(AppError::Forbidden);
     }
@@ -263,6 +270,18 @@ pub async fn delete(state: &AppState, who: &Authenticated, id: MediaId) -> Resul
     if asset.owner_id != who.user.id {
         return Err(AppError::NotFound);
     }
+    let in_post = sqlx::query_scalar!(
+        r#"select exists (select 1 from post_media pm join posts p on p.id = pm.post_id
+                          where pm.asset_id = $1 and p.deleted_at is null) as "in_post!""#,
+        id.0
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if in_post {
+        return Err(AppError::Conflict(
+            "this file is in a post; remove it from the post (or delete the post) first".into(),
+        ));
+    }
     db::mark_deleting(&mut *tx, id).await?;
     crate::jobs::enqueue(&mut *tx, &DeleteMedia { asset_id: id }).await?;
     tx.commit().await?;
@@ -292,4 +311,12 @@ pub(super) async fn abandon_stale_uploads(state: &AppState) -> Result<usize, sql
     }
     tx.commit().await?;
     Ok(ids.len())
+}
+
+/// An asset by id (deleting ones are as good as gone), for other features' checks.
+pub async fn find(
+    conn: impl sqlx::PgExecutor<'_>,
+    id: MediaId,
+) -> Result<Option<Asset>, sqlx::Error> {
+    db::get(conn, id).await
 }

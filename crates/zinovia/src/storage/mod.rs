@@ -11,10 +11,11 @@
 pub mod cloudfront;
 pub mod local;
 pub mod s3;
+mod sigv4;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -116,7 +117,19 @@ pub enum Backend {
 pub struct Storage {
     backend: Backend,
     cdn: Option<CloudFrontSigner>,
+    urls: std::sync::Arc<std::sync::Mutex<MinuteUrls>>,
 }
+
+/// The delivery URLs signed in the current minute: every viewer in a minute gets the same
+/// URL, so each is signed once per minute (CloudFront's RSA signatures cost ~1 ms each).
+#[derive(Debug, Default)]
+struct MinuteUrls {
+    minute: i64,
+    map: std::collections::HashMap<(String, i64), String>,
+}
+
+/// At most this many URLs are kept per minute.
+const MINUTE_URLS_MAX: usize = 200_000;
 
 impl Storage {
     /// The storage the settings ask for. `url_secret` (the session secret of HTTP roles)
@@ -147,7 +160,11 @@ impl Storage {
             }
             _ => None,
         };
-        Ok(Storage { backend, cdn })
+        Ok(Storage {
+            backend,
+            cdn,
+            urls: Default::default(),
+        })
     }
 
     /// The backend.
@@ -190,6 +207,20 @@ impl Storage {
         key: &StorageKey,
         valid_for: Duration,
     ) -> Result<(String, DateTime<Utc>), StorageError> {
+        let (mut urls, expires_at) = self.signed_urls(&[key.as_str()], valid_for).await?;
+        let url = urls
+            .pop()
+            .ok_or_else(|| StorageError::Other("nothing signed".into()))?;
+        Ok((url, expires_at))
+    }
+
+    /// Delivery URLs for `keys` (in order), as [`Storage::signed_url`] makes them; each is
+    /// signed at most once a minute.
+    pub async fn signed_urls(
+        &self,
+        keys: &[&str],
+        valid_for: Duration,
+    ) -> Result<(Vec<String>, DateTime<Utc>), StorageError> {
         let now = Utc::now().timestamp();
         let minute = now - now.rem_euclid(60);
         let window = 60 + i64::try_from(valid_for.as_secs()).unwrap_or(i64::MAX / 2);
@@ -198,17 +229,64 @@ impl Storage {
             .timestamp_opt(expires, 0)
             .single()
             .unwrap_or_else(Utc::now);
-        let url = match (&self.cdn, &self.backend) {
-            (Some(cdn), _) => cdn.sign(key.as_str(), expires),
-            (None, Backend::Local(l)) => l.urls()?.sign_get(key, expires),
+        let mut out: Vec<Option<String>> = {
+            let mut cache = self
+                .urls
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if cache.minute != minute {
+                cache.minute = minute;
+                cache.map.clear();
+            }
+            keys.iter()
+                .map(|k| cache.map.get(&((*k).to_owned(), window)).cloned())
+                .collect()
+        };
+        let missing: Vec<&str> = keys
+            .iter()
+            .zip(&out)
+            .filter(|(_, u)| u.is_none())
+            .map(|(k, _)| *k)
+            .collect();
+        if missing.is_empty() {
+            return Ok((out.into_iter().flatten().collect(), expires_at));
+        }
+        let signed: Vec<String> = match (&self.cdn, &self.backend) {
+            (Some(cdn), _) => missing.iter().map(|k| cdn.sign(k, expires)).collect(),
+            (None, Backend::Local(l)) => {
+                let urls = l.urls()?;
+                missing
+                    .iter()
+                    .map(|k| urls.sign_get(&StorageKey::trusted((*k).to_owned()), expires))
+                    .collect()
+            }
             (None, Backend::S3(s)) => {
-                let start = SystemTime::UNIX_EPOCH
-                    + Duration::from_secs(u64::try_from(minute).unwrap_or(0));
+                let start = Utc
+                    .timestamp_opt(minute, 0)
+                    .single()
+                    .unwrap_or_else(Utc::now);
                 let window = Duration::from_secs(u64::try_from(window).unwrap_or(60));
-                s.presign_get(key, start, window).await?
+                s.presign_gets(&missing, start, window).await?
             }
         };
-        Ok((url, expires_at))
+        {
+            let mut cache = self
+                .urls
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if cache.minute == minute && cache.map.len() + signed.len() <= MINUTE_URLS_MAX {
+                for (k, u) in missing.iter().zip(&signed) {
+                    cache.map.insert(((*k).to_owned(), window), u.clone());
+                }
+            }
+        }
+        let mut signed = signed.into_iter();
+        for slot in &mut out {
+            if slot.is_none() {
+                *slot = signed.next();
+            }
+        }
+        Ok((out.into_iter().flatten().collect(), expires_at))
     }
 
     /// Size and type of an object, if it exists.

@@ -396,6 +396,7 @@ impl TestApp {
             .await;
         let app = http::router(state.clone(), ServeRole::All);
         let stop = CancellationToken::new();
+        state.start_posts_cache(stop.clone());
         tokio::spawn(http::serve(
             listener,
             app,

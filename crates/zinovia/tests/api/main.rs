@@ -11,6 +11,7 @@ mod http;
 mod jobs;
 mod media;
 mod pages;
+mod posts;
 mod process;
 mod processing;
 mod security;

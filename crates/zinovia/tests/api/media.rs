@@ -1,7 +1,7 @@
 //! Media storage on both backends: uploads straight to storage, what is refused, signed
 //! delivery, ranges, CloudFront, deletion and cleanup.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -237,13 +237,14 @@ async fn refusals(app: &TestApp) {
             .unwrap()
             .sign_get(&key, chrono::Utc::now().timestamp() - 1),
         Backend::S3(s) => s
-            .presign_get(
-                &key,
-                SystemTime::now() - Duration::from_secs(3600),
+            .presign_gets(
+                &[key.as_str()],
+                chrono::Utc::now() - chrono::Duration::hours(1),
                 Duration::from_secs(60),
             )
             .await
-            .unwrap(),
+            .unwrap()
+            .remove(0),
     };
     assert_eq!(
         fetch(&expired).await.status(),

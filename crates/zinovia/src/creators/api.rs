@@ -1,0 +1,240 @@
+//! JSON handlers: a creator's public profile, and the caller's own creator profile.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::db;
+use super::service::{self, Found, ProfileInput};
+use super::types::Creator;
+use crate::error::{AppError, ErrorBody};
+use crate::http::extract::{ApiJson, CurrentUser, MaybeUser};
+use crate::posts::{self, Price, VariantUrl};
+use crate::state::AppState;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_creator))
+        .routes(routes!(put_my_creator))
+}
+
+/// A creator's profile.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreatorRequest {
+    /// 3–30 of a-z, 0-9 and `_` (case folds; reserved words refused).
+    #[schema(example = "ada_lovelace")]
+    pub handle: String,
+    /// Public name.
+    pub display_name: String,
+    /// About (plain text).
+    #[serde(default)]
+    pub bio: String,
+    /// A ready image of yours uploaded with purpose `avatar`.
+    #[serde(default)]
+    pub avatar_id: Option<Uuid>,
+    /// A ready image of yours uploaded with purpose `banner`.
+    #[serde(default)]
+    pub banner_id: Option<Uuid>,
+    /// Monthly price in minor units (cents), within the site's limits.
+    #[schema(example = 999)]
+    pub price_minor: i64,
+    /// ISO 4217 code among the site's currencies.
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// Free days before the first charge (0–90).
+    #[serde(default)]
+    pub trial_days: i64,
+    /// Sent to new subscribers.
+    #[serde(default)]
+    pub welcome_message: Option<String>,
+}
+
+/// Counts on a profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatorCounts {
+    /// Published posts.
+    pub posts: i64,
+    /// Photos in them.
+    pub images: i64,
+    /// Videos in them.
+    pub videos: i64,
+    /// Subscribers with access now (the creator only).
+    pub subscribers: Option<i64>,
+}
+
+/// A creator's public profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatorResponse {
+    /// Current handle.
+    pub handle: String,
+    /// Public name.
+    pub display_name: String,
+    /// About (plain text).
+    pub bio: String,
+    /// About as safe HTML (escaped, links clickable).
+    pub bio_html: String,
+    /// Profile picture files (signed).
+    pub avatar: Vec<VariantUrl>,
+    /// Banner files (signed).
+    pub banner: Vec<VariantUrl>,
+    /// Monthly price.
+    pub price: Price,
+    /// Free trial days.
+    pub trial_days: i32,
+    /// The creator only: the welcome message.
+    pub welcome_message: Option<String>,
+    /// Counts.
+    pub counts: CreatorCounts,
+    /// Whether the caller is this creator.
+    pub own: bool,
+    /// Since when.
+    pub created_at: DateTime<Utc>,
+}
+
+async fn images(
+    state: &AppState,
+    c: &Creator,
+) -> Result<(Vec<VariantUrl>, Vec<VariantUrl>), AppError> {
+    let ids: Vec<Uuid> = c
+        .avatar_id
+        .iter()
+        .chain(c.banner_id.iter())
+        .copied()
+        .collect();
+    if ids.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let rows = sqlx::query!(
+        r#"select v.asset_id, v.variant, v.object_key, v.width, v.height
+           from media_variants v join media_assets a on a.id = v.asset_id
+           where v.asset_id = any($1) and a.state = 'ready'
+             and v.variant in ('thumb.webp', 'grid.webp', 'full.webp')
+           order by v.width"#,
+        &ids
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let storage = state.storage()?;
+    let ttl = state.settings.media.media_url_ttl.0;
+    let (mut avatar, mut banner) = (Vec::new(), Vec::new());
+    for r in rows {
+        let (url, _) = storage
+            .signed_url(&crate::storage::StorageKey::trusted(r.object_key), ttl)
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+        let v = VariantUrl {
+            name: r.variant,
+            width: r.width,
+            height: r.height,
+            url,
+        };
+        if Some(r.asset_id) == c.avatar_id {
+            avatar.push(v);
+        } else {
+            banner.push(v);
+        }
+    }
+    Ok((avatar, banner))
+}
+
+async fn response(state: &AppState, c: Creator, own: bool) -> Result<CreatorResponse, AppError> {
+    let counts = db::counts(&state.db, c.user_id).await?;
+    let (avatar, banner) = images(state, &c).await?;
+    Ok(CreatorResponse {
+        bio_html: posts::text_html(&c.bio),
+        handle: c.handle,
+        display_name: c.display_name,
+        bio: c.bio,
+        avatar,
+        banner,
+        price: Price {
+            amount_minor: c.price_minor,
+            currency: c.currency,
+        },
+        trial_days: c.trial_days,
+        welcome_message: if own { c.welcome_message } else { None },
+        counts: CreatorCounts {
+            posts: counts.posts,
+            images: counts.images,
+            videos: counts.videos,
+            subscribers: own.then_some(counts.subscribers),
+        },
+        own,
+        created_at: c.created_at,
+    })
+}
+
+/// A permanent redirect to the creator's current handle.
+pub(crate) fn moved(path: String) -> Response {
+    (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, path)]).into_response()
+}
+
+/// A creator's profile with counts (subscribers only for the creator). A previous handle
+/// redirects (301) to the current one for a while after a change.
+#[utoipa::path(get, path = "/api/v1/creators/{handle}", tag = "creators",
+    params(("handle" = String, Path, description = "The creator's handle")),
+    responses(
+        (status = 200, description = "The profile", body = CreatorResponse),
+        (status = 301, description = "The creator changed handle: see Location"),
+        (status = 404, description = "No such creator", body = ErrorBody),
+    ))]
+async fn get_creator(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Path(handle): Path<String>,
+) -> Result<Response, AppError> {
+    match service::find(&state, &handle).await? {
+        Found::MovedTo(h) => Ok(moved(format!("/api/v1/creators/{h}"))),
+        Found::Creator(c) => {
+            let own = user.as_ref().is_some_and(|u| u.user.id.0 == c.user_id);
+            Ok(axum::Json(response(&state, c, own).await?).into_response())
+        }
+    }
+}
+
+/// Becomes a creator (first call; the account must have a verified email) or edits the
+/// profile. A changed handle keeps the old one redirecting for `HANDLE_REDIRECT_FOR`.
+#[utoipa::path(put, path = "/api/v1/me/creator", tag = "creators", request_body = CreatorRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Updated", body = CreatorResponse),
+        (status = 201, description = "You are now a creator", body = CreatorResponse),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 409, description = "Email not verified yet", body = ErrorBody),
+        (status = 422, description = "Invalid fields (handle taken, price out of range...)", body = ErrorBody),
+    ))]
+async fn put_my_creator(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(req): ApiJson<CreatorRequest>,
+) -> Result<Response, AppError> {
+    let (creator, created) = service::put(
+        &state,
+        &user,
+        ProfileInput {
+            handle: req.handle,
+            display_name: req.display_name,
+            bio: req.bio,
+            avatar_id: req.avatar_id,
+            banner_id: req.banner_id,
+            price_minor: req.price_minor,
+            currency: req.currency,
+            trial_days: req.trial_days,
+            welcome_message: req.welcome_message,
+        },
+    )
+    .await?;
+    let body = response(&state, creator, true).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(body)).into_response())
+}

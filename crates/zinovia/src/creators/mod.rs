@@ -1,0 +1,25 @@
+//! Creators: becoming one, the profile (handle, prices, trial, images), and finding a
+//! creator by handle (old handles redirect for a while).
+
+mod api;
+mod db;
+mod service;
+mod types;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub use db::{by_handle, by_user};
+pub use service::{Found, ProfileInput, find, put};
+pub use types::{Creator, Handle};
+
+/// A permanent redirect (a creator's previous handle).
+pub fn api_moved(path: String) -> axum::response::Response {
+    api::moved(path)
+}
+
+/// The JSON API (`/api/v1/creators/...`, `/api/v1/me/creator`).
+pub fn api_router() -> OpenApiRouter<AppState> {
+    api::router()
+}

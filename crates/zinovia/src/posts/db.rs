@@ -1,0 +1,490 @@
+//! Every SQL statement on posts, their media, likes and comments. Listing statements are
+//! constants so tests can `EXPLAIN` exactly what runs.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use super::types::{Cursor, DELIVERED, MediaRow, PostRow};
+
+const POST_COLUMNS: &str = "id, creator_id, body, visibility, price_minor, currency, text_is_teaser, \
+     published_at, expires_at, pinned, like_count, comment_count, deleted_at, created_at";
+
+/// A creator's page: pinned first, then newest first, after the cursor. `$2` = also the
+/// scheduled and expired ones (for their creator and admins).
+pub const CREATOR_PAGE_SQL: &str = "select id, creator_id, body, visibility, price_minor, currency, text_is_teaser, \
+       published_at, expires_at, pinned, like_count, comment_count, deleted_at, created_at \
+     from posts \
+     where creator_id = $1 and deleted_at is null \
+       and ($2 or (published_at <= now() and (expires_at is null or expires_at > now()))) \
+       and (pinned, published_at, id) < ($3, $4, $5) \
+     order by pinned desc, published_at desc, id desc \
+     limit $6";
+
+/// The fan's feed: live posts of the creators whose subscription grants access (`$2`) and
+/// the posts they bought (`$1`'s purchases), newest first, after the cursor. Two branches,
+/// each read through an index and limited, merged: an `or` across them would scan.
+pub const FEED_SQL: &str = "select id, creator_id, body, visibility, price_minor, currency, text_is_teaser, \
+       published_at, expires_at, pinned, like_count, comment_count, deleted_at, created_at \
+     from ((select p.* from posts p \
+            where p.creator_id = any($2) and p.deleted_at is null and p.published_at <= now() \
+              and (p.expires_at is null or p.expires_at > now()) \
+              and (p.published_at, p.id) < ($3, $4) \
+            order by p.published_at desc, p.id desc limit $5) \
+           union \
+           (select p.* from post_purchases pp join posts p on p.id = pp.post_id \
+            where pp.fan_id = $1 and pp.status = 'paid' and p.deleted_at is null \
+              and p.published_at <= now() and (p.expires_at is null or p.expires_at > now()) \
+              and (p.published_at, p.id) < ($3, $4) \
+            order by p.published_at desc, p.id desc limit $5)) as feed \
+     order by published_at desc, id desc \
+     limit $5";
+
+/// The delivered variants of these posts' media, a row per variant, in post order.
+pub const MEDIA_SQL: &str = "select pm.post_id, pm.position, a.id as asset_id, a.kind, a.width, a.height, \
+       a.duration_ms, a.blurhash, v.variant, v.object_key, v.width as variant_width, \
+       v.height as variant_height \
+     from post_media pm \
+     join media_assets a on a.id = pm.asset_id \
+     left join media_variants v on v.asset_id = a.id and v.variant = any($2) \
+     where pm.post_id = any($1) \
+     order by pm.post_id, pm.position, v.variant";
+
+fn post_from(row: &sqlx::postgres::PgRow) -> Result<PostRow, sqlx::Error> {
+    use sqlx::Row;
+    Ok(PostRow {
+        id: row.try_get("id")?,
+        creator_id: row.try_get("creator_id")?,
+        body: row.try_get("body")?,
+        visibility: row.try_get("visibility")?,
+        price_minor: row.try_get("price_minor")?,
+        currency: row.try_get("currency")?,
+        text_is_teaser: row.try_get("text_is_teaser")?,
+        published_at: row.try_get("published_at")?,
+        expires_at: row.try_get("expires_at")?,
+        pinned: row.try_get("pinned")?,
+        like_count: row.try_get("like_count")?,
+        comment_count: row.try_get("comment_count")?,
+        deleted_at: row.try_get("deleted_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// A page of a creator's posts.
+pub async fn creator_page(
+    conn: impl PgExecutor<'_>,
+    creator: Uuid,
+    with_unpublished: bool,
+    after: Cursor,
+    limit: i64,
+) -> Result<Vec<PostRow>, sqlx::Error> {
+    let rows = sqlx::query(CREATOR_PAGE_SQL)
+        .bind(creator)
+        .bind(with_unpublished)
+        .bind(after.pinned)
+        .bind(after.published_at)
+        .bind(after.id)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(post_from).collect()
+}
+
+/// A page of a fan's feed.
+pub async fn feed_page(
+    conn: impl PgExecutor<'_>,
+    fan: Uuid,
+    creators: &[Uuid],
+    after: Cursor,
+    limit: i64,
+) -> Result<Vec<PostRow>, sqlx::Error> {
+    let rows = sqlx::query(FEED_SQL)
+        .bind(fan)
+        .bind(creators)
+        .bind(after.published_at)
+        .bind(after.id)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(post_from).collect()
+}
+
+/// The delivered variants of these posts' media.
+pub async fn media_of(
+    conn: impl PgExecutor<'_>,
+    posts: &[Uuid],
+) -> Result<Vec<MediaRow>, sqlx::Error> {
+    use sqlx::Row;
+    if posts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let delivered: Vec<&str> = DELIVERED.to_vec();
+    let rows = sqlx::query(MEDIA_SQL)
+        .bind(posts)
+        .bind(&delivered)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MediaRow {
+                post_id: r.try_get("post_id")?,
+                position: r.try_get("position")?,
+                asset_id: r.try_get("asset_id")?,
+                kind: r.try_get("kind")?,
+                width: r.try_get("width")?,
+                height: r.try_get("height")?,
+                duration_ms: r.try_get("duration_ms")?,
+                blurhash: r.try_get("blurhash")?,
+                variant: r.try_get("variant")?,
+                object_key: r.try_get("object_key")?,
+                variant_width: r.try_get("variant_width")?,
+                variant_height: r.try_get("variant_height")?,
+            })
+        })
+        .collect()
+}
+
+/// One post (deleted ones too: the rule hides them).
+pub async fn get(conn: impl PgExecutor<'_>, id: Uuid) -> Result<Option<PostRow>, sqlx::Error> {
+    let sql = format!("select {POST_COLUMNS} from posts where id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(post_from).transpose()
+}
+
+/// One post, locked for an update.
+pub async fn get_for_update(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<PostRow>, sqlx::Error> {
+    let sql = format!("select {POST_COLUMNS} from posts where id = $1 for update");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(post_from).transpose()
+}
+
+/// The posts (not deleted) that show an asset.
+pub async fn posts_with_asset(
+    conn: impl PgExecutor<'_>,
+    asset: Uuid,
+) -> Result<Vec<PostRow>, sqlx::Error> {
+    let sql = format!(
+        "select {POST_COLUMNS} from posts where deleted_at is null \
+         and id in (select post_id from post_media where asset_id = $1)"
+    );
+    let rows = sqlx::query(&sql).bind(asset).fetch_all(conn).await?;
+    rows.iter().map(post_from).collect()
+}
+
+/// A post as written.
+pub struct PostInput<'a> {
+    pub body: &'a str,
+    pub visibility: &'a str,
+    pub price_minor: Option<i32>,
+    pub currency: Option<&'a str>,
+    pub text_is_teaser: bool,
+    pub published_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub pinned: bool,
+}
+
+pub async fn insert(
+    conn: &mut PgConnection,
+    id: Uuid,
+    creator: Uuid,
+    p: &PostInput<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"
+        insert into posts (id, creator_id, body, visibility, price_minor, currency, text_is_teaser,
+                           published_at, expires_at, pinned)
+        values ($1, $2, $3, $4, $5, $6, $7, coalesce($8, now()), $9, $10)
+        "#,
+        id,
+        creator,
+        p.body,
+        p.visibility,
+        p.price_minor,
+        p.currency,
+        p.text_is_teaser,
+        p.published_at,
+        p.expires_at,
+        p.pinned,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    p: &PostInput<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"
+        update posts set body = $2, visibility = $3, price_minor = $4, currency = $5,
+               text_is_teaser = $6, published_at = coalesce($7, published_at), expires_at = $8,
+               pinned = $9
+        where id = $1
+        "#,
+        id,
+        p.body,
+        p.visibility,
+        p.price_minor,
+        p.currency,
+        p.text_is_teaser,
+        p.published_at,
+        p.expires_at,
+        p.pinned,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces a post's media with `assets`, in order.
+pub async fn set_media(
+    conn: &mut PgConnection,
+    post: Uuid,
+    assets: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    sqlx::query!("delete from post_media where post_id = $1", post)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!(
+        r#"insert into post_media (post_id, position, asset_id)
+           select $1, (t.ord - 1)::smallint, t.asset from unnest($2::uuid[]) with ordinality as t(asset, ord)"#,
+        post,
+        assets
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The ready post images and videos among `assets` that `owner` owns.
+pub async fn usable_assets(
+    conn: impl PgExecutor<'_>,
+    owner: Uuid,
+    assets: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select id, state from media_assets where owner_id = $1 and id = any($2) and purpose = 'post'"#,
+        owner,
+        assets
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.state)).collect())
+}
+
+pub async fn soft_delete(conn: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update posts set deleted_at = now(), pinned = false where id = $1 and deleted_at is null",
+        id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Likes (idempotent); keeps the post's count.
+pub async fn set_like(
+    conn: &mut PgConnection,
+    post: Uuid,
+    user: Uuid,
+    like: bool,
+) -> Result<(), sqlx::Error> {
+    let changed = if like {
+        sqlx::query!(
+            "insert into post_likes (post_id, user_id) values ($1, $2) on conflict do nothing",
+            post,
+            user
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    } else {
+        sqlx::query!(
+            "delete from post_likes where post_id = $1 and user_id = $2",
+            post,
+            user
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    };
+    if changed > 0 {
+        let delta: i32 = if like { 1 } else { -1 };
+        sqlx::query!(
+            "update posts set like_count = greatest(like_count + $2, 0) where id = $1",
+            post,
+            delta
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Whether `user` likes each of `posts`.
+pub async fn liked(
+    conn: impl PgExecutor<'_>,
+    user: Uuid,
+    posts: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select post_id from post_likes where user_id = $1 and post_id = any($2)",
+        user,
+        posts
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A comment as shown.
+#[derive(Debug, Clone)]
+pub struct CommentRow {
+    pub id: Uuid,
+    pub author_id: Uuid,
+    pub author_name: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn add_comment(
+    conn: &mut PgConnection,
+    id: Uuid,
+    post: Uuid,
+    author: Uuid,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into post_comments (id, post_id, author_id, body) values ($1, $2, $3, $4)",
+        id,
+        post,
+        author,
+        body
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "update posts set comment_count = comment_count + 1 where id = $1",
+        post
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn comments(
+    conn: impl PgExecutor<'_>,
+    post: Uuid,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<CommentRow>, sqlx::Error> {
+    let (at, id) = (after.map(|a| a.0), after.map(|a| a.1));
+    sqlx::query_as!(
+        CommentRow,
+        r#"
+        select c.id, c.author_id, u.display_name as author_name, c.body, c.created_at
+        from post_comments c join users u on u.id = c.author_id
+        where c.post_id = $1 and c.deleted_at is null
+          and ($2::timestamptz is null or (c.created_at, c.id) > ($2, $3::uuid))
+        order by c.created_at, c.id
+        limit $4
+        "#,
+        post,
+        at,
+        id,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Deletes a comment; returns its author and post's creator when it existed.
+pub async fn comment_owner(
+    conn: impl PgExecutor<'_>,
+    post: Uuid,
+    comment: Uuid,
+) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select c.author_id, p.creator_id from post_comments c join posts p on p.id = c.post_id
+           where c.id = $1 and c.post_id = $2 and c.deleted_at is null"#,
+        comment,
+        post
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.author_id, r.creator_id)))
+}
+
+pub async fn delete_comment(
+    conn: &mut PgConnection,
+    post: Uuid,
+    comment: Uuid,
+) -> Result<(), sqlx::Error> {
+    let n = sqlx::query!(
+        "update post_comments set deleted_at = now() where id = $1 and post_id = $2 and deleted_at is null",
+        comment,
+        post
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n > 0 {
+        sqlx::query!(
+            "update posts set comment_count = greatest(comment_count - 1, 0) where id = $1",
+            post
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A creator for explore.
+#[derive(Debug, Clone)]
+pub struct ExploreRow {
+    pub user_id: Uuid,
+    pub handle: String,
+    pub display_name: String,
+    pub bio: String,
+    pub avatar_id: Option<Uuid>,
+    pub price_minor: i32,
+    pub currency: String,
+    pub created_at: DateTime<Utc>,
+    pub subscribers: i64,
+}
+
+/// Creators with at least one live public post, newest creators first or most subscribed.
+pub async fn explore(
+    conn: impl PgExecutor<'_>,
+    popular: bool,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<ExploreRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ExploreRow,
+        r#"
+        select c.user_id, c.handle, c.display_name, c.bio, c.avatar_id, c.price_minor, c.currency,
+               c.created_at,
+               (select count(*) from subscriptions s where s.creator_id = c.user_id
+                  and s.status in ('trialing', 'active', 'past_due') and s.current_period_end > now()) as "subscribers!"
+        from creators c join users u on u.id = c.user_id
+        where u.deleted_at is null and exists (
+            select 1 from posts p where p.creator_id = c.user_id and p.visibility = 'public'
+              and p.deleted_at is null and p.published_at <= now()
+              and (p.expires_at is null or p.expires_at > now()))
+        order by case when $1 then (select count(*) from subscriptions s where s.creator_id = c.user_id
+                  and s.status in ('trialing', 'active', 'past_due') and s.current_period_end > now()) else 0 end desc,
+                 c.created_at desc, c.user_id desc
+        offset $2 limit $3
+        "#,
+        popular,
+        offset,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}

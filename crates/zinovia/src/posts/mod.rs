@@ -1,0 +1,25 @@
+//! Posts and the paywall: writing posts, the one entitlement rule, the creator's page, the
+//! feed, explore, likes and comments, and the per-process cache of hot creator pages.
+
+mod api;
+mod cache;
+pub mod db;
+pub mod entitlements;
+mod service;
+mod types;
+mod view;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub use cache::{CHANNEL, PostsCache};
+pub use service::{asset_visible, grant_purchase, grant_subscription};
+pub use types::{Cursor, Visibility, text_html};
+pub use view::{CreatorRef, Listing, MediaView, PostView, Price, VariantUrl};
+
+/// The JSON API (`/api/v1/posts...`, `/api/v1/creators/{handle}/posts`, `/api/v1/feed`,
+/// `/api/v1/explore`).
+pub fn api_router() -> OpenApiRouter<AppState> {
+    api::router()
+}
