@@ -189,7 +189,10 @@ async fn get_creator(
     MaybeUser(user): MaybeUser,
     Path(handle): Path<String>,
 ) -> Result<Response, AppError> {
-    match service::find(&state, &handle).await? {
+    let mut conn = state.db.acquire().await?;
+    let found = service::find(&mut conn, &handle).await?;
+    drop(conn);
+    match found {
         Found::MovedTo(h) => Ok(moved(format!("/api/v1/creators/{h}"))),
         Found::Creator(c) => {
             let own = user.as_ref().is_some_and(|u| u.user.id.0 == c.user_id);

@@ -52,12 +52,12 @@ pub enum Found {
 }
 
 /// Finds a creator by handle, or where a previous handle now points. Unknown → 404.
-pub async fn find(state: &AppState, raw: &str) -> Result<Found, AppError> {
+pub async fn find(conn: &mut sqlx::PgConnection, raw: &str) -> Result<Found, AppError> {
     let handle = Handle::parse(raw).map_err(|_| AppError::NotFound)?;
-    if let Some(c) = db::by_handle(&state.db, handle.as_str()).await? {
+    if let Some(c) = db::by_handle(&mut *conn, handle.as_str()).await? {
         return Ok(Found::Creator(c));
     }
-    match db::redirect(&state.db, handle.as_str()).await? {
+    match db::redirect(&mut *conn, handle.as_str()).await? {
         Some(current) => Ok(Found::MovedTo(current)),
         None => Err(AppError::NotFound),
     }

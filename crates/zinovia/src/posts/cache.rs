@@ -18,8 +18,8 @@ use uuid::Uuid;
 use super::db;
 use super::types::{Cursor, MediaRow, PostRow};
 use crate::creators::{Creator, Found};
+use crate::database::LazyConn;
 use crate::error::AppError;
-use crate::state::AppState;
 
 /// The notification channel the triggers use.
 pub const CHANNEL: &str = "zinovia_posts_changed";
@@ -90,7 +90,7 @@ impl PostsCache {
     }
 
     /// A creator by handle (or where a previous handle leads), from memory when fresh.
-    pub async fn creator(&self, state: &AppState, handle: &str) -> Result<Found, AppError> {
+    pub async fn creator(&self, conn: &mut LazyConn<'_>, handle: &str) -> Result<Found, AppError> {
         if self.active()
             && let Some((at, c)) = self.creators().get(handle)
             && at.elapsed() < self.ttl
@@ -99,7 +99,7 @@ impl PostsCache {
         }
         let started = Instant::now();
         let epoch = self.epoch.load(Ordering::Acquire);
-        let found = crate::creators::find(state, handle).await?;
+        let found = crate::creators::find(conn.get().await?, handle).await?;
         if let Found::Creator(c) = &found
             && self.active()
         {
@@ -123,7 +123,7 @@ impl PostsCache {
     /// fresh; everything else reads PostgreSQL.
     pub async fn page(
         &self,
-        state: &AppState,
+        conn: &mut LazyConn<'_>,
         creator: Uuid,
         with_unpublished: bool,
         after: Cursor,
@@ -138,9 +138,10 @@ impl PostsCache {
         }
         let started = Instant::now();
         let epoch = self.epoch.load(Ordering::Acquire);
-        let posts = db::creator_page(&state.db, creator, with_unpublished, after, limit).await?;
+        let conn = conn.get().await?;
+        let posts = db::creator_page(&mut *conn, creator, with_unpublished, after, limit).await?;
         let ids: Vec<Uuid> = posts.iter().map(|p| p.id).collect();
-        let media = db::media_of(&state.db, &ids).await?;
+        let media = db::media_of(&mut *conn, &ids).await?;
         let rows = (Arc::new(posts), Arc::new(media));
         if cacheable && self.active() {
             let mut entries = self.entries();

@@ -40,34 +40,47 @@ pub const FEED_SQL: &str = "select id, creator_id, body, visibility, price_minor
      order by published_at desc, id desc \
      limit $5";
 
-/// The delivered variants of these posts' media, a row per variant, in post order.
+/// The delivered variants of these posts' media, a row per variant, in post order. (A
+/// variant's key is `media/<asset>/<variant>` by construction, so it is not read.)
 pub const MEDIA_SQL: &str = "select pm.post_id, pm.position, a.id as asset_id, a.kind, a.width, a.height, \
-       a.duration_ms, a.blurhash, v.variant, v.object_key, v.width as variant_width, \
-       v.height as variant_height \
+       a.duration_ms, a.blurhash, v.variant, v.width as variant_width, v.height as variant_height \
      from post_media pm \
      join media_assets a on a.id = pm.asset_id \
      left join media_variants v on v.asset_id = a.id and v.variant = any($2) \
      where pm.post_id = any($1) \
      order by pm.post_id, pm.position, v.variant";
 
+/// Reads a post row (columns in `POST_COLUMNS` order; by position, which is cheaper than
+/// by name on the hot path).
 fn post_from(row: &sqlx::postgres::PgRow) -> Result<PostRow, sqlx::Error> {
-    use sqlx::Row;
+    // The columns are ours (POST_COLUMNS, checked by the tests that run every listing), so
+    // their types are not checked again for every row.
+    let row = Unchecked(row);
     Ok(PostRow {
-        id: row.try_get("id")?,
-        creator_id: row.try_get("creator_id")?,
-        body: row.try_get("body")?,
-        visibility: row.try_get("visibility")?,
-        price_minor: row.try_get("price_minor")?,
-        currency: row.try_get("currency")?,
-        text_is_teaser: row.try_get("text_is_teaser")?,
-        published_at: row.try_get("published_at")?,
-        expires_at: row.try_get("expires_at")?,
-        pinned: row.try_get("pinned")?,
-        like_count: row.try_get("like_count")?,
-        comment_count: row.try_get("comment_count")?,
-        deleted_at: row.try_get("deleted_at")?,
-        created_at: row.try_get("created_at")?,
+        id: row.try_get(0)?,
+        creator_id: row.try_get(1)?,
+        body: row.try_get(2)?,
+        visibility: row.try_get(3)?,
+        price_minor: row.try_get(4)?,
+        currency: row.try_get(5)?,
+        text_is_teaser: row.try_get(6)?,
+        published_at: row.try_get(7)?,
+        expires_at: row.try_get(8)?,
+        pinned: row.try_get(9)?,
+        like_count: row.try_get(10)?,
+        comment_count: row.try_get(11)?,
+        deleted_at: row.try_get(12)?,
+        created_at: row.try_get(13)?,
     })
+}
+
+/// Positional reads without the per-value type check (for this module's own statements).
+struct Unchecked<'r>(&'r sqlx::postgres::PgRow);
+
+impl<'r> Unchecked<'r> {
+    fn try_get<T: sqlx::Decode<'r, sqlx::Postgres>>(&self, i: usize) -> Result<T, sqlx::Error> {
+        sqlx::Row::try_get_unchecked(self.0, i)
+    }
 }
 
 /// A page of a creator's posts.
@@ -114,7 +127,6 @@ pub async fn media_of(
     conn: impl PgExecutor<'_>,
     posts: &[Uuid],
 ) -> Result<Vec<MediaRow>, sqlx::Error> {
-    use sqlx::Row;
     if posts.is_empty() {
         return Ok(Vec::new());
     }
@@ -126,19 +138,19 @@ pub async fn media_of(
         .await?;
     rows.iter()
         .map(|r| {
+            let r = Unchecked(r);
             Ok(MediaRow {
-                post_id: r.try_get("post_id")?,
-                position: r.try_get("position")?,
-                asset_id: r.try_get("asset_id")?,
-                kind: r.try_get("kind")?,
-                width: r.try_get("width")?,
-                height: r.try_get("height")?,
-                duration_ms: r.try_get("duration_ms")?,
-                blurhash: r.try_get("blurhash")?,
-                variant: r.try_get("variant")?,
-                object_key: r.try_get("object_key")?,
-                variant_width: r.try_get("variant_width")?,
-                variant_height: r.try_get("variant_height")?,
+                post_id: r.try_get(0)?,
+                position: r.try_get(1)?,
+                asset_id: r.try_get(2)?,
+                kind: r.try_get(3)?,
+                width: r.try_get(4)?,
+                height: r.try_get(5)?,
+                duration_ms: r.try_get(6)?,
+                blurhash: r.try_get(7)?,
+                variant: r.try_get(8)?,
+                variant_width: r.try_get(9)?,
+                variant_height: r.try_get(10)?,
             })
         })
         .collect()

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::types::Visibility;
 use crate::accounts::{Role, User};
+use crate::database::LazyConn;
 
 /// What the rule needs to know about a post.
 #[derive(Debug, Clone, Copy)]
@@ -159,7 +160,7 @@ pub fn may_interact(viewer: &User, post: &PostFacts, grants: &Grants, now: DateT
 /// Loads what `viewer` holds among these creators and posts: at most two statements,
 /// none for anonymous viewers.
 pub async fn load_grants(
-    db: &sqlx::PgPool,
+    conn: &mut LazyConn<'_>,
     viewer: Option<&User>,
     creators: &[Uuid],
     posts: &[Uuid],
@@ -177,7 +178,7 @@ pub async fn load_grants(
             viewer.id.0,
             creators
         )
-        .fetch_all(db)
+        .fetch_all(conn.get().await?)
         .await?;
         for s in subs {
             let facts = SubscriptionFacts {
@@ -196,7 +197,7 @@ pub async fn load_grants(
             viewer.id.0,
             posts
         )
-        .fetch_all(db)
+        .fetch_all(conn.get().await?)
         .await?;
         grants.bought.extend(bought);
     }

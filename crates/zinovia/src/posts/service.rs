@@ -12,9 +12,9 @@ use super::types::{Cursor, MediaRow, PostRow, Visibility, text_html};
 use super::view::{CreatorRef, Listing, MediaView, PostView, Price, VariantUrl};
 use crate::accounts::{Authenticated, FieldCheck, Role, User};
 use crate::creators::{self, Found};
+use crate::database::LazyConn;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::storage::StorageKey;
 
 /// Longest post text, in characters.
 pub const MAX_TEXT: usize = 5000;
@@ -85,14 +85,15 @@ pub async fn creator_page(
     after: Cursor,
     limit: i64,
 ) -> Result<CreatorPage, AppError> {
-    let creator = match state.posts_cache().creator(state, handle).await? {
+    let mut conn = LazyConn::new(&state.db);
+    let creator = match state.posts_cache().creator(&mut conn, handle).await? {
         Found::Creator(c) => c,
         Found::MovedTo(h) => return Ok(CreatorPage::MovedTo(h)),
     };
     let own = viewer.is_some_and(|v| v.id.0 == creator.user_id || v.role == Role::Admin);
     let (posts, media) = state
         .posts_cache()
-        .page(state, creator.user_id, own, after, limit)
+        .page(&mut conn, creator.user_id, own, after, limit)
         .await?;
     let refs = HashMap::from([(
         creator.user_id,
@@ -101,7 +102,7 @@ pub async fn creator_page(
             display_name: creator.display_name.clone(),
         },
     )]);
-    let listing = render(state, viewer, &posts, &media, &refs, limit, true).await?;
+    let listing = render(state, &mut conn, viewer, &posts, &media, &refs, limit, true).await?;
     Ok(CreatorPage::Page(listing))
 }
 
@@ -114,25 +115,39 @@ pub async fn feed(
     limit: i64,
 ) -> Result<Listing, AppError> {
     let grace = state.settings.content.subscription_grace.0;
-    let creators = entitlements::subscribed_creators(&state.db, fan.id.0, grace).await?;
-    let posts = db::feed_page(&state.db, fan.id.0, &creators, after, limit).await?;
+    let mut conn = LazyConn::new(&state.db);
+    let c = conn.get().await?;
+    let creators = entitlements::subscribed_creators(&mut *c, fan.id.0, grace).await?;
+    let posts = db::feed_page(&mut *c, fan.id.0, &creators, after, limit).await?;
     let ids: Vec<Uuid> = posts.iter().map(|p| p.id).collect();
-    let media = db::media_of(&state.db, &ids).await?;
-    let refs = creator_refs(state, &posts).await?;
-    render(state, Some(fan), &posts, &media, &refs, limit, false).await
+    let media = db::media_of(&mut *c, &ids).await?;
+    let refs = creator_refs(c, &posts).await?;
+    render(
+        state,
+        &mut conn,
+        Some(fan),
+        &posts,
+        &media,
+        &refs,
+        limit,
+        false,
+    )
+    .await
 }
 
 /// One post.
 pub async fn get(state: &AppState, viewer: Option<&User>, id: Uuid) -> Result<PostView, AppError> {
-    let post = db::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let media = db::media_of(&state.db, &[post.id]).await?;
-    let refs = creator_refs(state, std::slice::from_ref(&post)).await?;
-    let listing = render(state, viewer, &[post], &media, &refs, 1, false).await?;
+    let mut conn = LazyConn::new(&state.db);
+    let c = conn.get().await?;
+    let post = db::get(&mut *c, id).await?.ok_or(AppError::NotFound)?;
+    let media = db::media_of(&mut *c, &[post.id]).await?;
+    let refs = creator_refs(c, std::slice::from_ref(&post)).await?;
+    let listing = render(state, &mut conn, viewer, &[post], &media, &refs, 1, false).await?;
     listing.posts.into_iter().next().ok_or(AppError::NotFound)
 }
 
 async fn creator_refs(
-    state: &AppState,
+    conn: &mut sqlx::PgConnection,
     posts: &[PostRow],
 ) -> Result<HashMap<Uuid, CreatorRef>, AppError> {
     let ids: Vec<Uuid> = posts
@@ -148,7 +163,7 @@ async fn creator_refs(
         "select user_id, handle, display_name from creators where user_id = any($1)",
         &ids
     )
-    .fetch_all(&state.db)
+    .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
@@ -166,8 +181,13 @@ async fn creator_refs(
 
 /// Decides every post for `viewer` (one rule), signs URLs only for unlocked media, and
 /// audits what an admin saw only as an admin. Constant number of statements.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call per listing kind, all named"
+)]
 async fn render(
     state: &AppState,
+    conn: &mut LazyConn<'_>,
     viewer: Option<&User>,
     posts: &[PostRow],
     media: &[MediaRow],
@@ -178,10 +198,9 @@ async fn render(
     let grace = state.settings.content.subscription_grace.0;
     let creator_ids: Vec<Uuid> = creators.keys().copied().collect();
     let post_ids: Vec<Uuid> = posts.iter().map(|p| p.id).collect();
-    let grants =
-        entitlements::load_grants(&state.db, viewer, &creator_ids, &post_ids, grace).await?;
+    let grants = entitlements::load_grants(conn, viewer, &creator_ids, &post_ids, grace).await?;
     let liked: HashSet<Uuid> = match viewer {
-        Some(v) if !post_ids.is_empty() => db::liked(&state.db, v.id.0, &post_ids)
+        Some(v) if !post_ids.is_empty() => db::liked(conn.get().await?, v.id.0, &post_ids)
             .await?
             .into_iter()
             .collect(),
@@ -192,10 +211,10 @@ async fn render(
     for m in media {
         by_post.entry(m.post_id).or_default().push(m);
     }
-    let storage = state.storage()?;
-    let ttl = state.settings.media.media_url_ttl.0;
     let mut admin_only = Vec::new();
     let mut out = Vec::with_capacity(posts.len());
+    // Files to sign: (post index in `out`, media index, variant row); signed in one batch.
+    let mut to_sign: Vec<(usize, usize, &MediaRow, String)> = Vec::new();
     for post in posts {
         let seen = decide(viewer, &post.facts(), &grants, now);
         let unlocked = match seen {
@@ -225,22 +244,8 @@ async fn render(
                     variants: Vec::new(),
                 });
             }
-            if !unlocked {
-                continue;
-            }
-            if let (Some(name), Some(key), Some(item)) =
-                (&row.variant, &row.object_key, items.last_mut())
-            {
-                let (url, _) = storage
-                    .signed_url(&StorageKey::trusted(key.clone()), ttl)
-                    .await
-                    .map_err(|e| AppError::Internal(e.into()))?;
-                item.variants.push(VariantUrl {
-                    name: name.clone(),
-                    width: row.variant_width.unwrap_or(0),
-                    height: row.variant_height.unwrap_or(0),
-                    url,
-                });
+            if unlocked && let Some(key) = row.object_key() {
+                to_sign.push((out.len(), items.len() - 1, row, key));
             }
         }
         let own = viewer.is_some_and(|v| v.id.0 == post.creator_id);
@@ -274,6 +279,27 @@ async fn render(
             own,
         });
     }
+    if !to_sign.is_empty() {
+        let keys: Vec<&str> = to_sign.iter().map(|(_, _, _, k)| k.as_str()).collect();
+        let (urls, _) = state
+            .storage()?
+            .signed_urls(&keys, state.settings.media.media_url_ttl.0)
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+        for ((p, m, row, _), url) in to_sign.into_iter().zip(urls) {
+            if let Some(item) = out
+                .get_mut(p)
+                .and_then(|v: &mut PostView| v.media.get_mut(m))
+            {
+                item.variants.push(VariantUrl {
+                    name: row.variant.clone().unwrap_or_default(),
+                    width: row.variant_width.unwrap_or(0),
+                    height: row.variant_height.unwrap_or(0),
+                    url,
+                });
+            }
+        }
+    }
     if let Some(admin) = viewer.filter(|v| v.role == Role::Admin) {
         entitlements::audit_admin_views(&state.db, admin, &admin_only).await?;
     }
@@ -295,14 +321,15 @@ pub async fn asset_visible(
     viewer: Option<&User>,
     asset: Uuid,
 ) -> Result<bool, AppError> {
-    let posts = db::posts_with_asset(&state.db, asset).await?;
+    let mut conn = LazyConn::new(&state.db);
+    let posts = db::posts_with_asset(conn.get().await?, asset).await?;
     if posts.is_empty() {
         return Ok(false);
     }
     let creators: Vec<Uuid> = posts.iter().map(|p| p.creator_id).collect();
     let ids: Vec<Uuid> = posts.iter().map(|p| p.id).collect();
     let grace = state.settings.content.subscription_grace.0;
-    let grants = entitlements::load_grants(&state.db, viewer, &creators, &ids, grace).await?;
+    let grants = entitlements::load_grants(&mut conn, viewer, &creators, &ids, grace).await?;
     let now = Utc::now();
     let mut admin_only = Vec::new();
     let mut visible = false;
@@ -569,10 +596,13 @@ pub async fn delete(state: &AppState, who: &Authenticated, id: Uuid) -> Result<(
 
 /// A post the caller may interact with (like, comment), with its grants.
 async fn interactable(state: &AppState, who: &User, id: Uuid) -> Result<PostRow, AppError> {
-    let post = db::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let mut conn = LazyConn::new(&state.db);
+    let post = db::get(conn.get().await?, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let grace = state.settings.content.subscription_grace.0;
     let grants =
-        entitlements::load_grants(&state.db, Some(who), &[post.creator_id], &[post.id], grace)
+        entitlements::load_grants(&mut conn, Some(who), &[post.creator_id], &[post.id], grace)
             .await?;
     let now = Utc::now();
     match decide(Some(who), &post.facts(), &grants, now) {

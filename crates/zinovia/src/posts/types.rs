@@ -109,12 +109,18 @@ pub struct MediaRow {
     pub blurhash: Option<String>,
     /// Variant name.
     pub variant: Option<String>,
-    /// Variant key.
-    pub object_key: Option<String>,
     /// Variant pixels.
     pub variant_width: Option<i32>,
     /// Variant pixels.
     pub variant_height: Option<i32>,
+}
+
+impl MediaRow {
+    /// Where the variant is stored (`media/<asset>/<variant>`, as the worker writes it).
+    pub fn object_key(&self) -> Option<String> {
+        let v = self.variant.as_deref()?;
+        crate::storage::StorageKey::variant(self.asset_id, v).map(|k| k.as_str().to_owned())
+    }
 }
 
 /// The variants a listing delivers: WebP sizes (photos and video posters) and the video.

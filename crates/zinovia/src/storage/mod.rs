@@ -125,7 +125,9 @@ pub struct Storage {
 #[derive(Debug, Default)]
 struct MinuteUrls {
     minute: i64,
-    map: std::collections::HashMap<(String, i64), String>,
+    /// The validity window the URLs were signed for (other windows are not cached).
+    window: i64,
+    map: std::collections::HashMap<String, String>,
 }
 
 /// At most this many URLs are kept per minute.
@@ -234,13 +236,16 @@ impl Storage {
                 .urls
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if cache.minute != minute {
+            if cache.minute != minute || cache.map.is_empty() {
                 cache.minute = minute;
+                cache.window = window;
                 cache.map.clear();
             }
-            keys.iter()
-                .map(|k| cache.map.get(&((*k).to_owned(), window)).cloned())
-                .collect()
+            if cache.window == window {
+                keys.iter().map(|k| cache.map.get(*k).cloned()).collect()
+            } else {
+                vec![None; keys.len()]
+            }
         };
         let missing: Vec<&str> = keys
             .iter()
@@ -274,9 +279,12 @@ impl Storage {
                 .urls
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if cache.minute == minute && cache.map.len() + signed.len() <= MINUTE_URLS_MAX {
+            if cache.minute == minute
+                && cache.window == window
+                && cache.map.len() + signed.len() <= MINUTE_URLS_MAX
+            {
                 for (k, u) in missing.iter().zip(&signed) {
-                    cache.map.insert(((*k).to_owned(), window), u.clone());
+                    cache.map.insert((*k).to_owned(), u.clone());
                 }
             }
         }
