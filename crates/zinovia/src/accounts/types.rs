@@ -108,6 +108,26 @@ impl FieldCheck {
         }
     }
 
+    /// A free text field: trimmed, at most `max` characters, line breaks and tabs allowed
+    /// (`\r\n` becomes `\n`), no other control characters (PostgreSQL refuses NUL); empty
+    /// is an error when `required`.
+    pub fn text(&mut self, field: &str, raw: &str, max: usize, required: bool) -> Option<String> {
+        let s = raw.trim().replace("\r\n", "\n");
+        if required && s.is_empty() {
+            self.add(field, "is required");
+            return None;
+        }
+        if s.chars().count() > max {
+            self.add(field, format!("must be at most {max} characters"));
+            return None;
+        }
+        if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            self.add(field, "must not contain control characters");
+            return None;
+        }
+        Some(s)
+    }
+
     /// Records an error.
     pub fn add(&mut self, field: &str, msg: impl Into<String>) {
         self.0.entry(field.to_owned()).or_default().push(msg.into());

@@ -110,31 +110,24 @@ async fn images(
     if ids.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
-    let rows = sqlx::query!(
-        r#"select v.asset_id, v.variant, v.object_key, v.width, v.height
-           from media_variants v join media_assets a on a.id = v.asset_id
-           where v.asset_id = any($1) and a.state = 'ready'
-             and v.variant in ('thumb.webp', 'grid.webp', 'full.webp')
-           order by v.width"#,
-        &ids
-    )
-    .fetch_all(&state.db)
-    .await?;
-    let storage = state.storage()?;
-    let ttl = state.settings.media.media_url_ttl.0;
+    let rows =
+        crate::media::ready_variants(&state.db, &ids, &["thumb.webp", "grid.webp", "full.webp"])
+            .await?;
+    let keys: Vec<&str> = rows.iter().map(|(_, v)| v.object_key.as_str()).collect();
+    let (urls, _) = state
+        .storage()?
+        .signed_urls(&keys, state.settings.media.media_url_ttl.0)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     let (mut avatar, mut banner) = (Vec::new(), Vec::new());
-    for r in rows {
-        let (url, _) = storage
-            .signed_url(&crate::storage::StorageKey::trusted(r.object_key), ttl)
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?;
+    for ((asset, v), url) in rows.iter().zip(urls) {
         let v = VariantUrl {
-            name: r.variant,
-            width: r.width,
-            height: r.height,
+            name: v.name.clone(),
+            width: v.width,
+            height: v.height,
             url,
         };
-        if Some(r.asset_id) == c.avatar_id {
+        if Some(*asset) == c.avatar_id {
             avatar.push(v);
         } else {
             banner.push(v);

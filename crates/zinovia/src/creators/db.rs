@@ -219,3 +219,33 @@ pub(super) async fn counts(
     .fetch_one(conn)
     .await
 }
+
+/// `(user id, handle, display name)` of these creators.
+pub async fn names(
+    conn: impl PgExecutor<'_>,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, String, String)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "select user_id, handle, display_name from creators where user_id = any($1)",
+        ids
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.user_id, r.handle, r.display_name))
+        .collect())
+}
+
+/// The creator's current handle, the row locked for an update (`None`: not a creator).
+pub(super) async fn lock(
+    conn: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select handle from creators where user_id = $1 for update",
+        user_id
+    )
+    .fetch_optional(conn)
+    .await
+}

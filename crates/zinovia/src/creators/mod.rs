@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub use db::{by_handle, by_user};
+pub use db::{by_handle, by_user, names};
 pub use service::{Found, ProfileInput, find, put};
 pub use types::{Creator, Handle};
 

@@ -63,29 +63,6 @@ pub async fn find(conn: &mut sqlx::PgConnection, raw: &str) -> Result<Found, App
     }
 }
 
-fn text(
-    check: &mut FieldCheck,
-    field: &str,
-    raw: &str,
-    max: usize,
-    required: bool,
-) -> Option<String> {
-    let s = raw.trim();
-    if required && s.is_empty() {
-        check.add(field, "is required");
-        return None;
-    }
-    if s.chars().count() > max {
-        check.add(field, format!("must be at most {max} characters"));
-        return None;
-    }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        check.add(field, "must not contain control characters");
-        return None;
-    }
-    Some(s.to_owned())
-}
-
 async fn check_image(
     state: &AppState,
     check: &mut FieldCheck,
@@ -130,18 +107,12 @@ pub async fn put(
     let user_id = who.user.id.0;
     let mut check = FieldCheck::default();
     let handle = check.check("handle", Handle::parse(&input.handle));
-    let display_name = text(
-        &mut check,
-        "display_name",
-        &input.display_name,
-        MAX_DISPLAY_NAME,
-        true,
-    );
-    let bio = text(&mut check, "bio", &input.bio, MAX_BIO, false);
+    let display_name = check.text("display_name", &input.display_name, MAX_DISPLAY_NAME, true);
+    let bio = check.text("bio", &input.bio, MAX_BIO, false);
     let welcome = input
         .welcome_message
         .as_deref()
-        .and_then(|w| text(&mut check, "welcome_message", w, MAX_WELCOME, false))
+        .and_then(|w| check.text("welcome_message", w, MAX_WELCOME, false))
         .filter(|w| !w.is_empty());
     let (min, max) = (
         i64::from(content.creator_price_min),
@@ -208,12 +179,7 @@ pub async fn put(
     };
     let taken = |_| AppError::field("handle", "is taken");
     let mut tx = state.db.begin().await?;
-    let existing = sqlx::query_scalar!(
-        "select handle from creators where user_id = $1 for update",
-        user_id
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
+    let existing = db::lock(&mut *tx, user_id).await?;
     let created = match &existing {
         None => {
             db::insert(&mut *tx, &row)

@@ -104,6 +104,41 @@ pub(super) async fn variants(
     .await
 }
 
+/// The variants called `names` of those of `ids` that are ready, as `(asset, variant)`.
+pub(super) async fn ready_variants(
+    conn: impl PgExecutor<'_>,
+    ids: &[Uuid],
+    names: &[&str],
+) -> Result<Vec<(Uuid, Variant)>, sqlx::Error> {
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let rows = sqlx::query!(
+        r#"select v.asset_id, v.variant, v.object_key, v.content_type, v.width, v.height, v.byte_size
+           from media_variants v join media_assets a on a.id = v.asset_id
+           where v.asset_id = any($1) and a.state = 'ready' and v.variant = any($2)
+           order by v.width"#,
+        ids,
+        &names
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.asset_id,
+                Variant {
+                    name: r.variant,
+                    object_key: r.object_key,
+                    content_type: r.content_type,
+                    width: r.width,
+                    height: r.height,
+                    byte_size: r.byte_size,
+                },
+            )
+        })
+        .collect())
+}
+
 /// Unfinished uploads of an account.
 pub(super) async fn count_awaiting(
     conn: impl PgExecutor<'_>,

@@ -15,7 +15,7 @@ use crate::state::AppState;
 
 pub use jobs::{AbandonStaleUploads, DeleteMedia};
 pub use process::{DeleteMediaFiles, ProcessMedia, Processing};
-pub use service::{Access, PROCESS_MEDIA, access, find};
+pub use service::{Access, PROCESS_MEDIA, access, find, ready_variants};
 pub use types::{Asset, Kind, MediaId, Purpose, State, Variant};
 
 /// The JSON API (`/api/v1/media/...`).

@@ -270,14 +270,7 @@ pub async fn delete(state: &AppState, who: &Authenticated, id: MediaId) -> Resul
     if asset.owner_id != who.user.id {
         return Err(AppError::NotFound);
     }
-    let in_post = sqlx::query_scalar!(
-        r#"select exists (select 1 from post_media pm join posts p on p.id = pm.post_id
-                          where pm.asset_id = $1 and p.deleted_at is null) as "in_post!""#,
-        id.0
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if in_post {
+    if crate::posts::db::asset_in_live_post(&mut *tx, id.0).await? {
         return Err(AppError::Conflict(
             "this file is in a post; remove it from the post (or delete the post) first".into(),
         ));
@@ -319,4 +312,13 @@ pub async fn find(
     id: MediaId,
 ) -> Result<Option<Asset>, sqlx::Error> {
     db::get(conn, id).await
+}
+
+/// The ready variants called `names` of these assets (for public profile images).
+pub async fn ready_variants(
+    conn: impl sqlx::PgExecutor<'_>,
+    ids: &[Uuid],
+    names: &[&str],
+) -> Result<Vec<(Uuid, Variant)>, sqlx::Error> {
+    db::ready_variants(conn, ids, names).await
 }

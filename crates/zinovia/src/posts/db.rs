@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
+use super::entitlements::SubscriptionFacts;
 use super::types::{Cursor, DELIVERED, MediaRow, PostRow};
 
 const POST_COLUMNS: &str = "id, creator_id, body, visibility, price_minor, currency, text_is_teaser, \
@@ -499,4 +500,152 @@ pub async fn explore(
     )
     .fetch_all(conn)
     .await
+}
+
+/// A fan's subscriptions (to `creators` when given; otherwise those not yet over), as
+/// `(creator, facts)`.
+pub async fn subscriptions(
+    conn: &mut PgConnection,
+    fan: Uuid,
+    creators: Option<&[Uuid]>,
+) -> Result<Vec<(Uuid, SubscriptionFacts)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select creator_id, status, current_period_end, past_due_since
+           from subscriptions
+           where fan_id = $1 and ($2::uuid[] is null or creator_id = any($2))
+             and ($2::uuid[] is not null or current_period_end > now())"#,
+        fan,
+        creators as Option<&[Uuid]>
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.creator_id,
+                SubscriptionFacts {
+                    status: r.status,
+                    current_period_end: r.current_period_end,
+                    past_due_since: r.past_due_since,
+                },
+            )
+        })
+        .collect())
+}
+
+/// The posts among `posts` that `fan` bought (paid, not refunded or disputed).
+pub async fn bought(
+    conn: &mut PgConnection,
+    fan: Uuid,
+    posts: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select post_id from post_purchases where fan_id = $1 and post_id = any($2) and status = 'paid'",
+        fan,
+        posts
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// One audit row per subject.
+pub async fn audit(
+    conn: impl PgExecutor<'_>,
+    actor: Uuid,
+    action: &str,
+    subject_type: &str,
+    subjects: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = subjects.iter().map(|_| Uuid::now_v7()).collect();
+    sqlx::query!(
+        r#"insert into audit_log (id, actor_id, action, subject_type, subject_id)
+           select id, $1, $2, $3, subject from unnest($4::uuid[], $5::uuid[]) as t(id, subject)"#,
+        actor,
+        action,
+        subject_type,
+        &ids,
+        subjects
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Where a comment sits in its post's order.
+pub async fn comment_position(
+    conn: impl PgExecutor<'_>,
+    post: Uuid,
+    comment: Uuid,
+) -> Result<Option<(DateTime<Utc>, Uuid)>, sqlx::Error> {
+    let row = sqlx::query!(
+        "select created_at, id from post_comments where id = $1 and post_id = $2",
+        comment,
+        post
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.created_at, r.id)))
+}
+
+/// Whether an asset is shown by a post that is not deleted.
+pub async fn asset_in_live_post(
+    conn: impl PgExecutor<'_>,
+    asset: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from post_media pm join posts p on p.id = pm.post_id
+                          where pm.asset_id = $1 and p.deleted_at is null) as "in_post!""#,
+        asset
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Writes a subscription (tests and operators; payments write them from provider events).
+pub async fn upsert_subscription(
+    conn: impl PgExecutor<'_>,
+    fan: Uuid,
+    creator: Uuid,
+    status: &str,
+    current_period_end: DateTime<Utc>,
+    past_due_since: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"insert into subscriptions (id, fan_id, creator_id, status, current_period_end, past_due_since)
+           values ($1, $2, $3, $4, $5, $6)
+           on conflict (fan_id, creator_id) do update set status = excluded.status,
+             current_period_end = excluded.current_period_end, past_due_since = excluded.past_due_since"#,
+        Uuid::now_v7(),
+        fan,
+        creator,
+        status,
+        current_period_end,
+        past_due_since
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes a purchase at the post's price (tests and operators).
+pub async fn upsert_purchase(
+    conn: impl PgExecutor<'_>,
+    fan: Uuid,
+    post: Uuid,
+    status: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"insert into post_purchases (id, fan_id, post_id, amount_minor, currency, status)
+           select $1, $2, p.id, coalesce(p.price_minor, 0), coalesce(p.currency, 'USD'), $4
+           from posts p where p.id = $3
+           on conflict (fan_id, post_id) do update set status = excluded.status"#,
+        Uuid::now_v7(),
+        fan,
+        post,
+        status
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -13,9 +13,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use super::db;
 use super::types::Visibility;
 use crate::accounts::{Role, User};
 use crate::database::LazyConn;
@@ -172,86 +172,46 @@ pub async fn load_grants(
     };
     let now = Utc::now();
     if !creators.is_empty() {
-        let subs = sqlx::query!(
-            r#"select creator_id, status, current_period_end, past_due_since
-               from subscriptions where fan_id = $1 and creator_id = any($2)"#,
-            viewer.id.0,
-            creators
-        )
-        .fetch_all(conn.get().await?)
-        .await?;
-        for s in subs {
-            let facts = SubscriptionFacts {
-                status: s.status,
-                current_period_end: s.current_period_end,
-                past_due_since: s.past_due_since,
-            };
-            if facts.grants(now, grace) {
-                grants.subscribed.insert(s.creator_id);
-            }
-        }
+        let subs = db::subscriptions(conn.get().await?, viewer.id.0, Some(creators)).await?;
+        grants.subscribed.extend(
+            subs.into_iter()
+                .filter(|(_, s)| s.grants(now, grace))
+                .map(|(creator, _)| creator),
+        );
     }
     if !posts.is_empty() {
-        let bought = sqlx::query_scalar!(
-            "select post_id from post_purchases where fan_id = $1 and post_id = any($2) and status = 'paid'",
-            viewer.id.0,
-            posts
-        )
-        .fetch_all(conn.get().await?)
-        .await?;
-        grants.bought.extend(bought);
+        grants
+            .bought
+            .extend(db::bought(conn.get().await?, viewer.id.0, posts).await?);
     }
     Ok(grants)
 }
 
 /// The creators whose subscription grants `fan` access now (for the feed).
 pub async fn subscribed_creators(
-    db: impl PgExecutor<'_>,
+    conn: &mut sqlx::PgConnection,
     fan: Uuid,
     grace: Duration,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     let now = Utc::now();
-    let subs = sqlx::query!(
-        r#"select creator_id, status, current_period_end, past_due_since
-           from subscriptions where fan_id = $1 and current_period_end > now()"#,
-        fan
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(subs
+    Ok(db::subscriptions(conn, fan, None)
+        .await?
         .into_iter()
-        .filter(|s| {
-            SubscriptionFacts {
-                status: s.status.clone(),
-                current_period_end: s.current_period_end,
-                past_due_since: s.past_due_since,
-            }
-            .grants(now, grace)
-        })
-        .map(|s| s.creator_id)
+        .filter(|(_, s)| s.grants(now, grace))
+        .map(|(creator, _)| creator)
         .collect())
 }
 
 /// Records what an admin saw only because they are an admin.
 pub async fn audit_admin_views(
-    db: &sqlx::PgPool,
+    pool: &sqlx::PgPool,
     admin: &User,
     posts: &[Uuid],
 ) -> Result<(), sqlx::Error> {
     if posts.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = posts.iter().map(|_| Uuid::now_v7()).collect();
-    sqlx::query!(
-        r#"insert into audit_log (id, actor_id, action, subject_type, subject_id)
-           select id, $1, 'view_post_media', 'post', post from unnest($2::uuid[], $3::uuid[]) as t(id, post)"#,
-        admin.id.0,
-        &ids,
-        posts
-    )
-    .execute(db)
-    .await?;
-    Ok(())
+    db::audit(pool, admin.id.0, "view_post_media", "post", posts).await
 }
 
 #[cfg(test)]

@@ -159,20 +159,15 @@ async fn creator_refs(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = sqlx::query!(
-        "select user_id, handle, display_name from creators where user_id = any($1)",
-        &ids
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
+    Ok(creators::names(conn, &ids)
+        .await?
         .into_iter()
-        .map(|r| {
+        .map(|(id, handle, display_name)| {
             (
-                r.user_id,
+                id,
                 CreatorRef {
-                    handle: r.handle,
-                    display_name: r.display_name,
+                    handle,
+                    display_name,
                 },
             )
         })
@@ -350,21 +345,6 @@ pub async fn asset_visible(
     Ok(visible)
 }
 
-fn check_text(check: &mut FieldCheck, field: &str, raw: &str, max: usize) -> Option<String> {
-    let s = raw.trim();
-    if s.chars().count() > max {
-        check.add(field, format!("must be at most {max} characters"));
-        return None;
-    }
-    if s.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
-        check.add(field, "must not contain control characters");
-        return None;
-    }
-    Some(s.replace("\r\n", "\n"))
-}
-
 /// The state a post will have after `changes`, validated as a whole.
 struct Resolved {
     text: String,
@@ -403,7 +383,7 @@ async fn resolve(
     let now = Utc::now();
     let mut check = FieldCheck::default();
     let text = match (&changes.text, current) {
-        (Some(t), _) => check_text(&mut check, "text", t, MAX_TEXT),
+        (Some(t), _) => check.text("text", t, MAX_TEXT, false),
         (None, Some(p)) => Some(p.body.clone()),
         (None, None) => Some(String::new()),
     };
@@ -638,16 +618,10 @@ pub async fn comments(
     }
     let after = match after {
         None => None,
-        Some(c) => sqlx::query!(
-            "select created_at, id from post_comments where id = $1 and post_id = $2",
-            c,
-            id
-        )
-        .fetch_optional(&state.db)
-        .await?
-        .map(|r| (r.created_at, r.id))
-        .map(Some)
-        .ok_or_else(|| AppError::field("after", "is not a comment of this post"))?,
+        Some(c) => db::comment_position(&state.db, id, c)
+            .await?
+            .map(Some)
+            .ok_or_else(|| AppError::field("after", "is not a comment of this post"))?,
     };
     Ok(db::comments(&state.db, id, after, limit).await?)
 }
@@ -660,10 +634,7 @@ pub async fn add_comment(
     raw: &str,
 ) -> Result<Comment, AppError> {
     let mut check = FieldCheck::default();
-    let body = check_text(&mut check, "text", raw, MAX_COMMENT);
-    if body.as_deref().is_some_and(str::is_empty) {
-        check.add("text", "is required");
-    }
+    let body = check.text("text", raw, MAX_COMMENT, true);
     check.finish()?;
     let body = body.unwrap_or_default();
     interactable(state, who, id).await?;
@@ -709,21 +680,7 @@ pub async fn grant_subscription(
     current_period_end: DateTime<Utc>,
     past_due_since: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        r#"insert into subscriptions (id, fan_id, creator_id, status, current_period_end, past_due_since)
-           values ($1, $2, $3, $4, $5, $6)
-           on conflict (fan_id, creator_id) do update set status = excluded.status,
-             current_period_end = excluded.current_period_end, past_due_since = excluded.past_due_since"#,
-        Uuid::now_v7(),
-        fan,
-        creator,
-        status,
-        current_period_end,
-        past_due_since
-    )
-    .execute(db)
-    .await?;
-    Ok(())
+    db::upsert_subscription(db, fan, creator, status, current_period_end, past_due_since).await
 }
 
 /// Records a purchase directly (tests and operators).
@@ -733,17 +690,5 @@ pub async fn grant_purchase(
     post: Uuid,
     status: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        r#"insert into post_purchases (id, fan_id, post_id, amount_minor, currency, status)
-           select $1, $2, p.id, coalesce(p.price_minor, 0), coalesce(p.currency, 'USD'), $4
-           from posts p where p.id = $3
-           on conflict (fan_id, post_id) do update set status = excluded.status"#,
-        Uuid::now_v7(),
-        fan,
-        post,
-        status
-    )
-    .execute(db)
-    .await?;
-    Ok(())
+    db::upsert_purchase(db, fan, post, status).await
 }
