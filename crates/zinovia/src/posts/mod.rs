@@ -14,7 +14,8 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 pub use cache::{CHANNEL, PostsCache};
-pub use service::{asset_visible, grant_purchase, grant_subscription};
+pub use db::{upsert_purchase as grant_purchase, upsert_subscription as grant_subscription};
+pub use service::asset_visible;
 pub use types::{Cursor, Visibility, text_html};
 pub use view::{CreatorRef, Listing, MediaView, PostView, Price, VariantUrl};
 

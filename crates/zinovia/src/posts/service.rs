@@ -669,26 +669,3 @@ pub async fn delete_comment(
     tx.commit().await?;
     Ok(())
 }
-
-/// Grants a subscription directly (tests and operators; the payments feature writes these
-/// rows from the provider's events).
-pub async fn grant_subscription(
-    db: &sqlx::PgPool,
-    fan: Uuid,
-    creator: Uuid,
-    status: &str,
-    current_period_end: DateTime<Utc>,
-    past_due_since: Option<DateTime<Utc>>,
-) -> Result<(), sqlx::Error> {
-    db::upsert_subscription(db, fan, creator, status, current_period_end, past_due_since).await
-}
-
-/// Records a purchase directly (tests and operators).
-pub async fn grant_purchase(
-    db: &sqlx::PgPool,
-    fan: Uuid,
-    post: Uuid,
-    status: &str,
-) -> Result<(), sqlx::Error> {
-    db::upsert_purchase(db, fan, post, status).await
-}
