@@ -122,7 +122,7 @@ async fn images(
     let (mut avatar, mut banner) = (Vec::new(), Vec::new());
     for ((asset, v), url) in rows.iter().zip(urls) {
         let v = VariantUrl {
-            name: v.name.clone(),
+            name: v.name.clone().into(),
             width: v.width,
             height: v.height,
             url,

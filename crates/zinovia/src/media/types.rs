@@ -40,7 +40,8 @@ impl Kind {
         }
     }
 
-    fn from_db(s: &str) -> Kind {
+    /// From its stored form (the table allows only these two).
+    pub fn from_db(s: &str) -> Kind {
         if s == "video" {
             Kind::Video
         } else {

@@ -76,7 +76,7 @@ async fn creator_posts(
     let after = service::cursor(q.cursor.as_deref())?;
     let viewer = user.as_ref().map(|u| &u.user);
     match service::creator_page(&state, viewer, &handle, after, limit).await? {
-        CreatorPage::Page(listing) => Ok(axum::Json(listing).into_response()),
+        CreatorPage::Page(listing) => Ok(listing.into_response()),
         CreatorPage::MovedTo(h) => Ok(crate::creators::api_moved(format!(
             "/api/v1/creators/{h}/posts"
         ))),
@@ -97,13 +97,11 @@ async fn feed(
     State(state): State<AppState>,
     user: CurrentUser,
     Query(q): Query<PageQuery>,
-) -> Result<axum::Json<Listing>, AppError> {
+) -> Result<Listing, AppError> {
     let limit = limit(q.limit.as_deref())?;
     let mut after = service::cursor(q.cursor.as_deref())?;
     after.pinned = false;
-    Ok(axum::Json(
-        service::feed(&state, &user.user, after, limit).await?,
-    ))
+    service::feed(&state, &user.user, after, limit).await
 }
 
 /// Exploring creators.

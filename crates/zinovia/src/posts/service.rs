@@ -8,13 +8,14 @@ use uuid::Uuid;
 
 use super::db::{self, PostInput};
 use super::entitlements::{self, Seen, Why, decide, may_interact};
-use super::types::{Cursor, MediaRow, PostRow, Visibility, text_html};
+use super::types::{Cursor, MediaRow, PostRow, VariantRow, Visibility, text_html};
 use super::view::{CreatorRef, Listing, MediaView, PostView, Price, VariantUrl};
 use crate::accounts::{Authenticated, FieldCheck, Role, User};
 use crate::creators::{self, Found};
 use crate::database::LazyConn;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::storage::StorageKey;
 
 /// Longest post text, in characters.
 pub const MAX_TEXT: usize = 5000;
@@ -208,8 +209,10 @@ async fn render(
     }
     let mut admin_only = Vec::new();
     let mut out = Vec::with_capacity(posts.len());
-    // Files to sign: (post index in `out`, media index, variant row); signed in one batch.
-    let mut to_sign: Vec<(usize, usize, &MediaRow, String)> = Vec::new();
+    // Files to sign: (post index in `out`, media index, variant, end of its key in `keys`);
+    // signed in one batch.
+    let mut to_sign: Vec<(usize, usize, &VariantRow, usize)> = Vec::new();
+    let mut keys = String::with_capacity(media.len() * 3 * 52);
     for post in posts {
         let seen = decide(viewer, &post.facts(), &grants, now);
         let unlocked = match seen {
@@ -222,26 +225,26 @@ async fn render(
                 true
             }
         };
-        let mut items: Vec<MediaView> = Vec::new();
-        for row in by_post.get(&post.id).map(Vec::as_slice).unwrap_or(&[]) {
-            if items
-                .last()
-                .is_none_or(|m: &MediaView| m.position != row.position)
-            {
-                items.push(MediaView {
-                    position: row.position,
-                    id: unlocked.then_some(row.asset_id),
-                    kind: row.kind.clone(),
-                    width: row.width,
-                    height: row.height,
-                    duration_ms: row.duration_ms,
-                    blurhash: row.blurhash.clone(),
-                    variants: Vec::new(),
-                });
+        let rows = by_post.get(&post.id).map(Vec::as_slice).unwrap_or(&[]);
+        let mut items: Vec<MediaView> = Vec::with_capacity(rows.len());
+        for row in rows {
+            if unlocked {
+                for v in &row.variants {
+                    if StorageKey::push_variant(&mut keys, row.asset_id, v.name) {
+                        to_sign.push((out.len(), items.len(), v, keys.len()));
+                    }
+                }
             }
-            if unlocked && let Some(key) = row.object_key() {
-                to_sign.push((out.len(), items.len() - 1, row, key));
-            }
+            items.push(MediaView {
+                position: row.position,
+                id: unlocked.then_some(row.asset_id),
+                kind: row.kind,
+                width: row.width,
+                height: row.height,
+                duration_ms: row.duration_ms,
+                blurhash: row.blurhash.clone(),
+                variants: Vec::with_capacity(if unlocked { row.variants.len() } else { 0 }),
+            });
         }
         let own = viewer.is_some_and(|v| v.id.0 == post.creator_id);
         let show_text = unlocked || post.text_is_teaser;
@@ -275,7 +278,15 @@ async fn render(
         });
     }
     if !to_sign.is_empty() {
-        let keys: Vec<&str> = to_sign.iter().map(|(_, _, _, k)| k.as_str()).collect();
+        let mut start = 0;
+        let keys: Vec<&str> = to_sign
+            .iter()
+            .map(|(_, _, _, end)| {
+                let key = keys.get(start..*end).unwrap_or_default();
+                start = *end;
+                key
+            })
+            .collect();
         let (urls, _) = state
             .storage()?
             .signed_urls(&keys, state.settings.media.media_url_ttl.0)
@@ -287,9 +298,9 @@ async fn render(
                 .and_then(|v: &mut PostView| v.media.get_mut(m))
             {
                 item.variants.push(VariantUrl {
-                    name: row.variant.clone().unwrap_or_default(),
-                    width: row.variant_width.unwrap_or(0),
-                    height: row.variant_height.unwrap_or(0),
+                    name: row.name.into(),
+                    width: row.width,
+                    height: row.height,
                     url,
                 });
             }

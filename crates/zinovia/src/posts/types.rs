@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::entitlements::PostFacts;
+use crate::media::Kind;
 
 /// Who a post is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -87,8 +88,8 @@ impl PostRow {
     }
 }
 
-/// One file of a post's media (a row per variant; `variant` is `None` for an asset
-/// without the delivered variants).
+/// One of a post's media, with its delivered variants (none yet for an asset still being
+/// processed).
 #[derive(Debug, Clone)]
 pub struct MediaRow {
     /// Post.
@@ -97,8 +98,8 @@ pub struct MediaRow {
     pub position: i16,
     /// Asset.
     pub asset_id: Uuid,
-    /// `image` or `video`.
-    pub kind: String,
+    /// Image or video.
+    pub kind: Kind,
     /// Pixels.
     pub width: Option<i32>,
     /// Pixels.
@@ -107,20 +108,19 @@ pub struct MediaRow {
     pub duration_ms: Option<i32>,
     /// Placeholder.
     pub blurhash: Option<String>,
-    /// Variant name.
-    pub variant: Option<String>,
-    /// Variant pixels.
-    pub variant_width: Option<i32>,
-    /// Variant pixels.
-    pub variant_height: Option<i32>,
+    /// Delivered variants, in [`DELIVERED`] order.
+    pub variants: Vec<VariantRow>,
 }
 
-impl MediaRow {
-    /// Where the variant is stored (`media/<asset>/<variant>`, as the worker writes it).
-    pub fn object_key(&self) -> Option<String> {
-        let v = self.variant.as_deref()?;
-        crate::storage::StorageKey::variant(self.asset_id, v).map(|k| k.as_str().to_owned())
-    }
+/// One delivered variant of a post's media.
+#[derive(Debug, Clone, Copy)]
+pub struct VariantRow {
+    /// Its name (one of [`DELIVERED`]).
+    pub name: &'static str,
+    /// Pixels.
+    pub width: i32,
+    /// Pixels.
+    pub height: i32,
 }
 
 /// The variants a listing delivers: WebP sizes (photos and video posters) and the video.

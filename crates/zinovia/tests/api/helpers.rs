@@ -272,12 +272,12 @@ impl TestDb {
         }
     }
 
-    /// A new pool on this database.
+    /// A new pool on this database, its connections set up as the app's are.
     pub async fn pool(&self) -> PgPool {
         PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(self.options.clone())
+            .connect_with(zinovia::database::session_options(self.options.clone()))
             .await
             .expect("connect to the test database")
     }
