@@ -14,9 +14,9 @@ use sqlx::PgPool;
 use crate::accounts::{self, Role as AccountRole};
 use crate::app;
 use crate::config::{
-    AuthSettings, ContentSettings, CoreSettings, DatabaseSettings, HttpSettings, HumanDuration,
-    JobSettings, LifecycleSettings, MailSettings, MediaSettings, ReadGroups, Role, Settings,
-    SiteSettings,
+    AuthSettings, BillingSettings, ContentSettings, CoreSettings, DatabaseSettings, HttpSettings,
+    HumanDuration, JobSettings, LifecycleSettings, MailSettings, MediaSettings, ReadGroups, Role,
+    Settings, SiteSettings,
 };
 use crate::database::{Database, Embedded};
 use crate::error::AppError;
@@ -83,6 +83,8 @@ struct UpArgs {
     #[command(flatten)]
     content: ContentSettings,
     #[command(flatten)]
+    billing: BillingSettings,
+    #[command(flatten)]
     jobs: JobSettings,
     #[command(flatten)]
     lifecycle: LifecycleSettings,
@@ -98,6 +100,7 @@ impl UpArgs {
             mail: Some(self.mail),
             media: Some(self.media),
             content: Some(self.content),
+            billing: Some(self.billing),
             jobs: Some(self.jobs),
             lifecycle: Some(self.lifecycle),
         };
@@ -125,6 +128,8 @@ struct ServeArgs {
     #[command(flatten)]
     content: ContentSettings,
     #[command(flatten)]
+    billing: BillingSettings,
+    #[command(flatten)]
     lifecycle: LifecycleSettings,
 }
 
@@ -137,6 +142,7 @@ impl ServeArgs {
             auth: Some(self.auth),
             media: Some(self.media),
             content: Some(self.content),
+            billing: Some(self.billing),
             lifecycle: Some(self.lifecycle),
             ..ReadGroups::default()
         };
@@ -157,6 +163,8 @@ struct WorkerArgs {
     #[command(flatten)]
     media: MediaSettings,
     #[command(flatten)]
+    billing: BillingSettings,
+    #[command(flatten)]
     jobs: JobSettings,
     #[command(flatten)]
     lifecycle: LifecycleSettings,
@@ -169,6 +177,7 @@ impl WorkerArgs {
             site: Some(self.site),
             mail: Some(self.mail),
             media: Some(self.media),
+            billing: Some(self.billing),
             jobs: Some(self.jobs),
             lifecycle: Some(self.lifecycle),
             ..ReadGroups::default()

@@ -487,6 +487,44 @@ pub struct ContentSettings {
     pub posts_cache_ttl: HumanDuration,
 }
 
+/// Payments (`up`, `serve`, `worker`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Payment settings")]
+pub struct BillingSettings {
+    /// Which payment rail takes fans' money: `simulated` (local checkout pages that pay or
+    /// fail on a click; refused in production) or `stripe`.
+    #[arg(
+        long,
+        env = "PAYMENT_PROVIDER",
+        value_enum,
+        default_value = "simulated"
+    )]
+    pub payment_provider: crate::billing::Provider,
+
+    /// Stripe's secret API key (`sk_live_…`, `rk_live_…`; `sk_test_…` outside production).
+    #[arg(long, env = "STRIPE_SECRET_KEY", value_parser = parse_secret, hide_env_values = true)]
+    pub stripe_secret_key: Option<SecretString>,
+
+    /// The signing secret of Stripe's webhook endpoint (`whsec_…`).
+    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", value_parser = parse_secret, hide_env_values = true)]
+    pub stripe_webhook_secret: Option<SecretString>,
+
+    /// The platform's share of every payment, in percent (the rest is the creator's).
+    #[arg(long, env = "PLATFORM_FEE_PERCENT", default_value = "20",
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub platform_fee_percent: u8,
+
+    /// Smallest tip, in minor units.
+    #[arg(long, env = "TIP_MIN", default_value = "100",
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    pub tip_min: u32,
+
+    /// Largest tip, in minor units.
+    #[arg(long, env = "TIP_MAX", default_value = "50000",
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    pub tip_max: u32,
+}
+
 /// Settings of every long-running command (`up`, `serve`, `worker`).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Lifecycle settings")]
@@ -558,6 +596,7 @@ defaults_from_clap!(
     MailSettings,
     MediaSettings,
     ContentSettings,
+    BillingSettings,
     LifecycleSettings,
     JobSettings
 );
@@ -579,6 +618,8 @@ pub struct ReadGroups {
     pub media: Option<MediaSettings>,
     /// Creators, posts and the paywall.
     pub content: Option<ContentSettings>,
+    /// Payments.
+    pub billing: Option<BillingSettings>,
     /// Worker settings.
     pub jobs: Option<JobSettings>,
     /// Shutdown settings.
@@ -629,6 +670,8 @@ pub struct Settings {
     pub media: MediaSettings,
     /// Creators, posts and the paywall.
     pub content: ContentSettings,
+    /// Payments.
+    pub billing: BillingSettings,
     /// The job worker.
     pub jobs: JobSettings,
     /// Shutdown of long-running commands.
@@ -735,6 +778,7 @@ impl Settings {
         sources_of::<MailSettings>(m(read.mail.is_some()), &mut sources);
         sources_of::<MediaSettings>(m(read.media.is_some()), &mut sources);
         sources_of::<ContentSettings>(m(read.content.is_some()), &mut sources);
+        sources_of::<BillingSettings>(m(read.billing.is_some()), &mut sources);
         sources_of::<JobSettings>(m(read.jobs.is_some()), &mut sources);
         sources_of::<LifecycleSettings>(m(read.lifecycle.is_some()), &mut sources);
         Settings {
@@ -746,6 +790,7 @@ impl Settings {
             mail: read.mail.unwrap_or_default(),
             media: read.media.unwrap_or_default(),
             content: read.content.unwrap_or_default(),
+            billing: read.billing.unwrap_or_default(),
             jobs: read.jobs.unwrap_or_default(),
             lifecycle: read.lifecycle.unwrap_or_default(),
             sources,
@@ -763,6 +808,7 @@ impl Settings {
             mail: MailSettings::default(),
             media: MediaSettings::default(),
             content: ContentSettings::default(),
+            billing: BillingSettings::default(),
             jobs: JobSettings::default(),
             lifecycle: LifecycleSettings::default(),
             sources: Vec::new(),
@@ -837,6 +883,7 @@ impl Settings {
         }
         if role != Role::Migrate {
             self.check_media(role, &mut hard, &mut unsafe_, &mut warnings);
+            self.check_billing(role, &mut hard, &mut unsafe_);
         }
         if role.uses_jobs() {
             self.check_mail(&mut hard, &mut unsafe_);
@@ -1052,6 +1099,55 @@ impl Settings {
                 "CURRENCIES",
                 "must be ISO 4217 codes in capitals, e.g. USD,EUR",
             ));
+        }
+    }
+
+    fn check_billing(&self, role: Role, hard: &mut Vec<Problem>, unsafe_: &mut Vec<Problem>) {
+        let b = &self.billing;
+        if b.tip_min > b.tip_max {
+            hard.push(problem("TIP_MIN", "must not be above TIP_MAX"));
+        }
+        match b.payment_provider {
+            crate::billing::Provider::Simulated => unsafe_.push(problem(
+                "PAYMENT_PROVIDER",
+                "is `simulated`: nobody is charged; set `stripe` (and its keys) to take payments",
+            )),
+            crate::billing::Provider::Stripe => {
+                match &b.stripe_secret_key {
+                    None => hard.push(problem(
+                        "STRIPE_SECRET_KEY",
+                        "is required with PAYMENT_PROVIDER=stripe",
+                    )),
+                    Some(k)
+                        if !["sk_", "rk_"]
+                            .iter()
+                            .any(|p| k.expose_secret().starts_with(p)) =>
+                    {
+                        hard.push(problem(
+                            "STRIPE_SECRET_KEY",
+                            "is not a Stripe secret or restricted key (sk_… or rk_…)",
+                        ));
+                    }
+                    Some(k) if k.expose_secret().contains("_test_") => unsafe_.push(problem(
+                        "STRIPE_SECRET_KEY",
+                        "is a test-mode key: nobody is charged",
+                    )),
+                    Some(_) => {}
+                }
+                match &b.stripe_webhook_secret {
+                    // Only the servers receive webhooks.
+                    None if !role.uses_http() => {}
+                    None => hard.push(problem(
+                        "STRIPE_WEBHOOK_SECRET",
+                        "is required with PAYMENT_PROVIDER=stripe: webhooks cannot be verified without it",
+                    )),
+                    Some(s) if !s.expose_secret().starts_with("whsec_") => hard.push(problem(
+                        "STRIPE_WEBHOOK_SECRET",
+                        "is not a webhook signing secret (whsec_…)",
+                    )),
+                    Some(_) => {}
+                }
+            }
         }
     }
 
@@ -1313,6 +1409,24 @@ impl Settings {
             ("HANDLE_REDIRECT_FOR", ct.handle_redirect_for.to_string()),
             ("POSTS_CACHE_TTL", ct.posts_cache_ttl.to_string()),
             (
+                "PAYMENT_PROVIDER",
+                self.billing.payment_provider.as_str().to_owned(),
+            ),
+            (
+                "STRIPE_SECRET_KEY",
+                redacted(self.billing.stripe_secret_key.as_ref()),
+            ),
+            (
+                "STRIPE_WEBHOOK_SECRET",
+                redacted(self.billing.stripe_webhook_secret.as_ref()),
+            ),
+            (
+                "PLATFORM_FEE_PERCENT",
+                self.billing.platform_fee_percent.to_string(),
+            ),
+            ("TIP_MIN", self.billing.tip_min.to_string()),
+            ("TIP_MAX", self.billing.tip_max.to_string()),
+            (
                 "SHUTDOWN_TIMEOUT",
                 self.lifecycle.shutdown_timeout.to_string(),
             ),
@@ -1355,7 +1469,14 @@ fn fallback_url() -> Url {
 }
 
 /// A URL with its password (and any `password=`-like query value) replaced by `[redacted]`.
-pub fn redact_url(raw: &str) -> String {
+pub fn redacted(secret: Option<&SecretString>) -> String {
+    match secret {
+        Some(_) => "[redacted]".to_owned(),
+        None => "(unset)".to_owned(),
+    }
+}
+
+fn redact_url(raw: &str) -> String {
     match Url::parse(raw) {
         Ok(mut u) => {
             if u.password().is_some() {
@@ -1482,7 +1603,8 @@ mod tests {
                 "PUBLIC_BASE_URL",
                 "SESSION_SECRET",
                 "REDIS_URL",
-                "STORAGE"
+                "STORAGE",
+                "PAYMENT_PROVIDER"
             ]
         );
         // The worker serves no HTTP but sends mail with links to the site.
@@ -1492,6 +1614,7 @@ mod tests {
                 "DATABASE_URL",
                 "PUBLIC_BASE_URL",
                 "STORAGE",
+                "PAYMENT_PROVIDER",
                 "SMTP_URL",
                 "CLAMAV_ADDR"
             ]
@@ -1505,6 +1628,7 @@ mod tests {
                 "SESSION_SECRET",
                 "REDIS_URL",
                 "STORAGE",
+                "PAYMENT_PROVIDER",
                 "SMTP_URL",
                 "CLAMAV_ADDR"
             ]
@@ -1521,6 +1645,9 @@ mod tests {
         s.http.session_secret = Some("short".into());
         s.media.storage = StorageBackend::S3;
         s.media.s3_bucket = Some("zinovia-media".into());
+        s.billing.payment_provider = crate::billing::Provider::Stripe;
+        s.billing.stripe_secret_key = Some("sk_live_key".into());
+        s.billing.stripe_webhook_secret = Some("whsec_secret".into());
         let msgs: Vec<String> = s
             .validate(Role::Serve)
             .problems

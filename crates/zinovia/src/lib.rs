@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod app;
 pub mod assets;
+pub mod billing;
 pub mod cli;
 pub mod config;
 pub mod creators;

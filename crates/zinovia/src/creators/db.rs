@@ -212,7 +212,8 @@ pub(super) async fn counts(
            where p.creator_id = $1 and p.deleted_at is null and p.published_at <= now()
              and (p.expires_at is null or p.expires_at > now()) and a.kind = 'video') as "videos!",
           (select count(*) from subscriptions s where s.creator_id = $1
-             and s.status in ('trialing', 'active', 'past_due') and s.current_period_end > now()) as "subscribers!"
+             and s.status in ('trialing', 'active', 'past_due') and s.current_period_end > now()
+             and s.revoked_at is null) as "subscribers!"
         "#,
         user_id
     )

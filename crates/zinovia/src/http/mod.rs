@@ -56,6 +56,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(crate::media::api_router())
         .merge(crate::creators::api_router())
         .merge(crate::posts::api_router())
+        .merge(crate::billing::api_router())
 }
 
 /// The web pages: features add their routers here.

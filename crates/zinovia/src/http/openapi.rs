@@ -33,6 +33,7 @@ pub const SPEC_PATH: &str = "/api/v1/openapi.json";
         (name = "creators", description = "Creator profiles: becoming a creator, handles, prices"),
         (name = "posts", description = "Posts, the creator page, the feed, explore, likes and comments; locked posts carry previews and never media URLs"),
         (name = "media", description = "Uploads straight to storage, processing state, signed URLs"),
+        (name = "billing", description = "Payments: the payment rail's webhooks, checkouts, subscriptions, purchases, tips and creators' earnings"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

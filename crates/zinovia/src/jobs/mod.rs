@@ -236,6 +236,7 @@ impl Registry {
             .with::<AbandonStaleUploads>()
             .with::<ProcessMedia>()
             .with::<DeleteMediaFiles>()
+            .with::<crate::billing::ApplyBillingEvent>()
             .every(hourly, "prune_finished_jobs", &PruneFinishedJobs)
             .every(hourly, "prune_auth_records", &PruneAuthRecords)
             .every(hourly, "abandon_stale_uploads", &AbandonStaleUploads)

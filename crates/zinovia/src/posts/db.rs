@@ -509,14 +509,16 @@ pub async fn explore(
         select c.user_id, c.handle, c.display_name, c.bio, c.avatar_id, c.price_minor, c.currency,
                c.created_at,
                (select count(*) from subscriptions s where s.creator_id = c.user_id
-                  and s.status in ('trialing', 'active', 'past_due') and s.current_period_end > now()) as "subscribers!"
+                  and s.status in ('trialing', 'active', 'past_due') and s.current_period_end > now()
+                  and s.revoked_at is null) as "subscribers!"
         from creators c join users u on u.id = c.user_id
         where u.deleted_at is null and exists (
             select 1 from posts p where p.creator_id = c.user_id and p.visibility = 'public'
               and p.deleted_at is null and p.published_at <= now()
               and (p.expires_at is null or p.expires_at > now()))
         order by case when $1 then (select count(*) from subscriptions s where s.creator_id = c.user_id
-                  and s.status in ('trialing', 'active', 'past_due') and s.current_period_end > now()) else 0 end desc,
+                  and s.status in ('trialing', 'active', 'past_due') and s.current_period_end > now()
+                  and s.revoked_at is null) else 0 end desc,
                  c.created_at desc, c.user_id desc
         offset $2 limit $3
         "#,
@@ -536,7 +538,8 @@ pub async fn subscriptions(
     creators: Option<&[Uuid]>,
 ) -> Result<Vec<(Uuid, SubscriptionFacts)>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select creator_id, status, current_period_end, past_due_since
+        r#"select creator_id, status, current_period_end, past_due_since,
+                  revoked_at is not null as "revoked!"
            from subscriptions
            where fan_id = $1 and ($2::uuid[] is null or creator_id = any($2))
              and ($2::uuid[] is not null or current_period_end > now())"#,
@@ -554,6 +557,7 @@ pub async fn subscriptions(
                     status: r.status,
                     current_period_end: r.current_period_end,
                     past_due_since: r.past_due_since,
+                    revoked: r.revoked,
                 },
             )
         })

@@ -4,7 +4,8 @@
 //!
 //! A viewer may see a post's media if they are its creator, or the post is public, or they
 //! hold a subscription to the creator that grants access now (active or trialing, or past
-//! due within `SUBSCRIPTION_GRACE`, and its period not over), or they bought that
+//! due within `SUBSCRIPTION_GRACE`, its period not over, and not revoked for a refunded or
+//! disputed payment), or they bought that
 //! post (pay-per-view; a purchase survives a later change of visibility). Admins may see everything; what they see only as admins is audited.
 //! Deleted posts are hidden from everyone; scheduled and expired ones from everyone but
 //! their creator (and admins).
@@ -46,12 +47,14 @@ pub struct SubscriptionFacts {
     pub current_period_end: DateTime<Utc>,
     /// Past due since.
     pub past_due_since: Option<DateTime<Utc>>,
+    /// Access withdrawn by us (its payment was disputed or refunded), whatever the status.
+    pub revoked: bool,
 }
 
 impl SubscriptionFacts {
     /// Whether this subscription grants access at `now`.
     pub fn grants(&self, now: DateTime<Utc>, grace: Duration) -> bool {
-        if self.current_period_end <= now {
+        if self.revoked || self.current_period_end <= now {
             return false;
         }
         match self.status.as_str() {
@@ -224,6 +227,7 @@ mod tests {
             status: status.into(),
             current_period_end: now + chrono::Duration::hours(end_in_h),
             past_due_since: past_due_h_ago.map(|h| now - chrono::Duration::hours(h)),
+            revoked: false,
         }
     }
 
@@ -240,8 +244,19 @@ mod tests {
             "grace over"
         );
         assert!(!sub("past_due", 24, None).grants(now, grace));
-        for s in ["canceled", "unpaid", "incomplete"] {
+        for s in [
+            "canceled",
+            "unpaid",
+            "incomplete",
+            "incomplete_expired",
+            "paused",
+        ] {
             assert!(!sub(s, 24, None).grants(now, grace), "{s}");
         }
+        let revoked = SubscriptionFacts {
+            revoked: true,
+            ..sub("active", 24, None)
+        };
+        assert!(!revoked.grants(now, grace), "payment disputed or refunded");
     }
 }

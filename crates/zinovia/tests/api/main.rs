@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accounts;
+mod billing;
 mod embedded;
 mod harness;
 mod http;

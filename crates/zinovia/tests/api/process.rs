@@ -138,13 +138,14 @@ fn production_refuses_embedded_defaults_and_names_every_problem_at_once() {
         .lines()
         .find(|l| l.starts_with("error: refusing to start"))
         .unwrap_or_else(|| panic!("{err}"));
-    assert!(refusal.contains("5 setting problem(s)"), "{err}");
+    assert!(refusal.contains("6 setting problem(s)"), "{err}");
     for name in [
         "DATABASE_URL",
         "SESSION_SECRET",
         "PUBLIC_BASE_URL",
         "REDIS_URL",
         "STORAGE",
+        "PAYMENT_PROVIDER",
     ] {
         assert!(
             err.contains(&format!("  - {name}: ")),
@@ -160,11 +161,12 @@ fn production_refuses_embedded_defaults_and_names_every_problem_at_once() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("5 setting problem(s)"), "{err}");
+    assert!(err.contains("6 setting problem(s)"), "{err}");
     for name in [
         "DATABASE_URL",
         "PUBLIC_BASE_URL",
         "STORAGE",
+        "PAYMENT_PROVIDER",
         "SMTP_URL",
         "CLAMAV_ADDR",
     ] {
@@ -174,6 +176,7 @@ fn production_refuses_embedded_defaults_and_names_every_problem_at_once() {
         );
     }
     assert!(!err.contains("SESSION_SECRET"), "{err}");
+    assert!(!err.contains("STRIPE_WEBHOOK_SECRET"), "{err}");
 }
 
 #[test]

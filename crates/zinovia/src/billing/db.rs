@@ -1,0 +1,530 @@
+//! Every SQL statement of payments: received events, checkouts, subscriptions as the
+//! provider reports them, purchases, tips, payout accounts and the ledger.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use super::events::SubscriptionState;
+
+/// Records an event; `false` when it was already recorded (a redelivery).
+pub async fn record_event(
+    conn: impl PgExecutor<'_>,
+    provider: &str,
+    event_id: &str,
+    event_type: &str,
+    payload: &serde_json::Value,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query_scalar!(
+        r#"insert into billing_events (provider, event_id, event_type, payload)
+           values ($1, $2, $3, $4)
+           on conflict (provider, event_id) do nothing
+           returning true as "inserted!""#,
+        provider,
+        event_id,
+        event_type,
+        payload
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(inserted.is_some())
+}
+
+/// A recorded event not yet applied, locked for this transaction.
+pub async fn take_event(
+    conn: &mut PgConnection,
+    provider: &str,
+    event_id: &str,
+) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select payload from billing_events
+           where provider = $1 and event_id = $2 and processed_at is null
+           for update"#,
+        provider,
+        event_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Marks an event applied.
+pub async fn event_done(
+    conn: &mut PgConnection,
+    provider: &str,
+    event_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update billing_events set processed_at = now() where provider = $1 and event_id = $2",
+        provider,
+        event_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A checkout we started.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    /// Ours.
+    pub id: Uuid,
+    /// subscription, ppv or tip.
+    pub kind: String,
+    /// The fan paying.
+    pub fan_id: Uuid,
+    /// The creator paid.
+    pub creator_id: Uuid,
+    /// The post bought.
+    pub post_id: Option<Uuid>,
+    /// Amount.
+    pub amount_minor: i32,
+    /// Currency.
+    pub currency: String,
+    /// Tip message.
+    pub message: Option<String>,
+    /// open, completed, failed, expired.
+    pub status: String,
+}
+
+/// Finds a checkout by our id or the provider's session id, locked.
+pub async fn checkout_for_update(
+    conn: &mut PgConnection,
+    provider: &str,
+    id: Option<Uuid>,
+    session_id: &str,
+) -> Result<Option<Checkout>, sqlx::Error> {
+    sqlx::query_as!(
+        Checkout,
+        r#"select id, kind, fan_id, creator_id, post_id, amount_minor, currency, message, status
+           from checkouts
+           where provider = $1 and (id = $2 or session_id = $3)
+           order by (id = $2) desc nulls last
+           limit 1
+           for update"#,
+        provider,
+        id,
+        session_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Sets a checkout's status (and the provider's session id when it was not known).
+pub async fn set_checkout_status(
+    conn: &mut PgConnection,
+    id: Uuid,
+    status: &str,
+    session_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update checkouts set status = $2, session_id = coalesce(session_id, $3) where id = $1",
+        id,
+        status,
+        session_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Remembers a fan's customer at the provider.
+pub async fn save_customer(
+    conn: &mut PgConnection,
+    user: Uuid,
+    provider: &str,
+    customer: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"insert into billing_customers (user_id, provider, customer_id) values ($1, $2, $3)
+           on conflict do nothing"#,
+        user,
+        provider,
+        customer
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether money of this payment already went back (refund or dispute recorded).
+pub async fn payment_reversed(
+    conn: &mut PgConnection,
+    provider: &str,
+    payment: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from ledger_entries
+                          where provider = $1 and payment_id = $2 and kind in ('refund', 'dispute'))
+           as "reversed!""#,
+        provider,
+        payment
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// A purchase paid (access granted), unless this payment was already refunded or disputed.
+pub async fn purchase_paid(
+    conn: &mut PgConnection,
+    provider: &str,
+    c: &Checkout,
+    post: Uuid,
+    payment: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"insert into post_purchases (id, fan_id, post_id, amount_minor, currency, status, provider, payment_id)
+           values ($1, $2, $3, $4, $5, 'paid', $6, $7)
+           on conflict (fan_id, post_id) do update set status = 'paid', amount_minor = excluded.amount_minor,
+             currency = excluded.currency, provider = excluded.provider, payment_id = excluded.payment_id"#,
+        Uuid::now_v7(),
+        c.fan_id,
+        post,
+        c.amount_minor,
+        c.currency,
+        provider,
+        payment
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A tip paid.
+pub async fn tip_paid(
+    conn: &mut PgConnection,
+    provider: &str,
+    c: &Checkout,
+    payment: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"insert into tips (id, fan_id, creator_id, amount_minor, currency, message, provider, payment_id)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)
+           on conflict (provider, payment_id) do nothing"#,
+        Uuid::now_v7(),
+        c.fan_id,
+        c.creator_id,
+        c.amount_minor,
+        c.currency,
+        c.message,
+        provider,
+        payment
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A subscription row as held.
+#[derive(Debug, Clone)]
+pub struct HeldSubscription {
+    /// Ours.
+    pub id: Uuid,
+    /// Fan.
+    pub fan_id: Uuid,
+    /// Creator.
+    pub creator_id: Uuid,
+    /// The provider's id.
+    pub provider_subscription_id: Option<String>,
+}
+
+/// The subscription row of a provider subscription.
+pub async fn subscription_by_provider_id(
+    conn: &mut PgConnection,
+    provider: &str,
+    id: &str,
+) -> Result<Option<HeldSubscription>, sqlx::Error> {
+    sqlx::query_as!(
+        HeldSubscription,
+        r#"select id, fan_id, creator_id, provider_subscription_id from subscriptions
+           where provider = $1 and provider_subscription_id = $2"#,
+        provider,
+        id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Applies a provider's subscription state for (fan, creator), if it is not older than the
+/// state held: a newer subscription replaces an older one of the same pair; a canceled or
+/// expired subscription never comes back; at the same second the later status in the
+/// lifecycle wins. Returns whether anything changed.
+pub async fn apply_subscription(
+    conn: &mut PgConnection,
+    provider: &str,
+    fan: Uuid,
+    creator: Uuid,
+    s: &SubscriptionState,
+    at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let period_end = s.current_period_end.unwrap_or(at);
+    let price = s.price_minor.and_then(|p| i32::try_from(p).ok());
+    let changed = sqlx::query_scalar!(
+        r#"insert into subscriptions as s (id, fan_id, creator_id, status, current_period_end, past_due_since,
+                                        cancel_at_period_end, provider, provider_subscription_id, state_at,
+                                        price_minor, currency)
+           values ($1, $2, $3, $4, $5, case when $4 = 'past_due' then $9::timestamptz end, $6, $7, $8, $9, $10, $11)
+           on conflict (fan_id, creator_id) do update set
+             status = excluded.status,
+             current_period_end = excluded.current_period_end,
+             past_due_since = case
+               when excluded.status <> 'past_due' then null
+               when s.status = 'past_due' and s.provider_subscription_id = excluded.provider_subscription_id
+                 then coalesce(s.past_due_since, excluded.state_at)
+               else excluded.state_at end,
+             cancel_at_period_end = excluded.cancel_at_period_end,
+             provider = excluded.provider,
+             provider_subscription_id = excluded.provider_subscription_id,
+             state_at = excluded.state_at,
+             price_minor = coalesce(excluded.price_minor, s.price_minor),
+             currency = coalesce(excluded.currency, s.currency),
+             revoked_at = case when s.provider_subscription_id = excluded.provider_subscription_id
+                               then s.revoked_at end
+           where s.state_at is null
+              or (s.provider_subscription_id is distinct from excluded.provider_subscription_id
+                  and s.state_at <= excluded.state_at)
+              or (s.provider_subscription_id = excluded.provider_subscription_id
+                  and s.status not in ('canceled', 'incomplete_expired')
+                  and (s.state_at < excluded.state_at
+                       or (s.state_at = excluded.state_at
+                           and array_position(array['incomplete', 'trialing', 'active', 'past_due', 'unpaid',
+                                                    'paused', 'incomplete_expired', 'canceled'], excluded.status)
+                               >= array_position(array['incomplete', 'trialing', 'active', 'past_due', 'unpaid',
+                                                       'paused', 'incomplete_expired', 'canceled'], s.status))))
+           returning true as "changed!""#,
+        Uuid::now_v7(),
+        fan,
+        creator,
+        s.status,
+        period_end,
+        s.cancel_at_period_end,
+        provider,
+        s.id,
+        at,
+        price,
+        s.currency
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(changed.is_some())
+}
+
+/// A paid invoice extends the period it pays for and ends a past-due state it is newer
+/// than.
+pub async fn invoice_paid(
+    conn: &mut PgConnection,
+    provider: &str,
+    subscription: &str,
+    period_end: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"update subscriptions set
+             current_period_end = greatest(current_period_end, coalesce($3, current_period_end)),
+             status = case when status in ('past_due', 'unpaid', 'incomplete') and state_at <= $4
+                           then 'active' else status end,
+             past_due_since = case when status in ('past_due', 'unpaid', 'incomplete') and state_at <= $4
+                                   then null else past_due_since end,
+             state_at = greatest(state_at, $4)
+           where provider = $1 and provider_subscription_id = $2
+             and status not in ('canceled', 'incomplete_expired')"#,
+        provider,
+        subscription,
+        period_end,
+        at
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A failed invoice puts an active subscription past due (its grace starts), unless the
+/// state held is newer.
+pub async fn invoice_failed(
+    conn: &mut PgConnection,
+    provider: &str,
+    subscription: &str,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"update subscriptions set status = 'past_due', past_due_since = coalesce(past_due_since, $3),
+             state_at = $3
+           where provider = $1 and provider_subscription_id = $2
+             and status in ('active', 'trialing') and state_at <= $3"#,
+        provider,
+        subscription,
+        at
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A ledger entry to write.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    /// Whose.
+    pub creator_id: Uuid,
+    /// subscription, ppv, tip, refund, dispute.
+    pub kind: &'a str,
+    /// The provider.
+    pub provider: &'a str,
+    /// The recorded object.
+    pub source_id: &'a str,
+    /// Its payment.
+    pub payment_id: Option<&'a str>,
+    /// Who paid.
+    pub fan_id: Option<Uuid>,
+    /// The post bought.
+    pub post_id: Option<Uuid>,
+    /// The subscription paid.
+    pub subscription_id: Option<Uuid>,
+    /// Currency.
+    pub currency: &'a str,
+    /// Gross (negative for money going back).
+    pub gross_minor: i64,
+    /// The platform's part of it.
+    pub platform_fee_minor: i64,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Appends an entry; `false` when that source was already recorded.
+pub async fn append(conn: &mut PgConnection, e: &Entry<'_>) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query_scalar!(
+        r#"insert into ledger_entries (creator_id, kind, provider, source_id, payment_id, fan_id, post_id,
+                                       subscription_id, currency, gross_minor, platform_fee_minor, net_minor,
+                                       occurred_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11::bigint, $10::bigint - $11::bigint, $12)
+           on conflict (provider, kind, source_id) do nothing
+           returning true as "inserted!""#,
+        e.creator_id,
+        e.kind,
+        e.provider,
+        e.source_id,
+        e.payment_id,
+        e.fan_id,
+        e.post_id,
+        e.subscription_id,
+        e.currency,
+        e.gross_minor,
+        e.platform_fee_minor,
+        e.occurred_at
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(inserted.is_some())
+}
+
+/// The money-in entry of a payment (charge or payment intent ids), with what went back
+/// already.
+#[derive(Debug, Clone)]
+pub struct Paid {
+    /// Kind of the original entry.
+    pub kind: String,
+    /// Creator.
+    pub creator_id: Uuid,
+    /// Fan.
+    pub fan_id: Option<Uuid>,
+    /// Post.
+    pub post_id: Option<Uuid>,
+    /// Subscription.
+    pub subscription_id: Option<Uuid>,
+    /// The payment id as recorded.
+    pub payment_id: String,
+    /// Paid.
+    pub gross_minor: i64,
+    /// Its fee.
+    pub platform_fee_minor: i64,
+    /// Currency.
+    pub currency: String,
+    /// Refunded so far (positive).
+    pub refunded_minor: i64,
+}
+
+/// Finds the payment among `ids` (a charge and its payment intent).
+pub async fn paid_entry(
+    conn: &mut PgConnection,
+    provider: &str,
+    ids: &[String],
+) -> Result<Option<Paid>, sqlx::Error> {
+    sqlx::query_as!(
+        Paid,
+        r#"select e.kind, e.creator_id, e.fan_id, e.post_id, e.subscription_id,
+                  e.payment_id as "payment_id!", e.gross_minor, e.platform_fee_minor, e.currency,
+                  coalesce((select -sum(r.gross_minor) from ledger_entries r
+                            where r.provider = e.provider and r.payment_id = e.payment_id
+                              and r.kind = 'refund'), 0)::bigint as "refunded_minor!"
+           from ledger_entries e
+           where e.provider = $1 and e.payment_id = any($2) and e.kind in ('subscription', 'ppv', 'tip')
+           order by e.id
+           limit 1"#,
+        provider,
+        ids
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Withdraws what a reversed payment paid for: the purchase or tip is marked `status`
+/// (`refunded` or `disputed`); a subscription loses its access.
+pub async fn withdraw(
+    conn: &mut PgConnection,
+    provider: &str,
+    p: &Paid,
+    status: &str,
+) -> Result<(), sqlx::Error> {
+    match p.kind.as_str() {
+        "ppv" => {
+            sqlx::query!(
+                "update post_purchases set status = $3 where provider = $1 and payment_id = $2",
+                provider,
+                p.payment_id,
+                status
+            )
+            .execute(conn)
+            .await?;
+        }
+        "tip" => {
+            sqlx::query!(
+                "update tips set status = $3 where provider = $1 and payment_id = $2",
+                provider,
+                p.payment_id,
+                status
+            )
+            .execute(conn)
+            .await?;
+        }
+        _ => {
+            sqlx::query!(
+                "update subscriptions set revoked_at = coalesce(revoked_at, now()) where id = $1",
+                p.subscription_id
+            )
+            .execute(conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Updates a payout account's flags.
+pub async fn account_updated(
+    conn: &mut PgConnection,
+    provider: &str,
+    account: &str,
+    charges: bool,
+    payouts: bool,
+    submitted: bool,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"update payout_accounts set charges_enabled = $3, payouts_enabled = $4, details_submitted = $5
+           where provider = $1 and account_id = $2"#,
+        provider,
+        account,
+        charges,
+        payouts,
+        submitted
+    )
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}

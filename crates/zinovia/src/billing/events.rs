@@ -1,0 +1,300 @@
+//! Provider events translated into our own: the only place that reads a provider's event
+//! shapes. Stripe's objects are read field by field from JSON (tolerating the API versions
+//! that moved `current_period_end` to subscription items and an invoice's subscription to
+//! `parent.subscription_details`), so an unexpected shape becomes "ignored", never a panic.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// A received event: its id, type, time and object.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    /// The provider's event id (deduplication key).
+    pub id: String,
+    /// The provider's event type.
+    pub kind: String,
+    /// When the provider created it.
+    pub created: DateTime<Utc>,
+    /// `data.object`.
+    pub object: Value,
+}
+
+impl Envelope {
+    /// Reads an event body (already verified).
+    pub fn parse(body: &[u8]) -> Result<Envelope, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+        let id = str_of(&v, "id").ok_or("no event id")?.to_owned();
+        let kind = str_of(&v, "type").ok_or("no event type")?.to_owned();
+        let created = v
+            .get("created")
+            .and_then(Value::as_i64)
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+            .ok_or("no event time")?;
+        let object = v
+            .get("data")
+            .and_then(|d| d.get("object"))
+            .cloned()
+            .ok_or("no data.object")?;
+        Ok(Envelope {
+            id,
+            kind,
+            created,
+            object,
+        })
+    }
+}
+
+/// A checkout session's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckoutOutcome {
+    /// The provider's session id.
+    pub session_id: String,
+    /// Our checkout (`client_reference_id`).
+    pub checkout: Option<Uuid>,
+    /// The provider's customer.
+    pub customer: Option<String>,
+    /// The subscription it created (subscription checkouts).
+    pub subscription: Option<String>,
+    /// The payment (one-off checkouts).
+    pub payment: Option<String>,
+    /// Amount charged.
+    pub amount_minor: i64,
+    /// ISO currency, upper case.
+    pub currency: String,
+}
+
+/// A subscription's state as the provider reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionState {
+    /// The provider's id.
+    pub id: String,
+    /// The provider's customer.
+    pub customer: Option<String>,
+    /// incomplete, incomplete_expired, trialing, active, past_due, canceled, unpaid, paused.
+    pub status: String,
+    /// End of the paid (or trial) period.
+    pub current_period_end: Option<DateTime<Utc>>,
+    /// Ends at the period's end.
+    pub cancel_at_period_end: bool,
+    /// Our ids, from the metadata we set at checkout.
+    pub fan: Option<Uuid>,
+    /// The creator.
+    pub creator: Option<Uuid>,
+    /// Price per period.
+    pub price_minor: Option<i64>,
+    /// Currency, upper case.
+    pub currency: Option<String>,
+}
+
+/// A paid or failed invoice of a subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvoiceState {
+    /// The provider's id.
+    pub id: String,
+    /// Its subscription.
+    pub subscription: Option<String>,
+    /// The payment (charge or payment intent).
+    pub payment: Option<String>,
+    /// Paid.
+    pub amount_paid: i64,
+    /// Currency, upper case.
+    pub currency: String,
+    /// End of the period it pays for.
+    pub period_end: Option<DateTime<Utc>>,
+}
+
+/// Money returned: a refund (cumulative over the payment) or a dispute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reversal {
+    /// The refund's charge, or the dispute.
+    pub id: String,
+    /// The charge.
+    pub charge: Option<String>,
+    /// The payment intent.
+    pub payment_intent: Option<String>,
+    /// Amount (for refunds: refunded so far on the payment).
+    pub amount_minor: i64,
+    /// Currency, upper case.
+    pub currency: String,
+}
+
+/// A payout account's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountState {
+    /// The provider's id.
+    pub id: String,
+    /// May take charges.
+    pub charges_enabled: bool,
+    /// May be paid out.
+    pub payouts_enabled: bool,
+    /// Onboarding submitted.
+    pub details_submitted: bool,
+}
+
+/// Our events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A checkout was paid.
+    CheckoutPaid(CheckoutOutcome),
+    /// A checkout completed without the money yet (an asynchronous payment method).
+    CheckoutPending(CheckoutOutcome),
+    /// A checkout's payment failed or the session expired.
+    CheckoutFailed(CheckoutOutcome),
+    /// A subscription was created or changed.
+    Subscription(SubscriptionState),
+    /// An invoice was paid.
+    InvoicePaid(InvoiceState),
+    /// An invoice's payment failed.
+    InvoiceFailed(InvoiceState),
+    /// A payment was (partly) refunded.
+    Refunded(Reversal),
+    /// A payment was disputed.
+    Disputed(Reversal),
+    /// A payout account changed.
+    Account(AccountState),
+    /// Anything else: acknowledged and ignored.
+    Ignored,
+}
+
+/// Translates a Stripe event.
+pub fn from_stripe(e: &Envelope) -> Event {
+    let o = &e.object;
+    match e.kind.as_str() {
+        "checkout.session.completed" => match checkout(o) {
+            Some(c) if str_of(o, "payment_status") == Some("unpaid") => Event::CheckoutPending(c),
+            Some(c) => Event::CheckoutPaid(c),
+            None => Event::Ignored,
+        },
+        "checkout.session.async_payment_succeeded" => {
+            checkout(o).map_or(Event::Ignored, Event::CheckoutPaid)
+        }
+        "checkout.session.async_payment_failed" | "checkout.session.expired" => {
+            checkout(o).map_or(Event::Ignored, Event::CheckoutFailed)
+        }
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted" => {
+            subscription(o).map_or(Event::Ignored, Event::Subscription)
+        }
+        "invoice.paid" => invoice(o).map_or(Event::Ignored, Event::InvoicePaid),
+        "invoice.payment_failed" => invoice(o).map_or(Event::Ignored, Event::InvoiceFailed),
+        "charge.refunded" => (|| {
+            Some(Event::Refunded(Reversal {
+                id: str_of(o, "id")?.to_owned(),
+                charge: str_of(o, "id").map(str::to_owned),
+                payment_intent: id_of(o, "payment_intent"),
+                amount_minor: o.get("amount_refunded")?.as_i64()?,
+                currency: currency(o)?,
+            }))
+        })()
+        .unwrap_or(Event::Ignored),
+        "charge.dispute.created" => (|| {
+            Some(Event::Disputed(Reversal {
+                id: str_of(o, "id")?.to_owned(),
+                charge: id_of(o, "charge"),
+                payment_intent: id_of(o, "payment_intent"),
+                amount_minor: o.get("amount")?.as_i64()?,
+                currency: currency(o)?,
+            }))
+        })()
+        .unwrap_or(Event::Ignored),
+        "account.updated" => (|| {
+            Some(Event::Account(AccountState {
+                id: str_of(o, "id")?.to_owned(),
+                charges_enabled: o.get("charges_enabled")?.as_bool()?,
+                payouts_enabled: o.get("payouts_enabled")?.as_bool()?,
+                details_submitted: o
+                    .get("details_submitted")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            }))
+        })()
+        .unwrap_or(Event::Ignored),
+        _ => Event::Ignored,
+    }
+}
+
+fn checkout(o: &Value) -> Option<CheckoutOutcome> {
+    Some(CheckoutOutcome {
+        session_id: str_of(o, "id")?.to_owned(),
+        checkout: str_of(o, "client_reference_id").and_then(|s| Uuid::parse_str(s).ok()),
+        customer: id_of(o, "customer"),
+        subscription: id_of(o, "subscription"),
+        payment: id_of(o, "payment_intent"),
+        amount_minor: o.get("amount_total").and_then(Value::as_i64).unwrap_or(0),
+        currency: currency(o).unwrap_or_default(),
+    })
+}
+
+fn subscription(o: &Value) -> Option<SubscriptionState> {
+    let item = o
+        .get("items")
+        .and_then(|i| i.get("data"))
+        .and_then(|d| d.get(0));
+    let period_end = o
+        .get("current_period_end")
+        .and_then(Value::as_i64)
+        .or_else(|| item?.get("current_period_end")?.as_i64())
+        .and_then(|t| DateTime::from_timestamp(t, 0));
+    let price = item.and_then(|i| i.get("price"));
+    let meta = o.get("metadata");
+    let meta_id = |k: &str| {
+        meta.and_then(|m| str_of(m, k))
+            .and_then(|s| Uuid::parse_str(s).ok())
+    };
+    Some(SubscriptionState {
+        id: str_of(o, "id")?.to_owned(),
+        customer: id_of(o, "customer"),
+        status: str_of(o, "status")?.to_owned(),
+        current_period_end: period_end,
+        cancel_at_period_end: o
+            .get("cancel_at_period_end")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        fan: meta_id("fan_id"),
+        creator: meta_id("creator_id"),
+        price_minor: price.and_then(|p| p.get("unit_amount")?.as_i64()),
+        currency: price.and_then(currency),
+    })
+}
+
+fn invoice(o: &Value) -> Option<InvoiceState> {
+    let subscription = id_of(o, "subscription").or_else(|| {
+        o.get("parent")?
+            .get("subscription_details")
+            .and_then(|d| id_of(d, "subscription"))
+    });
+    let period_end = o
+        .get("lines")
+        .and_then(|l| l.get("data"))
+        .and_then(|d| d.get(0))
+        .and_then(|line| line.get("period")?.get("end")?.as_i64())
+        .or_else(|| o.get("period_end")?.as_i64())
+        .and_then(|t| DateTime::from_timestamp(t, 0));
+    Some(InvoiceState {
+        id: str_of(o, "id")?.to_owned(),
+        subscription,
+        payment: id_of(o, "charge").or_else(|| id_of(o, "payment_intent")),
+        amount_paid: o.get("amount_paid").and_then(Value::as_i64).unwrap_or(0),
+        currency: currency(o)?,
+        period_end,
+    })
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key)?.as_str()
+}
+
+/// An id field that may be expanded into its object.
+fn id_of(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("id")?.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+fn currency(v: &Value) -> Option<String> {
+    str_of(v, "currency").map(str::to_ascii_uppercase)
+}

@@ -1,0 +1,397 @@
+//! Receiving webhooks (verify, record once, enqueue) and applying events to the ledger and
+//! the entitlement rows, in any order and any number of times.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::db::{self, Entry};
+use super::events::{self, Envelope, Event, Reversal};
+use super::signature::{self, SignatureError};
+use crate::error::AppError;
+use crate::jobs::{self, Job, JobContext, JobError};
+use crate::state::AppState;
+
+/// The payment rails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// Local checkout pages that pay or fail on a click (development, demos, tests).
+    Simulated,
+    /// Stripe with Stripe Connect.
+    Stripe,
+}
+
+impl Provider {
+    /// As stored and in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Simulated => "simulated",
+            Provider::Stripe => "stripe",
+        }
+    }
+
+    /// From a URL segment.
+    pub fn parse(s: &str) -> Option<Provider> {
+        match s {
+            "simulated" => Some(Provider::Simulated),
+            "stripe" => Some(Provider::Stripe),
+            _ => None,
+        }
+    }
+}
+
+/// The platform's part of `gross` at `percent` (rounded half away from zero, so a
+/// reversal's fee mirrors its payment's).
+pub fn platform_fee(gross: i64, percent: u8) -> i64 {
+    let scaled = i128::from(gross) * i128::from(percent);
+    let fee = (scaled.abs() + 50) / 100;
+    i64::try_from(if scaled < 0 { -fee } else { fee }).unwrap_or(0)
+}
+
+/// Verifies a webhook, records its event once and enqueues its handling, in one
+/// transaction. A redelivered event is acknowledged and not enqueued again.
+pub async fn receive(
+    state: &AppState,
+    provider: Provider,
+    signature_header: Option<&str>,
+    body: &[u8],
+) -> Result<bool, AppError> {
+    let secret = state.webhook_secret(provider).ok_or(AppError::NotFound)?;
+    signature::verify(
+        &secret,
+        signature_header,
+        body,
+        Utc::now().timestamp(),
+        signature::TOLERANCE_SECS,
+    )
+    .map_err(|e: SignatureError| AppError::BadRequest(format!("webhook refused: {e}")))?;
+    let envelope = Envelope::parse(body).map_err(AppError::BadRequest)?;
+    let payload: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let mut tx = state.db.begin().await?;
+    let new = db::record_event(
+        &mut *tx,
+        provider.as_str(),
+        &envelope.id,
+        &envelope.kind,
+        &payload,
+    )
+    .await?;
+    if new {
+        jobs::enqueue(
+            &mut *tx,
+            &ApplyBillingEvent {
+                provider,
+                event_id: envelope.id.clone(),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(provider = provider.as_str(), event_id = %envelope.id, event_type = %envelope.kind, duplicate = !new, "billing event received");
+    Ok(new)
+}
+
+/// Applies one recorded event (the webhook's slow half).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApplyBillingEvent {
+    /// Its provider.
+    pub provider: Provider,
+    /// Its id there.
+    pub event_id: String,
+}
+
+impl Job for ApplyBillingEvent {
+    const KIND: &'static str = "apply_billing_event";
+    const MAX_ATTEMPTS: i32 = 8;
+    const PRIORITY: i16 = 10;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(format!("{}:{}", self.provider.as_str(), self.event_id))
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        apply(&ctx.state, self.provider, &self.event_id).await
+    }
+}
+
+/// Why an event could not be applied yet.
+#[derive(Debug, thiserror::Error)]
+enum Wait {
+    /// What it refers to has not arrived yet (events come in any order): retried later.
+    #[error("{0}")]
+    NotYet(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+async fn apply(state: &AppState, provider: Provider, event_id: &str) -> Result<(), JobError> {
+    let mut tx = state
+        .db
+        .begin()
+        .await
+        .map_err(|e| JobError::Retry(e.into()))?;
+    let Some(payload) = db::take_event(&mut tx, provider.as_str(), event_id)
+        .await
+        .map_err(|e| JobError::Retry(e.into()))?
+    else {
+        return Ok(()); // applied already
+    };
+    let body = serde_json::to_vec(&payload).map_err(|e| JobError::Abort(e.into()))?;
+    let envelope = Envelope::parse(&body).map_err(|e| JobError::Abort(anyhow::anyhow!(e)))?;
+    let event = events::from_stripe(&envelope);
+    let fee = state.settings.billing.platform_fee_percent;
+    let outcome = apply_event(&mut tx, provider.as_str(), fee, &envelope, &event).await;
+    match outcome {
+        Ok(()) => {}
+        Err(Wait::NotYet(why)) => {
+            return Err(JobError::Retry(anyhow::anyhow!(
+                "event {event_id} ({}) waits: {why}",
+                envelope.kind
+            )));
+        }
+        Err(Wait::Db(e)) => return Err(JobError::Retry(e.into())),
+    }
+    db::event_done(&mut tx, provider.as_str(), event_id)
+        .await
+        .map_err(|e| JobError::Retry(e.into()))?;
+    tx.commit().await.map_err(|e| JobError::Retry(e.into()))?;
+    if event == Event::Ignored {
+        tracing::info!(provider = provider.as_str(), event_id, event_type = %envelope.kind, "billing event ignored (a type we do not act on)");
+    }
+    Ok(())
+}
+
+async fn apply_event(
+    conn: &mut sqlx::PgConnection,
+    provider: &str,
+    fee_percent: u8,
+    envelope: &Envelope,
+    event: &Event,
+) -> Result<(), Wait> {
+    let at = envelope.created;
+    match event {
+        Event::CheckoutPaid(c) => {
+            let Some(checkout) =
+                db::checkout_for_update(conn, provider, c.checkout, &c.session_id).await?
+            else {
+                tracing::warn!(session = %c.session_id, "a paid checkout we did not start; ignored");
+                return Ok(());
+            };
+            if let Some(customer) = &c.customer {
+                db::save_customer(conn, checkout.fan_id, provider, customer).await?;
+            }
+            db::set_checkout_status(conn, checkout.id, "completed", &c.session_id).await?;
+            if checkout.kind == "subscription" {
+                return Ok(()); // invoices carry the money, subscription events the access
+            }
+            let payment = c.payment.clone().unwrap_or_else(|| c.session_id.clone());
+            if db::payment_reversed(conn, provider, &payment).await? {
+                return Ok(());
+            }
+            let gross = if c.amount_minor > 0 {
+                c.amount_minor
+            } else {
+                i64::from(checkout.amount_minor)
+            };
+            let kind = if checkout.kind == "ppv" { "ppv" } else { "tip" };
+            match (kind, checkout.post_id) {
+                ("ppv", Some(post)) => {
+                    db::purchase_paid(conn, provider, &checkout, post, &payment).await?
+                }
+                ("ppv", None) => {
+                    tracing::warn!(checkout = %checkout.id, "a paid post purchase whose post is gone");
+                }
+                _ => db::tip_paid(conn, provider, &checkout, &payment).await?,
+            }
+            db::append(
+                conn,
+                &Entry {
+                    creator_id: checkout.creator_id,
+                    kind,
+                    provider,
+                    source_id: &payment,
+                    payment_id: Some(&payment),
+                    fan_id: Some(checkout.fan_id),
+                    post_id: checkout.post_id,
+                    subscription_id: None,
+                    currency: &checkout.currency,
+                    gross_minor: gross,
+                    platform_fee_minor: platform_fee(gross, fee_percent),
+                    occurred_at: at,
+                },
+            )
+            .await?;
+        }
+        Event::CheckoutPending(_) => {}
+        Event::CheckoutFailed(c) => {
+            if let Some(checkout) =
+                db::checkout_for_update(conn, provider, c.checkout, &c.session_id).await?
+                && checkout.status == "open"
+            {
+                let status = if envelope.kind == "checkout.session.expired" {
+                    "expired"
+                } else {
+                    "failed"
+                };
+                db::set_checkout_status(conn, checkout.id, status, &c.session_id).await?;
+            }
+        }
+        Event::Subscription(s) => {
+            let (fan, creator) = match (s.fan, s.creator) {
+                (Some(f), Some(c)) => (f, c),
+                _ => match db::subscription_by_provider_id(conn, provider, &s.id).await? {
+                    Some(held) => (held.fan_id, held.creator_id),
+                    None => {
+                        tracing::warn!(subscription = %s.id, "a subscription without our metadata; ignored");
+                        return Ok(());
+                    }
+                },
+            };
+            db::apply_subscription(conn, provider, fan, creator, s, at).await?;
+        }
+        Event::InvoicePaid(i) => {
+            let Some(sub_id) = &i.subscription else {
+                return Ok(()); // not a subscription's invoice
+            };
+            let Some(held) = db::subscription_by_provider_id(conn, provider, sub_id).await? else {
+                return Err(Wait::NotYet(format!("subscription {sub_id} not known yet")));
+            };
+            db::invoice_paid(conn, provider, sub_id, i.period_end, at).await?;
+            if i.amount_paid > 0 {
+                let payment = i.payment.clone().unwrap_or_else(|| i.id.clone());
+                db::append(
+                    conn,
+                    &Entry {
+                        creator_id: held.creator_id,
+                        kind: "subscription",
+                        provider,
+                        source_id: &i.id,
+                        payment_id: Some(&payment),
+                        fan_id: Some(held.fan_id),
+                        post_id: None,
+                        subscription_id: Some(held.id),
+                        currency: &i.currency,
+                        gross_minor: i.amount_paid,
+                        platform_fee_minor: platform_fee(i.amount_paid, fee_percent),
+                        occurred_at: at,
+                    },
+                )
+                .await?;
+            }
+        }
+        Event::InvoiceFailed(i) => {
+            if let Some(sub_id) = &i.subscription {
+                if db::subscription_by_provider_id(conn, provider, sub_id)
+                    .await?
+                    .is_none()
+                {
+                    return Err(Wait::NotYet(format!("subscription {sub_id} not known yet")));
+                }
+                db::invoice_failed(conn, provider, sub_id, at).await?;
+            }
+        }
+        Event::Refunded(r) => reverse(conn, provider, fee_percent, r, at, true).await?,
+        Event::Disputed(r) => reverse(conn, provider, fee_percent, r, at, false).await?,
+        Event::Account(a) => {
+            if !db::account_updated(
+                conn,
+                provider,
+                &a.id,
+                a.charges_enabled,
+                a.payouts_enabled,
+                a.details_submitted,
+            )
+            .await?
+            {
+                tracing::warn!(account = %a.id, "an update of a payout account we do not know; ignored");
+            }
+        }
+        Event::Ignored => {}
+    }
+    Ok(())
+}
+
+/// A refund (cumulative amount over the payment) or a dispute: a negative entry for what
+/// went back, and the access it paid for withdrawn (for refunds, once fully refunded).
+async fn reverse(
+    conn: &mut sqlx::PgConnection,
+    provider: &str,
+    fee_percent: u8,
+    r: &Reversal,
+    at: chrono::DateTime<Utc>,
+    refund: bool,
+) -> Result<(), Wait> {
+    let ids: Vec<String> = [r.charge.clone(), r.payment_intent.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let Some(paid) = db::paid_entry(conn, provider, &ids).await? else {
+        return Err(Wait::NotYet(format!("payment {ids:?} not recorded yet")));
+    };
+    let (amount, source) = if refund {
+        // Refund events carry the total refunded so far: record only what is new (an older
+        // event arriving late adds nothing).
+        (
+            r.amount_minor - paid.refunded_minor,
+            format!("{}:{}", r.id, r.amount_minor),
+        )
+    } else {
+        (r.amount_minor, r.id.clone())
+    };
+    if amount > 0 {
+        let gross = -amount.min(paid.gross_minor);
+        // The platform gives back its part of what goes back.
+        let fee = if paid.gross_minor > 0 {
+            -platform_fee(-gross, fee_percent)
+        } else {
+            0
+        };
+        db::append(
+            conn,
+            &Entry {
+                creator_id: paid.creator_id,
+                kind: if refund { "refund" } else { "dispute" },
+                provider,
+                source_id: &source,
+                payment_id: Some(&paid.payment_id),
+                fan_id: paid.fan_id,
+                post_id: paid.post_id,
+                subscription_id: paid.subscription_id,
+                currency: &paid.currency,
+                gross_minor: gross,
+                platform_fee_minor: fee,
+                occurred_at: at,
+            },
+        )
+        .await?;
+    }
+    let fully_refunded = r.amount_minor >= paid.gross_minor;
+    if !refund || fully_refunded {
+        db::withdraw(
+            conn,
+            provider,
+            &paid,
+            if refund { "refunded" } else { "disputed" },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fees_round_half_away_from_zero_and_mirror_for_reversals() {
+        assert_eq!(platform_fee(999, 20), 200);
+        assert_eq!(platform_fee(1000, 20), 200);
+        assert_eq!(platform_fee(1002, 20), 200);
+        assert_eq!(platform_fee(1003, 20), 201);
+        assert_eq!(platform_fee(-1003, 20), -201);
+        assert_eq!(platform_fee(0, 20), 0);
+        assert_eq!(platform_fee(12_345, 0), 0);
+        assert_eq!(platform_fee(12_345, 100), 12_345);
+    }
+}

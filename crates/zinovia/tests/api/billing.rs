@@ -1,0 +1,587 @@
+//! Payments: webhooks signed as Stripe signs them, delivered twice, out of order, forged or
+//! stale; the ledger and the access they grant and take back.
+
+use chrono::Utc;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+use zinovia::accounts::Role;
+use zinovia::billing::Provider;
+use zinovia::billing::signature;
+use zinovia::config::{Environment, Role as ConfigRole, Settings};
+use zinovia::jobs::Registry;
+
+use crate::helpers::TestApp;
+use crate::posts::{Member, call, creator, member, post, ready_photo};
+
+const SECRET: &str = "whsec_zinovia_tests_0123456789";
+
+async fn app() -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.billing.payment_provider = Provider::Stripe;
+        s.billing.stripe_webhook_secret = Some(SECRET.to_owned().into());
+        s.billing.platform_fee_percent = 20;
+    })
+    .await
+}
+
+/// Posts `event` to the Stripe webhook, signed at `signed_at` with `secret`.
+async fn deliver_signed(
+    app: &TestApp,
+    event: &Value,
+    secret: &str,
+    signed_at: i64,
+) -> (StatusCode, Value) {
+    let body = serde_json::to_vec(event).unwrap();
+    let r = app
+        .client
+        .post(format!("{}/api/v1/billing/webhooks/stripe", app.base))
+        .header("content-type", "application/json")
+        .header(
+            "stripe-signature",
+            signature::header(secret, signed_at, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Delivers `event` correctly signed now and runs the jobs it enqueued.
+async fn deliver(app: &TestApp, event: &Value) -> Value {
+    let (status, body) = deliver_signed(app, event, SECRET, Utc::now().timestamp()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.run_pending_jobs(&Registry::standard()).await;
+    body
+}
+
+fn event(id: &str, kind: &str, created: i64, object: Value) -> Value {
+    json!({"id": id, "object": "event", "type": kind, "created": created, "api_version": "2025-03-31.basil",
+           "data": {"object": object}})
+}
+
+fn subscription(id: &str, status: &str, fan: &Member, creator: &Member, period_end: i64) -> Value {
+    json!({"id": id, "object": "subscription", "customer": "cus_fan", "status": status,
+           "cancel_at_period_end": false,
+           "metadata": {"fan_id": fan.id.to_string(), "creator_id": creator.id.to_string()},
+           "items": {"object": "list", "data": [{"id": "si_1", "current_period_end": period_end,
+                      "price": {"id": "price_1", "unit_amount": 999, "currency": "usd"}}]}})
+}
+
+fn invoice(id: &str, subscription: &str, charge: &str, amount: i64, period_end: i64) -> Value {
+    json!({"id": id, "object": "invoice", "amount_paid": amount, "currency": "usd", "charge": charge,
+           "parent": {"subscription_details": {"subscription": subscription}},
+           "lines": {"data": [{"period": {"start": period_end - 30 * 86400, "end": period_end}}]}})
+}
+
+/// Whether `viewer` sees the media of `post_id` on the creator's page.
+async fn sees(app: &TestApp, handle: &str, viewer: &Member, post_id: &str) -> bool {
+    let (status, page) = call(
+        app,
+        Method::GET,
+        &format!("/api/v1/creators/{handle}/posts"),
+        Some(&viewer.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let p = page["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == post_id)
+        .cloned()
+        .unwrap();
+    let unlocked = p["locked"] == false;
+    let urls = p["media"][0]["variants"].as_array().map_or(0, Vec::len);
+    assert_eq!(unlocked, urls > 0, "{p}");
+    unlocked
+}
+
+async fn locked_post(app: &TestApp, who: &Member, visibility: &str) -> String {
+    let photo = ready_photo(&app.state.db, who.id).await;
+    let mut body = json!({"text": "for some", "media_ids": [photo], "visibility": visibility});
+    if visibility == "ppv" {
+        body["price_minor"] = json!(1500);
+    }
+    post(app, who, body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn ledger(db: &PgPool, creator: Uuid) -> Vec<(String, i64, i64, i64)> {
+    sqlx::query_as(
+        "select kind, gross_minor, platform_fee_minor, net_minor from ledger_entries
+         where creator_id = $1 order by id",
+    )
+    .bind(creator)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+async fn balance(db: &PgPool, creator: Uuid) -> i64 {
+    sqlx::query_scalar(
+        "select coalesce(sum(net_minor), 0)::bigint from ledger_entries where creator_id = $1",
+    )
+    .bind(creator)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+async fn count(db: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_subscription_paid_through_webhooks_unlocks_for_that_fan_only_once_however_often_delivered()
+ {
+    let app = app().await;
+    let c = creator(&app, "paid_creator").await;
+    let fan = member(&app, Role::Fan).await;
+    let other = member(&app, Role::Fan).await;
+    let post_id = locked_post(&app, &c, "subscribers").await;
+    assert!(!sees(&app, "paid_creator", &fan, &post_id).await);
+
+    let now = Utc::now().timestamp();
+    let end = now + 30 * 86400;
+    let created = event(
+        "evt_sub_created",
+        "customer.subscription.created",
+        now,
+        subscription("sub_1", "active", &fan, &c, end),
+    );
+    let paid = event(
+        "evt_inv_paid",
+        "invoice.paid",
+        now,
+        invoice("in_1", "sub_1", "ch_1", 999, end),
+    );
+    for (i, e) in [&created, &paid, &created, &paid, &paid]
+        .into_iter()
+        .enumerate()
+    {
+        let receipt = deliver(&app, e).await;
+        assert_eq!(receipt["duplicate"], i >= 2, "{receipt}");
+    }
+    assert!(sees(&app, "paid_creator", &fan, &post_id).await);
+    assert!(!sees(&app, "paid_creator", &other, &post_id).await);
+    let db = &app.state.db;
+    assert_eq!(count(db, "select count(*) from subscriptions").await, 1);
+    assert_eq!(
+        ledger(db, c.id).await,
+        [("subscription".to_owned(), 999, 200, 799)]
+    );
+    assert_eq!(
+        count(
+            db,
+            "select count(*) from billing_events where processed_at is not null"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn events_in_any_order_end_in_the_state_the_latest_object_says() {
+    let app = app().await;
+    let c = creator(&app, "ordered").await;
+    let (a, b) = (member(&app, Role::Fan).await, member(&app, Role::Fan).await);
+    let post_id = locked_post(&app, &c, "subscribers").await;
+    let now = Utc::now().timestamp();
+    let end = now + 30 * 86400;
+    // Fan A: deleted (newest) arrives before created.
+    deliver(
+        &app,
+        &event(
+            "evt_a3",
+            "customer.subscription.deleted",
+            now - 10,
+            subscription("sub_a", "canceled", &a, &c, end),
+        ),
+    )
+    .await;
+    deliver(
+        &app,
+        &event(
+            "evt_a1",
+            "customer.subscription.created",
+            now - 100,
+            subscription("sub_a", "active", &a, &c, end),
+        ),
+    )
+    .await;
+    deliver(
+        &app,
+        &event(
+            "evt_a2",
+            "customer.subscription.updated",
+            now - 50,
+            subscription("sub_a", "active", &a, &c, end),
+        ),
+    )
+    .await;
+    // Fan B: updated (to active) arrives before created (incomplete).
+    deliver(
+        &app,
+        &event(
+            "evt_b2",
+            "customer.subscription.updated",
+            now - 20,
+            subscription("sub_b", "active", &b, &c, end),
+        ),
+    )
+    .await;
+    deliver(
+        &app,
+        &event(
+            "evt_b1",
+            "customer.subscription.created",
+            now - 60,
+            subscription("sub_b", "incomplete", &b, &c, end),
+        ),
+    )
+    .await;
+    let status = |fan: Uuid| {
+        let db = app.state.db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("select status from subscriptions where fan_id = $1")
+                .bind(fan)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(status(a.id).await, "canceled");
+    assert_eq!(status(b.id).await, "active");
+    assert!(!sees(&app, "ordered", &a, &post_id).await);
+    assert!(sees(&app, "ordered", &b, &post_id).await);
+}
+
+#[tokio::test]
+async fn forged_stale_or_unsigned_webhooks_are_refused_and_change_nothing() {
+    let app = app().await;
+    let c = creator(&app, "guarded").await;
+    let fan = member(&app, Role::Fan).await;
+    let now = Utc::now().timestamp();
+    let e = event(
+        "evt_forged",
+        "customer.subscription.created",
+        now,
+        subscription("sub_f", "active", &fan, &c, now + 86400),
+    );
+    for (secret, at) in [
+        ("whsec_someone_else", now),
+        (SECRET, now - 301),
+        (SECRET, now + 301),
+    ] {
+        let (status, body) = deliver_signed(&app, &e, secret, at).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("webhook refused"),
+            "{body}"
+        );
+    }
+    let r = app
+        .client
+        .post(format!("{}/api/v1/billing/webhooks/stripe", app.base))
+        .body(serde_json::to_vec(&e).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // A correctly signed body that is not an event.
+    let (status, _) = deliver_signed(&app, &json!({"hello": "world"}), SECRET, now).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The rail that is not configured does not answer.
+    let r = app
+        .client
+        .post(format!("{}/api/v1/billing/webhooks/simulated", app.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    app.run_pending_jobs(&Registry::standard()).await;
+    let db = &app.state.db;
+    assert_eq!(count(db, "select count(*) from billing_events").await, 0);
+    assert_eq!(count(db, "select count(*) from subscriptions").await, 0);
+}
+
+/// Inserts the checkout our checkout endpoint makes (its session id is the provider's).
+async fn checkout(
+    db: &PgPool,
+    kind: &str,
+    fan: &Member,
+    creator: &Member,
+    post: Option<&str>,
+    amount: i32,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into checkouts (id, provider, session_id, fan_id, kind, creator_id, post_id, amount_minor, currency)
+         values ($1, 'stripe', 'cs_' || $1, $2, $3, $4, $5::uuid, $6, 'USD')",
+    )
+    .bind(id)
+    .bind(fan.id)
+    .bind(kind)
+    .bind(creator.id)
+    .bind(post.map(|p| Uuid::parse_str(p).unwrap()))
+    .bind(amount)
+    .execute(db)
+    .await
+    .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn refunds_and_disputes_take_access_back_and_the_balance_is_the_sum_of_the_entries() {
+    let app = app().await;
+    let db = &app.state.db;
+    let c = creator(&app, "refunds").await;
+    let fan = member(&app, Role::Fan).await;
+    let ppv = locked_post(&app, &c, "ppv").await;
+    let subs_only = locked_post(&app, &c, "subscribers").await;
+    let now = Utc::now().timestamp();
+
+    // A pay-per-view purchase, paid, then refunded in full.
+    let co = checkout(db, "ppv", &fan, &c, Some(&ppv), 1500).await;
+    let session = json!({"id": format!("cs_{co}"), "object": "checkout.session", "client_reference_id": co.to_string(),
+                         "customer": "cus_fan", "payment_intent": "pi_ppv", "payment_status": "paid",
+                         "status": "complete", "mode": "payment", "amount_total": 1500, "currency": "usd"});
+    deliver(
+        &app,
+        &event("evt_co", "checkout.session.completed", now - 60, session),
+    )
+    .await;
+    assert!(sees(&app, "refunds", &fan, &ppv).await);
+    let charge = |refunded: i64| {
+        json!({"id": "ch_ppv", "object": "charge", "payment_intent": "pi_ppv", "amount": 1500,
+                                        "amount_refunded": refunded, "currency": "usd", "refunded": refunded == 1500})
+    };
+    deliver(
+        &app,
+        &event("evt_ref_part", "charge.refunded", now - 30, charge(500)),
+    )
+    .await;
+    assert!(
+        sees(&app, "refunds", &fan, &ppv).await,
+        "a partial refund keeps the purchase"
+    );
+    deliver(
+        &app,
+        &event("evt_ref_full", "charge.refunded", now - 20, charge(1500)),
+    )
+    .await;
+    deliver(
+        &app,
+        &event("evt_ref_part", "charge.refunded", now - 30, charge(500)),
+    )
+    .await; // redelivered
+    assert!(!sees(&app, "refunds", &fan, &ppv).await);
+
+    // A subscription payment, then disputed.
+    let end = now + 30 * 86400;
+    deliver(
+        &app,
+        &event(
+            "evt_s",
+            "customer.subscription.created",
+            now - 60,
+            subscription("sub_d", "active", &fan, &c, end),
+        ),
+    )
+    .await;
+    deliver(
+        &app,
+        &event(
+            "evt_i",
+            "invoice.paid",
+            now - 60,
+            invoice("in_d", "sub_d", "ch_sub", 999, end),
+        ),
+    )
+    .await;
+    assert!(sees(&app, "refunds", &fan, &subs_only).await);
+    let dispute = json!({"id": "dp_1", "object": "dispute", "charge": "ch_sub", "amount": 999, "currency": "usd"});
+    deliver(
+        &app,
+        &event("evt_dp", "charge.dispute.created", now - 5, dispute),
+    )
+    .await;
+    assert!(!sees(&app, "refunds", &fan, &subs_only).await);
+    // A later status update from the provider does not bring disputed access back.
+    deliver(
+        &app,
+        &event(
+            "evt_s2",
+            "customer.subscription.updated",
+            now,
+            subscription("sub_d", "active", &fan, &c, end),
+        ),
+    )
+    .await;
+    assert!(!sees(&app, "refunds", &fan, &subs_only).await);
+
+    assert_eq!(
+        ledger(db, c.id).await,
+        [
+            ("ppv".to_owned(), 1500, 300, 1200),
+            ("refund".to_owned(), -500, -100, -400),
+            ("refund".to_owned(), -1000, -200, -800),
+            ("subscription".to_owned(), 999, 200, 799),
+            ("dispute".to_owned(), -999, -200, -799),
+        ]
+    );
+    assert_eq!(balance(db, c.id).await, 0);
+    let status: String =
+        sqlx::query_scalar("select status from post_purchases where post_id = $1::uuid")
+            .bind(&ppv)
+            .fetch_one(db)
+            .await
+            .unwrap();
+    assert_eq!(status, "refunded");
+    // The ledger cannot be edited.
+    let err = sqlx::query("update ledger_entries set net_minor = 0")
+        .execute(db)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    let err = sqlx::query("delete from ledger_entries")
+        .execute(db)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+}
+
+#[tokio::test]
+async fn a_failed_payment_keeps_access_through_the_grace_period_then_takes_it_until_recovery() {
+    let app = TestApp::spawn_with(|s| {
+        s.billing.payment_provider = Provider::Stripe;
+        s.billing.stripe_webhook_secret = Some(SECRET.to_owned().into());
+        s.content.posts_cache_ttl.0 = std::time::Duration::ZERO;
+    })
+    .await;
+    let c = creator(&app, "dunning").await;
+    let (early, late) = (member(&app, Role::Fan).await, member(&app, Role::Fan).await);
+    let post_id = locked_post(&app, &c, "subscribers").await;
+    let now = Utc::now().timestamp();
+    let end = now + 10 * 86400;
+    let hours = |h: i64| h * 3600;
+    for (fan, sub, failed_at) in [
+        (&early, "sub_early", now - hours(1)),
+        (&late, "sub_late", now - hours(24 * 4)),
+    ] {
+        deliver(
+            &app,
+            &event(
+                &format!("evt_{sub}_c"),
+                "customer.subscription.created",
+                failed_at - 600,
+                subscription(sub, "active", fan, &c, end),
+            ),
+        )
+        .await;
+        deliver(
+            &app,
+            &event(
+                &format!("evt_{sub}_f"),
+                "invoice.payment_failed",
+                failed_at,
+                invoice(&format!("in_{sub}"), sub, "ch_x", 0, end),
+            ),
+        )
+        .await;
+        deliver(
+            &app,
+            &event(
+                &format!("evt_{sub}_u"),
+                "customer.subscription.updated",
+                failed_at,
+                subscription(sub, "past_due", fan, &c, end),
+            ),
+        )
+        .await;
+    }
+    // Grace is 3 days: failed an hour ago still sees; failed 4 days ago does not.
+    assert!(sees(&app, "dunning", &early, &post_id).await);
+    assert!(!sees(&app, "dunning", &late, &post_id).await);
+    // The retry succeeds: access is back.
+    let new_end = now + 30 * 86400;
+    deliver(
+        &app,
+        &event(
+            "evt_late_paid",
+            "invoice.paid",
+            now,
+            invoice("in_late_2", "sub_late", "ch_late", 999, new_end),
+        ),
+    )
+    .await;
+    assert!(sees(&app, "dunning", &late, &post_id).await);
+    let (status, since): (String, Option<chrono::DateTime<Utc>>) =
+        sqlx::query_as("select status, past_due_since from subscriptions where fan_id = $1")
+            .bind(late.id)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), since), ("active", None));
+    // An older "past due" arriving late changes nothing.
+    deliver(
+        &app,
+        &event(
+            "evt_late_old",
+            "customer.subscription.updated",
+            now - hours(24 * 4),
+            subscription("sub_late", "past_due", &late, &c, end),
+        ),
+    )
+    .await;
+    assert!(sees(&app, "dunning", &late, &post_id).await);
+}
+
+#[test]
+fn production_refuses_the_simulated_rail_and_stripe_without_its_secrets() {
+    let mut s = Settings::defaults();
+    s.core.environment = Environment::Production;
+    let named = |s: &Settings, role: ConfigRole| {
+        s.validate(role)
+            .problems
+            .iter()
+            .map(|p| p.setting)
+            .collect::<Vec<_>>()
+    };
+    assert!(named(&s, ConfigRole::Serve).contains(&"PAYMENT_PROVIDER"));
+    s.billing.payment_provider = Provider::Stripe;
+    let serve = named(&s, ConfigRole::Serve);
+    assert!(serve.contains(&"STRIPE_WEBHOOK_SECRET"), "{serve:?}");
+    assert!(serve.contains(&"STRIPE_SECRET_KEY"), "{serve:?}");
+    assert!(!serve.contains(&"PAYMENT_PROVIDER"), "{serve:?}");
+    // The worker receives no webhooks.
+    assert!(!named(&s, ConfigRole::Worker).contains(&"STRIPE_WEBHOOK_SECRET"));
+    s.billing.stripe_secret_key = Some("sk_test_123".to_owned().into());
+    s.billing.stripe_webhook_secret = Some("not-a-whsec".to_owned().into());
+    let serve = named(&s, ConfigRole::Serve);
+    assert!(serve.contains(&"STRIPE_WEBHOOK_SECRET"), "{serve:?}");
+    assert!(
+        serve.contains(&"STRIPE_SECRET_KEY"),
+        "a test key in production: {serve:?}"
+    );
+    s.billing.stripe_secret_key = Some("sk_live_123".to_owned().into());
+    s.billing.stripe_webhook_secret = Some("whsec_abc".to_owned().into());
+    let serve = named(&s, ConfigRole::Serve);
+    assert!(
+        !serve
+            .iter()
+            .any(|p| p.starts_with("STRIPE") || *p == "PAYMENT_PROVIDER"),
+        "{serve:?}"
+    );
+}
