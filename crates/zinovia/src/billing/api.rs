@@ -2,18 +2,126 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use serde::Serialize;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
+use super::checkout::{self, CheckoutRequest};
 use super::service::{self, Provider};
+use super::simulated::{self, Outcome};
 use crate::error::{AppError, ErrorBody};
+use crate::http::extract::{ApiJson, CurrentUser};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(webhook))
+    OpenApiRouter::new()
+        .routes(routes!(webhook))
+        .routes(routes!(start_checkout))
+        .routes(routes!(simulated_checkout))
+}
+
+/// A started checkout.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Started {
+    /// Ours.
+    pub checkout_id: Uuid,
+    /// The rail (`simulated` or `stripe`).
+    pub provider: String,
+    /// Send the fan here to pay.
+    pub url: String,
+}
+
+/// Starts paying: a subscription to a creator, a pay-per-view post, or a tip. Answers the
+/// payment page to send the fan to; access follows once the rail reports the payment.
+#[utoipa::path(post, path = "/api/v1/billing/checkout", tag = "billing",
+    request_body = CheckoutRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 201, description = "Checkout started", body = Started),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 409, description = "Already subscribed, or the post already bought", body = ErrorBody),
+        (status = 422, description = "Bad kind, creator, post, amount or message", body = ErrorBody),
+    ))]
+async fn start_checkout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(req): ApiJson<CheckoutRequest>,
+) -> Result<Response, AppError> {
+    let provider = state.settings.billing.payment_provider;
+    let c = checkout::record(&state, &user.user, provider, &req).await?;
+    let url = match provider {
+        Provider::Simulated => {
+            super::db::set_session(&state.db, c.id, &format!("cs_sim_{}", c.id.simple())).await?;
+            state.settings.link(&simulated::checkout_path(c.id))
+        }
+        Provider::Stripe => {
+            return Err(AppError::Unavailable);
+        }
+    };
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(Started {
+            checkout_id: c.id,
+            provider: provider.as_str().to_owned(),
+            url,
+        }),
+    )
+        .into_response())
+}
+
+/// The simulated rail's decision.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SimulatedOutcome {
+    /// `pay` or `decline`.
+    pub outcome: String,
+}
+
+/// The simulated rail's checkout, from an API client: pays or declines the caller's open
+/// checkout (the page at the checkout's `url` does the same from a browser). The events a
+/// real rail would send are delivered to the webhook; access follows when they are handled.
+#[utoipa::path(post, path = "/api/v1/billing/simulated/checkouts/{id}", tag = "billing",
+    params(("id" = Uuid, Path, description = "The checkout")),
+    request_body = SimulatedOutcome,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Delivered", body = Completed),
+        (status = 404, description = "Not your open checkout, or the rail is not `simulated`", body = ErrorBody),
+        (status = 409, description = "Already completed or failed", body = ErrorBody),
+        (status = 422, description = "Bad outcome", body = ErrorBody),
+    ))]
+async fn simulated_checkout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<SimulatedOutcome>,
+) -> Result<axum::Json<Completed>, AppError> {
+    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+    let outcome = match req.outcome.as_str() {
+        "pay" => Outcome::Pay,
+        "decline" => Outcome::Decline,
+        _ => return Err(AppError::field("outcome", "must be pay or decline")),
+    };
+    let kind = simulated::complete(&state, user.user.id.0, id, outcome).await?;
+    Ok(axum::Json(Completed {
+        checkout_id: id,
+        kind,
+        outcome: req.outcome,
+    }))
+}
+
+/// A simulated checkout's outcome, delivered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Completed {
+    /// The checkout.
+    pub checkout_id: Uuid,
+    /// subscription, ppv or tip.
+    pub kind: String,
+    /// pay or decline.
+    pub outcome: String,
 }
 
 /// A webhook's receipt.

@@ -528,3 +528,102 @@ pub async fn account_updated(
     .await?;
     Ok(r.rows_affected() > 0)
 }
+
+/// A pay-per-view post on sale (live, priced): its creator and price.
+pub async fn ppv_post(
+    conn: &mut PgConnection,
+    post: Uuid,
+) -> Result<Option<(Uuid, i32)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select creator_id, price_minor as "price_minor!" from posts
+           where id = $1 and deleted_at is null and visibility = 'ppv' and price_minor is not null
+             and published_at <= now() and (expires_at is null or expires_at > now())"#,
+        post
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.creator_id, r.price_minor)))
+}
+
+/// Whether `fan` holds a paid purchase of `post`.
+pub async fn bought(conn: &mut PgConnection, fan: Uuid, post: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from post_purchases where fan_id = $1 and post_id = $2 and status = 'paid')
+           as "bought!""#,
+        fan,
+        post
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Whether `fan`'s subscription to `creator` grants access now (the one rule decides).
+pub async fn subscribed(
+    conn: &mut PgConnection,
+    fan: Uuid,
+    creator: Uuid,
+    grace: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
+    let held = crate::posts::db::subscriptions(conn, fan, Some(&[creator])).await?;
+    let now = Utc::now();
+    Ok(held.iter().any(|(_, s)| s.grants(now, grace)))
+}
+
+/// Records a new checkout.
+pub async fn insert_checkout(
+    conn: &mut PgConnection,
+    provider: &str,
+    c: &super::checkout::NewCheckout,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"insert into checkouts (id, provider, fan_id, kind, creator_id, post_id, amount_minor, currency, message)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
+        c.id,
+        provider,
+        c.fan,
+        c.kind,
+        c.creator.user_id,
+        c.post_id,
+        c.amount_minor,
+        c.currency,
+        c.message
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets the rail's session id of a checkout.
+pub async fn set_session(
+    conn: impl PgExecutor<'_>,
+    id: Uuid,
+    session_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update checkouts set session_id = $2 where id = $1",
+        id,
+        session_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A checkout of `fan` on `provider` (for the rail's own pages).
+pub async fn fans_checkout(
+    conn: impl PgExecutor<'_>,
+    provider: &str,
+    id: Uuid,
+    fan: Uuid,
+) -> Result<Option<Checkout>, sqlx::Error> {
+    sqlx::query_as!(
+        Checkout,
+        r#"select id, kind, fan_id, creator_id, post_id, amount_minor, currency, message, status
+           from checkouts where provider = $1 and id = $2 and fan_id = $3"#,
+        provider,
+        id,
+        fan
+    )
+    .fetch_optional(conn)
+    .await
+}

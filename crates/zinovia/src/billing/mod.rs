@@ -4,16 +4,27 @@
 //! into our own events in `events.rs`; nothing outside this module knows a rail's shapes.
 
 mod api;
+mod checkout;
 pub mod db;
 pub mod events;
+mod pages;
 mod service;
 pub mod signature;
+pub mod simulated;
 
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
 pub use service::{ApplyBillingEvent, Provider, platform_fee};
+
+/// The web pages (the simulated rail's checkout).
+pub fn pages_router() -> axum::Router<AppState> {
+    axum::Router::new().route(
+        "/billing/simulated/checkout/{id}",
+        axum::routing::get(pages::checkout_page).post(pages::checkout_submit),
+    )
+}
 
 /// The JSON API (`/api/v1/billing/...`).
 pub fn api_router() -> OpenApiRouter<AppState> {

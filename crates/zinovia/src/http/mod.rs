@@ -64,6 +64,7 @@ fn page_routes() -> Router<AppState> {
     Router::new()
         .merge(crate::site::router())
         .merge(crate::accounts::pages_router())
+        .merge(crate::billing::pages_router())
 }
 
 /// Every documented route: the JSON API plus the operational endpoints. The OpenAPI

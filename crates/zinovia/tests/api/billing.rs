@@ -585,3 +585,236 @@ fn production_refuses_the_simulated_rail_and_stripe_without_its_secrets() {
         "{serve:?}"
     );
 }
+
+/// A test app on the simulated rail (the embedded default).
+async fn simulated_app() -> TestApp {
+    TestApp::spawn_with(|s| s.billing.platform_fee_percent = 10).await
+}
+
+async fn start(app: &TestApp, fan: &Member, body: Value) -> (StatusCode, Value) {
+    call(
+        app,
+        Method::POST,
+        "/api/v1/billing/checkout",
+        Some(&fan.token),
+        Some(body),
+    )
+    .await
+}
+
+async fn click(
+    app: &TestApp,
+    fan: &Member,
+    checkout: &Value,
+    outcome: &str,
+) -> (StatusCode, Value) {
+    let id = checkout["checkout_id"].as_str().unwrap();
+    let r = call(
+        app,
+        Method::POST,
+        &format!("/api/v1/billing/simulated/checkouts/{id}"),
+        Some(&fan.token),
+        Some(json!({"outcome": outcome})),
+    )
+    .await;
+    app.run_pending_jobs(&Registry::standard()).await;
+    r
+}
+
+#[tokio::test]
+async fn on_the_simulated_rail_a_fan_subscribes_buys_and_tips_through_checkout_pages() {
+    let app = simulated_app().await;
+    let db = &app.state.db;
+    let c = creator(&app, "sim_creator").await;
+    let fan = member(&app, Role::Fan).await;
+    let other = member(&app, Role::Fan).await;
+    let subs_only = locked_post(&app, &c, "subscribers").await;
+    let ppv = locked_post(&app, &c, "ppv").await;
+
+    // Subscribe: the checkout page is ours, and declining changes nothing.
+    let (status, declined) = start(
+        &app,
+        &fan,
+        json!({"kind": "subscription", "creator": "sim_creator"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{declined}");
+    assert_eq!(declined["provider"], "simulated");
+    assert!(
+        declined["url"]
+            .as_str()
+            .unwrap()
+            .contains("/billing/simulated/checkout/"),
+        "{declined}"
+    );
+    let (status, body) = click(&app, &other, &declined, "pay").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "someone else's checkout: {body}"
+    );
+    let (status, _) = click(&app, &fan, &declined, "decline").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!sees(&app, "sim_creator", &fan, &subs_only).await);
+    let (status, _) = click(&app, &fan, &declined, "pay").await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a failed checkout cannot be paid"
+    );
+
+    let (_, checkout) = start(
+        &app,
+        &fan,
+        json!({"kind": "subscription", "creator": "SIM_creator"}),
+    )
+    .await;
+    let (status, body) = click(&app, &fan, &checkout, "pay").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(sees(&app, "sim_creator", &fan, &subs_only).await);
+    assert!(!sees(&app, "sim_creator", &other, &subs_only).await);
+    assert!(
+        !sees(&app, "sim_creator", &fan, &ppv).await,
+        "a subscription does not buy PPV posts"
+    );
+    let (status, again) = start(
+        &app,
+        &fan,
+        json!({"kind": "subscription", "creator": "sim_creator"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+
+    // Buy the pay-per-view post, then tip.
+    let (status, buy) = start(&app, &fan, json!({"kind": "ppv", "post_id": ppv})).await;
+    assert_eq!(status, StatusCode::CREATED, "{buy}");
+    click(&app, &fan, &buy, "pay").await;
+    assert!(sees(&app, "sim_creator", &fan, &ppv).await);
+    let (status, _) = start(&app, &fan, json!({"kind": "ppv", "post_id": ppv})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, tip) = start(&app, &fan, json!({"kind": "tip", "creator": "sim_creator", "amount_minor": 500, "message": "Lovely work"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{tip}");
+    click(&app, &fan, &tip, "pay").await;
+
+    assert_eq!(
+        ledger(db, c.id).await,
+        [
+            ("subscription".to_owned(), 999, 100, 899),
+            ("ppv".to_owned(), 1500, 150, 1350),
+            ("tip".to_owned(), 500, 50, 450),
+        ]
+    );
+    assert_eq!(balance(db, c.id).await, 899 + 1350 + 450);
+    let (message, status): (Option<String>, String) =
+        sqlx::query_as("select message, status from tips where fan_id = $1")
+            .bind(fan.id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+    assert_eq!(
+        (message.as_deref(), status.as_str()),
+        (Some("Lovely work"), "paid")
+    );
+    assert_eq!(
+        count(
+            db,
+            "select count(*) from checkouts where status = 'completed'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(db, "select count(*) from checkouts where status = 'failed'").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn checkouts_refuse_bad_input_field_by_field_and_store_nothing() {
+    let app = simulated_app().await;
+    let db = &app.state.db;
+    let c = creator(&app, "picky").await;
+    let fan = member(&app, Role::Fan).await;
+    let public =
+        post(&app, &c, json!({"text": "free", "visibility": "public"})).await["id"].clone();
+    for (body, field) in [
+        (json!({}), "kind"),
+        (json!({"kind": "gift"}), "kind"),
+        (json!({"kind": "subscription"}), "creator"),
+        (
+            json!({"kind": "subscription", "creator": "nobody_here"}),
+            "creator",
+        ),
+        (json!({"kind": "subscription", "creator": "???"}), "creator"),
+        (json!({"kind": "ppv"}), "post_id"),
+        (json!({"kind": "ppv", "post_id": "not-a-uuid"}), "post_id"),
+        (json!({"kind": "ppv", "post_id": Uuid::now_v7()}), "post_id"),
+        (json!({"kind": "ppv", "post_id": public}), "post_id"),
+        (json!({"kind": "tip", "creator": "picky"}), "amount_minor"),
+        (
+            json!({"kind": "tip", "creator": "picky", "amount_minor": 99}),
+            "amount_minor",
+        ),
+        (
+            json!({"kind": "tip", "creator": "picky", "amount_minor": 50_001}),
+            "amount_minor",
+        ),
+        (
+            json!({"kind": "tip", "creator": "picky", "amount_minor": 500, "message": "x".repeat(501)}),
+            "message",
+        ),
+        (
+            json!({"kind": "tip", "creator": "picky", "amount_minor": 500, "message": "bad\u{0}"}),
+            "message",
+        ),
+    ] {
+        let (status, err) = start(&app, &fan, body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body} → {err}");
+        assert!(err["error"]["fields"][field].is_array(), "{body} → {err}");
+    }
+    for body in [
+        json!({"kind": 5}),
+        json!({"kind": "tip", "creator": "picky", "amount_minor": "five"}),
+    ] {
+        let (status, err) = start(&app, &fan, body.clone()).await;
+        assert!(status.is_client_error(), "{body} → {status} {err}");
+    }
+    // Paying oneself.
+    let (status, err) = start(
+        &app,
+        &c,
+        json!({"kind": "subscription", "creator": "picky"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert!(err["error"]["fields"]["creator"].is_array(), "{err}");
+    // Anonymous.
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/billing/checkout",
+        None,
+        Some(json!({"kind": "subscription", "creator": "picky"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Bad outcomes and unknown checkouts.
+    let (_, ok) = start(
+        &app,
+        &fan,
+        json!({"kind": "subscription", "creator": "picky"}),
+    )
+    .await;
+    let (status, _) = click(&app, &fan, &ok, "maybe").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = click(
+        &app,
+        &fan,
+        &json!({"checkout_id": Uuid::now_v7().to_string()}),
+        "pay",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(count(db, "select count(*) from checkouts").await, 1);
+    assert_eq!(count(db, "select count(*) from billing_events").await, 0);
+}

@@ -399,3 +399,52 @@ async fn cors_allows_only_listed_origins_with_credentials() {
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn the_simulated_checkout_page_pays_on_a_click_with_its_csrf_token() {
+    let app = TestApp::spawn().await;
+    let c = crate::posts::creator(&app, "page_seller").await;
+    let (b, csrf) = signed_up_browser(&app, &unique_email("payer")).await;
+    let r = b
+        .post(format!("{}/api/v1/billing/checkout", app.base))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"kind": "subscription", "creator": "page_seller"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let started: Value = r.json().await.unwrap();
+    let url = started["url"].as_str().unwrap();
+    let path = &url[url.find("/billing/").unwrap()..];
+    let (status, html) = page(&b, &app, path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Pay 9.99 USD") && html.contains("@page_seller"),
+        "{html}"
+    );
+    // Someone else (not signed in) cannot see it; a form without the token is refused.
+    let (status, _) = page(&browser(), &app, path).await;
+    assert_ne!(status, StatusCode::OK);
+    let r = post_form(&b, &app, path, &[("outcome", "pay")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post_form(
+        &b,
+        &app,
+        path,
+        &[("csrf_token", &csrf_of(&html)), ("outcome", "pay")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    app.run_pending_jobs(&zinovia::jobs::Registry::standard())
+        .await;
+    let subscribed: i64 = sqlx::query_scalar(
+        "select count(*) from subscriptions where creator_id = $1 and status = 'active'",
+    )
+    .bind(c.id)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(subscribed, 1);
+    let (_, html) = page(&b, &app, path).await;
+    assert!(html.contains("This checkout is completed"), "{html}");
+}

@@ -1,0 +1,133 @@
+//! The simulated rail (the embedded default, refused in production): its checkout page pays
+//! or declines on a click, and the outcome is delivered as events shaped like Stripe's,
+//! signed with the rail's webhook secret and received through the same verification,
+//! recording and background handling as real webhooks.
+
+use chrono::{Duration as Span, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::db::{self, Checkout};
+use super::service::{self, Provider};
+use super::signature;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// What the fan clicked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Pay.
+    Pay,
+    /// Decline (the payment fails).
+    Decline,
+}
+
+/// The rail's checkout page of a checkout.
+pub fn checkout_path(id: Uuid) -> String {
+    format!("/billing/simulated/checkout/{id}")
+}
+
+/// A fan's open simulated checkout, with its creator's handle (for the page).
+pub async fn open_checkout(
+    state: &AppState,
+    fan: Uuid,
+    id: Uuid,
+) -> Result<(Checkout, crate::creators::Creator), AppError> {
+    if state.settings.billing.payment_provider != Provider::Simulated {
+        return Err(AppError::NotFound);
+    }
+    let c = db::fans_checkout(&state.db, Provider::Simulated.as_str(), id, fan)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let creator = crate::creators::by_user(&state.db, c.creator_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((c, creator))
+}
+
+/// Completes a fan's open checkout: the events a real rail would send are signed and
+/// received. Returns the checkout's kind.
+pub async fn complete(
+    state: &AppState,
+    fan: Uuid,
+    id: Uuid,
+    outcome: Outcome,
+) -> Result<String, AppError> {
+    let (c, creator) = open_checkout(state, fan, id).await?;
+    if c.status != "open" {
+        return Err(AppError::Conflict(format!("this checkout is {}", c.status)));
+    }
+    let now = Utc::now();
+    let simple = |u: Uuid| u.simple().to_string();
+    let session_id = format!("cs_sim_{}", simple(c.id));
+    let customer = format!("cus_sim_{}", simple(fan));
+    let currency = c.currency.to_ascii_lowercase();
+    let mut events = Vec::new();
+    let session = |payment_status: &str, subscription: Option<&str>, payment: Option<&str>| {
+        json!({"id": session_id, "object": "checkout.session", "client_reference_id": c.id.to_string(),
+               "customer": customer, "subscription": subscription, "payment_intent": payment,
+               "mode": if c.kind == "subscription" { "subscription" } else { "payment" },
+               "payment_status": payment_status, "status": "complete",
+               "amount_total": c.amount_minor, "currency": currency})
+    };
+    match (outcome, c.kind.as_str()) {
+        (Outcome::Decline, _) => events.push((
+            "checkout.session.async_payment_failed",
+            session("unpaid", None, None),
+        )),
+        (Outcome::Pay, "subscription") => {
+            let sub = format!("sub_sim_{}", simple(c.id));
+            let trial = creator.trial_days > 0;
+            let end = if trial {
+                now + Span::days(i64::from(creator.trial_days))
+            } else {
+                now + Span::days(30)
+            };
+            let subscription = json!({"id": sub, "object": "subscription", "customer": customer,
+                "status": if trial { "trialing" } else { "active" }, "cancel_at_period_end": false,
+                "metadata": {"fan_id": fan.to_string(), "creator_id": c.creator_id.to_string()},
+                "items": {"object": "list", "data": [{"current_period_end": end.timestamp(),
+                    "price": {"unit_amount": c.amount_minor, "currency": currency}}]}});
+            let invoice = json!({"id": format!("in_sim_{}", simple(Uuid::now_v7())), "object": "invoice",
+                "amount_paid": if trial { 0 } else { c.amount_minor }, "currency": currency,
+                "charge": format!("ch_sim_{}", simple(Uuid::now_v7())),
+                "parent": {"subscription_details": {"subscription": sub}},
+                "lines": {"data": [{"period": {"start": now.timestamp(), "end": end.timestamp()}}]}});
+            events.push(("customer.subscription.created", subscription));
+            events.push(("invoice.paid", invoice));
+            events.push((
+                "checkout.session.completed",
+                session(
+                    if trial { "no_payment_required" } else { "paid" },
+                    Some(&sub),
+                    None,
+                ),
+            ));
+        }
+        (Outcome::Pay, _) => {
+            let payment = format!("pi_sim_{}", simple(c.id));
+            events.push((
+                "checkout.session.completed",
+                session("paid", None, Some(&payment)),
+            ));
+        }
+    }
+    deliver(state, now.timestamp(), events).await?;
+    Ok(c.kind)
+}
+
+/// Signs and receives events, as the rail's webhook deliveries.
+async fn deliver(state: &AppState, at: i64, events: Vec<(&str, Value)>) -> Result<(), AppError> {
+    let secret = state
+        .webhook_secret(Provider::Simulated)
+        .ok_or(AppError::NotFound)?;
+    for (kind, object) in events {
+        let body = serde_json::to_vec(&json!({
+            "id": format!("evt_sim_{}", Uuid::now_v7().simple()), "object": "event", "type": kind,
+            "created": at, "livemode": false, "data": {"object": object}}))
+        .map_err(|e| AppError::Internal(e.into()))?;
+        let header = signature::header(&secret, at, &body);
+        service::receive(state, Provider::Simulated, Some(&header), &body).await?;
+    }
+    Ok(())
+}
