@@ -509,6 +509,14 @@ pub struct BillingSettings {
     #[arg(long, env = "STRIPE_WEBHOOK_SECRET", value_parser = parse_secret, hide_env_values = true)]
     pub stripe_webhook_secret: Option<SecretString>,
 
+    /// Stripe's API (a local fake in tests).
+    #[arg(
+        long,
+        env = "STRIPE_API_BASE",
+        default_value = "https://api.stripe.com"
+    )]
+    pub stripe_api_base: Url,
+
     /// The platform's share of every payment, in percent (the rest is the creator's).
     #[arg(long, env = "PLATFORM_FEE_PERCENT", default_value = "20",
           value_parser = clap::value_parser!(u8).range(0..=100))]
@@ -1424,6 +1432,7 @@ impl Settings {
                 "PLATFORM_FEE_PERCENT",
                 self.billing.platform_fee_percent.to_string(),
             ),
+            ("STRIPE_API_BASE", self.billing.stripe_api_base.to_string()),
             ("TIP_MIN", self.billing.tip_min.to_string()),
             ("TIP_MAX", self.billing.tip_max.to_string()),
             (

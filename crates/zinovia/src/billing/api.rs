@@ -58,9 +58,14 @@ async fn start_checkout(
             super::db::set_session(&state.db, c.id, &format!("cs_sim_{}", c.id.simple())).await?;
             state.settings.link(&simulated::checkout_path(c.id))
         }
-        Provider::Stripe => {
-            return Err(AppError::Unavailable);
-        }
+        Provider::Stripe => match checkout::stripe_session(&state, &user.user, &c).await {
+            Ok((_, url)) => url,
+            Err(e) => {
+                // Nothing was sold: the checkout ends failed rather than open forever.
+                super::db::checkout_failed(&state.db, c.id).await?;
+                return Err(e);
+            }
+        },
     };
     Ok((
         StatusCode::CREATED,

@@ -178,3 +178,180 @@ async fn creator_of(
         Err(e) => Err(e),
     }
 }
+
+/// Opens a Stripe Checkout Session for a recorded checkout: the fan's customer, the
+/// creator's monthly price (a new Price when the amount changed; subscribers keep theirs),
+/// the creator's share routed to their Connect account when it can take charges (the
+/// platform fee kept), our ids in the metadata. Returns the session's id and URL.
+pub async fn stripe_session(
+    state: &AppState,
+    fan: &User,
+    c: &NewCheckout,
+) -> Result<(String, String), AppError> {
+    use super::stripe::{Form, Stripe, field};
+    let b = &state.settings.billing;
+    let stripe = Stripe::new(b.stripe_api_base.clone(), b.stripe_secret_key.as_ref())
+        .map_err(|e| AppError::Internal(e.into()))?;
+    let refused = |e: super::stripe::StripeError| {
+        tracing::error!(error = %e, checkout = %c.id, "Stripe refused or failed a checkout call");
+        AppError::Unavailable
+    };
+    let mut conn = state.db.acquire().await?;
+    let provider = Provider::Stripe.as_str();
+    let customer = match super::db::customer_of(&mut conn, fan.id.0, provider).await? {
+        Some(id) => id,
+        None => {
+            let mut f = Form::new();
+            field(&mut f, "email", &fan.email);
+            field(&mut f, "name", &fan.display_name);
+            field(&mut f, "metadata[user_id]", fan.id.0);
+            let (id, _) = stripe
+                .create("/v1/customers", &format!("customer-{}", fan.id.0), &f)
+                .await
+                .map_err(refused)?;
+            super::db::save_customer(&mut conn, fan.id.0, provider, &id).await?;
+            id
+        }
+    };
+    let creator = &c.creator;
+    let destination = super::db::payout_destination(&mut conn, creator.user_id, provider).await?;
+    let currency = c.currency.to_ascii_lowercase();
+    let fee = b.platform_fee_percent;
+    let done = |outcome: &str| {
+        state
+            .settings
+            .link(&format!("/account?checkout={}&outcome={outcome}", c.id))
+    };
+    let mut f = Form::new();
+    field(&mut f, "customer", &customer);
+    field(&mut f, "client_reference_id", c.id);
+    field(&mut f, "success_url", done("success"));
+    field(&mut f, "cancel_url", done("cancel"));
+    field(&mut f, "metadata[checkout_id]", c.id);
+    field(&mut f, "metadata[fan_id]", c.fan);
+    field(&mut f, "metadata[creator_id]", creator.user_id);
+    if c.kind == "subscription" {
+        let price = match super::db::creator_price(
+            &mut conn,
+            creator.user_id,
+            provider,
+            c.amount_minor,
+            &c.currency,
+        )
+        .await?
+        {
+            Some(p) => p,
+            None => {
+                let product =
+                    match super::db::creator_product(&mut conn, creator.user_id, provider).await? {
+                        Some(p) => p,
+                        None => {
+                            let mut p = Form::new();
+                            field(
+                                &mut p,
+                                "name",
+                                format!(
+                                    "{} (@{}) — monthly subscription",
+                                    creator.display_name, creator.handle
+                                ),
+                            );
+                            field(&mut p, "metadata[creator_id]", creator.user_id);
+                            stripe
+                                .create("/v1/products", &format!("product-{}", creator.user_id), &p)
+                                .await
+                                .map_err(refused)?
+                                .0
+                        }
+                    };
+                let mut p = Form::new();
+                field(&mut p, "product", &product);
+                field(&mut p, "unit_amount", c.amount_minor);
+                field(&mut p, "currency", &currency);
+                field(&mut p, "recurring[interval]", "month");
+                let (price, _) = stripe
+                    .create(
+                        "/v1/prices",
+                        &format!("price-{}-{}-{}", creator.user_id, c.amount_minor, currency),
+                        &p,
+                    )
+                    .await
+                    .map_err(refused)?;
+                super::db::save_price(
+                    &mut conn,
+                    creator.user_id,
+                    provider,
+                    c.amount_minor,
+                    &c.currency,
+                    &product,
+                    &price,
+                )
+                .await?;
+                price
+            }
+        };
+        field(&mut f, "mode", "subscription");
+        field(&mut f, "line_items[0][price]", &price);
+        field(&mut f, "line_items[0][quantity]", 1);
+        field(&mut f, "subscription_data[metadata][fan_id]", c.fan);
+        field(
+            &mut f,
+            "subscription_data[metadata][creator_id]",
+            creator.user_id,
+        );
+        if creator.trial_days > 0 {
+            field(
+                &mut f,
+                "subscription_data[trial_period_days]",
+                creator.trial_days,
+            );
+        }
+        if let Some(account) = &destination {
+            field(&mut f, "subscription_data[application_fee_percent]", fee);
+            field(
+                &mut f,
+                "subscription_data[transfer_data][destination]",
+                account,
+            );
+        }
+    } else {
+        let name = match c.kind {
+            "ppv" => format!("A post by @{}", creator.handle),
+            _ => format!("A tip for @{}", creator.handle),
+        };
+        field(&mut f, "mode", "payment");
+        field(&mut f, "line_items[0][price_data][currency]", &currency);
+        field(
+            &mut f,
+            "line_items[0][price_data][unit_amount]",
+            c.amount_minor,
+        );
+        field(
+            &mut f,
+            "line_items[0][price_data][product_data][name]",
+            name,
+        );
+        field(&mut f, "line_items[0][quantity]", 1);
+        field(&mut f, "payment_intent_data[metadata][checkout_id]", c.id);
+        if let Some(account) = &destination {
+            field(
+                &mut f,
+                "payment_intent_data[application_fee_amount]",
+                super::service::platform_fee(i64::from(c.amount_minor), fee),
+            );
+            field(
+                &mut f,
+                "payment_intent_data[transfer_data][destination]",
+                account,
+            );
+        }
+    }
+    let (session, url) = stripe
+        .create("/v1/checkout/sessions", &format!("checkout-{}", c.id), &f)
+        .await
+        .map_err(refused)?;
+    let url = url.ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("Stripe answered a session without a URL"))
+    })?;
+    super::db::set_session(&mut *conn, c.id, &session).await?;
+    Ok((session, url))
+}

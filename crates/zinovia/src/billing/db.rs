@@ -627,3 +627,104 @@ pub async fn fans_checkout(
     .fetch_optional(conn)
     .await
 }
+
+/// A fan's customer at the provider.
+pub async fn customer_of(
+    conn: &mut PgConnection,
+    user: Uuid,
+    provider: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select customer_id from billing_customers where user_id = $1 and provider = $2",
+        user,
+        provider
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The creator's Connect account, when it can take charges.
+pub async fn payout_destination(
+    conn: &mut PgConnection,
+    creator: Uuid,
+    provider: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select account_id from payout_accounts where creator_id = $1 and provider = $2 and charges_enabled",
+        creator,
+        provider
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The provider's price for a creator's amount.
+pub async fn creator_price(
+    conn: &mut PgConnection,
+    creator: Uuid,
+    provider: &str,
+    amount: i32,
+    currency: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select price_id from creator_prices
+           where creator_id = $1 and provider = $2 and amount_minor = $3 and currency = $4"#,
+        creator,
+        provider,
+        amount,
+        currency
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The provider's product of a creator (any of their prices names it).
+pub async fn creator_product(
+    conn: &mut PgConnection,
+    creator: Uuid,
+    provider: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select product_id from creator_prices where creator_id = $1 and provider = $2 order by created_at limit 1",
+        creator,
+        provider
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Remembers a creator's price.
+pub async fn save_price(
+    conn: &mut PgConnection,
+    creator: Uuid,
+    provider: &str,
+    amount: i32,
+    currency: &str,
+    product: &str,
+    price: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"insert into creator_prices (creator_id, provider, amount_minor, currency, product_id, price_id)
+           values ($1, $2, $3, $4, $5, $6) on conflict do nothing"#,
+        creator,
+        provider,
+        amount,
+        currency,
+        product,
+        price
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks a checkout that could not be opened at the provider as failed.
+pub async fn checkout_failed(conn: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update checkouts set status = 'failed' where id = $1 and status = 'open'",
+        id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

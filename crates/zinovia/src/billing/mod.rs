@@ -11,6 +11,7 @@ mod pages;
 mod service;
 pub mod signature;
 pub mod simulated;
+pub mod stripe;
 
 use utoipa_axum::router::OpenApiRouter;
 

@@ -818,3 +818,303 @@ async fn checkouts_refuse_bad_input_field_by_field_and_store_nothing() {
     assert_eq!(count(db, "select count(*) from checkouts").await, 1);
     assert_eq!(count(db, "select count(*) from billing_events").await, 0);
 }
+
+/// One request Stripe's fake received.
+#[derive(Debug, Clone)]
+struct StripeCall {
+    path: String,
+    auth: String,
+    idempotency: String,
+    version: String,
+    form: Vec<(String, String)>,
+}
+
+impl StripeCall {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A local stand-in for Stripe's API: records what we send, answers like Stripe, and
+/// refuses a wrong key or a missing idempotency key as Stripe would.
+struct FakeStripe {
+    base: String,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<StripeCall>>>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl FakeStripe {
+    async fn start() -> FakeStripe {
+        use axum::http::{HeaderMap, StatusCode as Code};
+        let calls: std::sync::Arc<std::sync::Mutex<Vec<StripeCall>>> = Default::default();
+        let seen = calls.clone();
+        let app = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, headers: HeaderMap, body: axum::body::Bytes| {
+                let seen = seen.clone();
+                async move {
+                    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                    let call = StripeCall {
+                        path: uri.path().to_owned(),
+                        auth: h("authorization"),
+                        idempotency: h("idempotency-key"),
+                        version: h("stripe-version"),
+                        form: url::form_urlencoded::parse(&body).into_owned().collect(),
+                    };
+                    let n = {
+                        let mut calls = seen.lock().unwrap();
+                        calls.push(call.clone());
+                        calls.len()
+                    };
+                    if call.auth != "Bearer sk_test_zinovia" || call.idempotency.is_empty() {
+                        return (Code::UNAUTHORIZED, axum::Json(json!({"error": {"message": "Invalid API Key provided"}})));
+                    }
+                    if call.get("line_items[0][price_data][unit_amount]") == Some("666") {
+                        return (Code::BAD_REQUEST, axum::Json(json!({"error": {"message": "Your card was declined"}})));
+                    }
+                    let answer = match call.path.as_str() {
+                        "/v1/customers" => json!({"id": format!("cus_{n}"), "object": "customer"}),
+                        "/v1/products" => json!({"id": format!("prod_{n}"), "object": "product"}),
+                        "/v1/prices" => json!({"id": format!("price_{n}"), "object": "price"}),
+                        "/v1/checkout/sessions" => json!({"id": format!("cs_test_{n}"), "object": "checkout.session",
+                                                          "url": format!("https://checkout.stripe.com/c/pay/cs_test_{n}")}),
+                        _ => return (Code::NOT_FOUND, axum::Json(json!({"error": {"message": "Unrecognized request URL"}}))),
+                    };
+                    (Code::OK, axum::Json(answer))
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { token.cancelled().await })
+                .await
+                .unwrap();
+        });
+        FakeStripe {
+            base: format!("http://{addr}"),
+            calls,
+            stop,
+        }
+    }
+
+    fn calls(&self) -> Vec<StripeCall> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FakeStripe {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+#[tokio::test]
+async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_events_unlock() {
+    let fake = FakeStripe::start().await;
+    let base = fake.base.clone();
+    let app = TestApp::spawn_with(move |s| {
+        s.billing.payment_provider = Provider::Stripe;
+        s.billing.stripe_webhook_secret = Some(SECRET.to_owned().into());
+        s.billing.stripe_secret_key = Some("sk_test_zinovia".to_owned().into());
+        s.billing.stripe_api_base = base.parse().unwrap();
+    })
+    .await;
+    let db = &app.state.db;
+    let c = creator(&app, "stripe_seller").await;
+    let fan = member(&app, Role::Fan).await;
+    let other = member(&app, Role::Fan).await;
+    let subs_only = locked_post(&app, &c, "subscribers").await;
+    let ppv = locked_post(&app, &c, "ppv").await;
+
+    let (status, started) = start(
+        &app,
+        &fan,
+        json!({"kind": "subscription", "creator": "stripe_seller"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["provider"], "stripe");
+    assert!(
+        started["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://checkout.stripe.com/"),
+        "{started}"
+    );
+    let calls = fake.calls();
+    let paths: Vec<&str> = calls.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/customers",
+            "/v1/products",
+            "/v1/prices",
+            "/v1/checkout/sessions"
+        ]
+    );
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.version == zinovia::billing::stripe::API_VERSION)
+    );
+    assert_eq!(calls[0].idempotency, format!("customer-{}", fan.id));
+    assert_eq!(calls[2].get("unit_amount"), Some("999"));
+    assert_eq!(calls[2].get("currency"), Some("usd"));
+    assert_eq!(calls[2].get("recurring[interval]"), Some("month"));
+    assert_eq!(calls[2].get("product"), Some("prod_2"));
+    let session = &calls[3];
+    let checkout_id = started["checkout_id"].as_str().unwrap();
+    assert_eq!(session.idempotency, format!("checkout-{checkout_id}"));
+    assert_eq!(session.get("mode"), Some("subscription"));
+    assert_eq!(session.get("customer"), Some("cus_1"));
+    assert_eq!(session.get("line_items[0][price]"), Some("price_3"));
+    assert_eq!(session.get("client_reference_id"), Some(checkout_id));
+    assert_eq!(
+        session.get("subscription_data[metadata][fan_id]"),
+        Some(fan.id.to_string().as_str())
+    );
+    assert_eq!(
+        session.get("subscription_data[metadata][creator_id]"),
+        Some(c.id.to_string().as_str())
+    );
+    assert_eq!(
+        session.get("subscription_data[transfer_data][destination]"),
+        None,
+        "no payout account yet"
+    );
+
+    // Another fan: a new customer and session, the same price.
+    let (status, _) = start(
+        &app,
+        &other,
+        json!({"kind": "subscription", "creator": "stripe_seller"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let paths: Vec<String> = fake.calls()[4..].iter().map(|c| c.path.clone()).collect();
+    assert_eq!(paths, ["/v1/customers", "/v1/checkout/sessions"]);
+    assert_eq!(fake.calls()[5].get("line_items[0][price]"), Some("price_3"));
+
+    // A creator with a payout account gets the money routed, the platform fee kept.
+    sqlx::query("insert into payout_accounts (creator_id, provider, account_id, charges_enabled, payouts_enabled) values ($1, 'stripe', 'acct_1', true, true)")
+        .bind(c.id)
+        .execute(db)
+        .await
+        .unwrap();
+    let (status, _) = start(&app, &fan, json!({"kind": "ppv", "post_id": ppv})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let buy = fake.calls().last().cloned().unwrap();
+    assert_eq!(buy.get("mode"), Some("payment"));
+    assert_eq!(
+        buy.get("customer"),
+        Some("cus_1"),
+        "the fan's customer is reused"
+    );
+    assert_eq!(
+        buy.get("line_items[0][price_data][unit_amount]"),
+        Some("1500")
+    );
+    assert_eq!(
+        buy.get("payment_intent_data[application_fee_amount]"),
+        Some("300")
+    );
+    assert_eq!(
+        buy.get("payment_intent_data[transfer_data][destination]"),
+        Some("acct_1")
+    );
+
+    // Stripe refusing: 503, and the checkout ends failed (nothing half-open).
+    let (status, body) = start(
+        &app,
+        &fan,
+        json!({"kind": "tip", "creator": "stripe_seller", "amount_minor": 666}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        count(
+            db,
+            "select count(*) from checkouts where status = 'failed' and amount_minor = 666"
+        )
+        .await,
+        1
+    );
+
+    // The signed events Stripe would send complete the subscription.
+    let now = Utc::now().timestamp();
+    let end = now + 30 * 86400;
+    let mut sub = subscription("sub_live", "active", &fan, &c, end);
+    sub["customer"] = json!("cus_1");
+    deliver(
+        &app,
+        &event("evt_1", "customer.subscription.created", now, sub),
+    )
+    .await;
+    deliver(
+        &app,
+        &event(
+            "evt_2",
+            "invoice.paid",
+            now,
+            invoice("in_live", "sub_live", "ch_live", 999, end),
+        ),
+    )
+    .await;
+    let completed = json!({"id": "cs_test_4", "object": "checkout.session",
+                           "client_reference_id": checkout_id, "customer": "cus_1", "subscription": "sub_live",
+                           "payment_status": "paid", "status": "complete", "mode": "subscription",
+                           "amount_total": 999, "currency": "usd"});
+    deliver(
+        &app,
+        &event("evt_3", "checkout.session.completed", now, completed),
+    )
+    .await;
+    assert!(sees(&app, "stripe_seller", &fan, &subs_only).await);
+    assert!(!sees(&app, "stripe_seller", &other, &subs_only).await);
+    let status: String = sqlx::query_scalar("select status from checkouts where id = $1::uuid")
+        .bind(checkout_id)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    assert_eq!(status, "completed");
+
+    // A changed price is a new Price; existing subscribers keep theirs.
+    let (status, _) = call(&app, Method::PUT, "/api/v1/me/creator", Some(&c.token),
+        Some(json!({"handle": "stripe_seller", "display_name": "Ada", "price_minor": 1299, "currency": "USD"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let third = member(&app, Role::Fan).await;
+    start(
+        &app,
+        &third,
+        json!({"kind": "subscription", "creator": "stripe_seller"}),
+    )
+    .await;
+    let tail: Vec<(String, Option<String>)> = fake
+        .calls()
+        .iter()
+        .rev()
+        .take(2)
+        .map(|c| (c.path.clone(), c.get("unit_amount").map(str::to_owned)))
+        .collect();
+    assert!(
+        tail.iter()
+            .any(|(p, a)| p == "/v1/prices" && a.as_deref() == Some("1299")),
+        "{tail:?}"
+    );
+    assert_eq!(
+        fake.calls()
+            .iter()
+            .filter(|c| c.path == "/v1/products")
+            .count(),
+        1,
+        "one product per creator"
+    );
+    let prices: i64 = count(db, "select count(*) from creator_prices").await;
+    assert_eq!(prices, 2);
+}
