@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::checkout::{self, CheckoutRequest};
 use super::service::{self, Provider};
 use super::simulated::{self, Outcome};
+use super::views;
 use crate::error::{AppError, ErrorBody};
 use crate::http::extract::{ApiJson, CurrentUser};
 use crate::state::AppState;
@@ -22,6 +23,57 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhook))
         .routes(routes!(start_checkout))
         .routes(routes!(simulated_checkout))
+        .routes(routes!(my_subscriptions))
+        .routes(routes!(my_purchases))
+        .routes(routes!(my_earnings))
+}
+
+/// Your subscriptions, with whether each unlocks the creator's posts now.
+#[utoipa::path(get, path = "/api/v1/me/subscriptions", tag = "billing",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Newest first", body = views::MySubscriptions),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+async fn my_subscriptions(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<views::MySubscriptions>, AppError> {
+    Ok(axum::Json(
+        views::my_subscriptions(&state, user.user.id.0).await?,
+    ))
+}
+
+/// Your pay-per-view purchases and tips.
+#[utoipa::path(get, path = "/api/v1/me/purchases", tag = "billing",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Newest first", body = views::MyPurchases),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+async fn my_purchases(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<views::MyPurchases>, AppError> {
+    Ok(axum::Json(
+        views::my_purchases(&state, user.user.id.0).await?,
+    ))
+}
+
+/// Your earnings as a creator: balance per currency (the sum of your ledger entries),
+/// subscribers, money by day (30 days) and month (12 months), the latest transactions.
+#[utoipa::path(get, path = "/api/v1/me/creator/earnings", tag = "billing",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Earnings", body = views::Earnings),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not a creator", body = ErrorBody),
+    ))]
+async fn my_earnings(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<views::Earnings>, AppError> {
+    Ok(axum::Json(views::earnings(&state, user.user.id.0).await?))
 }
 
 /// A started checkout.

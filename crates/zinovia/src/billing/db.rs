@@ -728,3 +728,203 @@ pub async fn checkout_failed(conn: impl PgExecutor<'_>, id: Uuid) -> Result<(), 
     .await?;
     Ok(())
 }
+
+/// A fan's subscription, for their list.
+#[derive(Debug, Clone)]
+pub struct MySubscription {
+    /// Creator.
+    pub creator_id: Uuid,
+    /// Handle.
+    pub handle: String,
+    /// Name.
+    pub display_name: String,
+    /// Provider status.
+    pub status: String,
+    /// Paid until.
+    pub current_period_end: DateTime<Utc>,
+    /// Past due since.
+    pub past_due_since: Option<DateTime<Utc>>,
+    /// Ends at the period's end.
+    pub cancel_at_period_end: bool,
+    /// Price.
+    pub price_minor: Option<i32>,
+    /// Currency.
+    pub currency: Option<String>,
+    /// Withdrawn.
+    pub revoked: bool,
+}
+
+/// A fan's subscriptions, newest first.
+pub async fn my_subscriptions(
+    conn: &mut PgConnection,
+    fan: Uuid,
+) -> Result<Vec<MySubscription>, sqlx::Error> {
+    sqlx::query_as!(
+        MySubscription,
+        r#"select s.creator_id, c.handle, c.display_name, s.status, s.current_period_end, s.past_due_since,
+                  s.cancel_at_period_end, s.price_minor, s.currency, s.revoked_at is not null as "revoked!"
+           from subscriptions s join creators c on c.user_id = s.creator_id
+           where s.fan_id = $1
+           order by s.created_at desc"#,
+        fan
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A purchase or tip, for the fan's list.
+#[derive(Debug, Clone)]
+pub struct MyPayment {
+    /// ppv or tip.
+    pub kind: String,
+    /// The post (purchases).
+    pub post_id: Option<Uuid>,
+    /// Creator's handle.
+    pub handle: String,
+    /// Amount.
+    pub amount_minor: i32,
+    /// Currency.
+    pub currency: String,
+    /// paid, refunded, disputed.
+    pub status: String,
+    /// Tip note.
+    pub message: Option<String>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A fan's purchases and tips, newest first (at most 200).
+pub async fn my_payments(
+    conn: &mut PgConnection,
+    fan: Uuid,
+) -> Result<Vec<MyPayment>, sqlx::Error> {
+    sqlx::query_as!(
+        MyPayment,
+        r#"select kind as "kind!", post_id, handle as "handle!", amount_minor as "amount_minor!",
+                  currency as "currency!", status as "status!", message, created_at as "created_at!"
+           from (select 'ppv' as kind, pp.post_id, c.handle, pp.amount_minor, pp.currency, pp.status,
+                        null::text as message, pp.created_at
+                 from post_purchases pp join posts p on p.id = pp.post_id
+                      join creators c on c.user_id = p.creator_id
+                 where pp.fan_id = $1
+                 union all
+                 select 'tip', null, c.handle, t.amount_minor, t.currency, t.status, t.message, t.created_at
+                 from tips t join creators c on c.user_id = t.creator_id
+                 where t.fan_id = $1) as mine
+           order by created_at desc
+           limit 200"#,
+        fan
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Money per period and currency.
+#[derive(Debug, Clone)]
+pub struct Period {
+    /// Start of the day or month (UTC).
+    pub period: DateTime<Utc>,
+    /// Currency.
+    pub currency: String,
+    /// Gross.
+    pub gross_minor: i64,
+    /// Platform fees.
+    pub platform_fee_minor: i64,
+    /// Net.
+    pub net_minor: i64,
+}
+
+/// A creator's earnings per `unit` (`day` or `month`) since `since`.
+pub async fn earnings_by(
+    conn: &mut PgConnection,
+    creator: Uuid,
+    unit: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<Period>, sqlx::Error> {
+    sqlx::query_as!(
+        Period,
+        r#"select date_trunc($2, occurred_at, 'UTC') as "period!", currency,
+                  sum(gross_minor)::bigint as "gross_minor!", sum(platform_fee_minor)::bigint as "platform_fee_minor!",
+                  sum(net_minor)::bigint as "net_minor!"
+           from ledger_entries
+           where creator_id = $1 and occurred_at >= $3
+           group by 1, 2
+           order by 1 desc, 2"#,
+        creator,
+        unit,
+        since
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A creator's balance per currency: the sum of their entries.
+pub async fn balances(
+    conn: &mut PgConnection,
+    creator: Uuid,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select currency, sum(net_minor)::bigint as "net!" from ledger_entries
+           where creator_id = $1 group by currency order by currency"#,
+        creator
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.currency, r.net)).collect())
+}
+
+/// A ledger entry, for the creator's recent transactions.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    /// Kind.
+    pub kind: String,
+    /// Gross.
+    pub gross_minor: i64,
+    /// Platform fee.
+    pub platform_fee_minor: i64,
+    /// Processor fee.
+    pub processor_fee_minor: Option<i64>,
+    /// Net.
+    pub net_minor: i64,
+    /// Currency.
+    pub currency: String,
+    /// The post (PPV).
+    pub post_id: Option<Uuid>,
+    /// The fan's public name.
+    pub fan_name: Option<String>,
+    /// When.
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// A creator's latest entries.
+pub async fn recent(
+    conn: &mut PgConnection,
+    creator: Uuid,
+    limit: i64,
+) -> Result<Vec<Transaction>, sqlx::Error> {
+    sqlx::query_as!(
+        Transaction,
+        r#"select e.kind, e.gross_minor, e.platform_fee_minor, e.processor_fee_minor, e.net_minor, e.currency,
+                  e.post_id, u.display_name as "fan_name?", e.occurred_at
+           from ledger_entries e left join users u on u.id = e.fan_id and u.deleted_at is null
+           where e.creator_id = $1
+           order by e.occurred_at desc, e.id desc
+           limit $2"#,
+        creator,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Subscribers whose subscription grants access now (counted as the profile counts them).
+pub async fn subscriber_count(conn: &mut PgConnection, creator: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from subscriptions
+           where creator_id = $1 and status in ('trialing', 'active', 'past_due')
+             and current_period_end > now() and revoked_at is null"#,
+        creator
+    )
+    .fetch_one(conn)
+    .await
+}

@@ -12,6 +12,7 @@ mod service;
 pub mod signature;
 pub mod simulated;
 pub mod stripe;
+mod views;
 
 use utoipa_axum::router::OpenApiRouter;
 

@@ -727,6 +727,89 @@ async fn on_the_simulated_rail_a_fan_subscribes_buys_and_tips_through_checkout_p
         count(db, "select count(*) from checkouts where status = 'failed'").await,
         1
     );
+
+    // What the fan and the creator see.
+    let (status, subs) = call(
+        &app,
+        Method::GET,
+        "/api/v1/me/subscriptions",
+        Some(&fan.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{subs}");
+    let subs = subs["subscriptions"].as_array().unwrap();
+    assert_eq!(subs.len(), 1, "{subs:?}");
+    assert_eq!(subs[0]["creator"], "sim_creator");
+    assert_eq!(subs[0]["status"], "active");
+    assert_eq!(subs[0]["access"], true);
+    assert_eq!(subs[0]["price_minor"], 999);
+    let (_, bought) = call(
+        &app,
+        Method::GET,
+        "/api/v1/me/purchases",
+        Some(&fan.token),
+        None,
+    )
+    .await;
+    let kinds: Vec<&str> = bought["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["tip", "ppv"], "{bought}");
+    assert_eq!(bought["payments"][0]["message"], "Lovely work");
+    assert_eq!(bought["payments"][1]["post_id"], ppv.as_str());
+    let (_, none) = call(
+        &app,
+        Method::GET,
+        "/api/v1/me/purchases",
+        Some(&other.token),
+        None,
+    )
+    .await;
+    assert_eq!(none["payments"], json!([]));
+    let (status, earnings) = call(
+        &app,
+        Method::GET,
+        "/api/v1/me/creator/earnings",
+        Some(&c.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{earnings}");
+    assert_eq!(
+        earnings["balances"],
+        json!([{"currency": "USD", "net_minor": 899 + 1350 + 450}])
+    );
+    assert_eq!(earnings["subscribers"], 1);
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(
+        earnings["by_day"],
+        json!([{"period": today, "currency": "USD", "gross_minor": 2999, "platform_fee_minor": 300, "net_minor": 2699}])
+    );
+    assert_eq!(earnings["by_month"][0]["net_minor"], 2699);
+    let recent: Vec<&str> = earnings["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(recent.len(), 3);
+    assert!(recent.contains(&"tip") && recent.contains(&"ppv") && recent.contains(&"subscription"));
+    assert_eq!(earnings["recent"][0]["fan_name"], "Someone");
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/me/creator/earnings",
+        Some(&fan.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a fan has no earnings");
+    let (status, _) = call(&app, Method::GET, "/api/v1/me/subscriptions", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -1,0 +1,236 @@
+//! What fans and creators see of their money: subscriptions, purchases and tips; a
+//! creator's earnings by day and month, balance, subscribers and recent transactions.
+
+use chrono::{DateTime, Duration as Span, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::db;
+use crate::error::AppError;
+use crate::posts::entitlements::SubscriptionFacts;
+use crate::state::AppState;
+
+/// One of the fan's subscriptions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionView {
+    /// The creator's handle.
+    pub creator: String,
+    /// The creator's name.
+    pub creator_name: String,
+    /// The rail's status: trialing, active, past_due, canceled, unpaid, …
+    pub status: String,
+    /// Paid (or trial) until.
+    pub current_period_end: DateTime<Utc>,
+    /// Ends at the period's end (canceled by the fan).
+    pub cancel_at_period_end: bool,
+    /// Price per month, minor units.
+    pub price_minor: Option<i32>,
+    /// Currency.
+    pub currency: Option<String>,
+    /// Whether it unlocks the creator's posts now (the one rule).
+    pub access: bool,
+}
+
+/// The fan's subscriptions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MySubscriptions {
+    /// Newest first.
+    pub subscriptions: Vec<SubscriptionView>,
+}
+
+/// A purchase or tip.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentView {
+    /// `ppv` or `tip`.
+    pub kind: String,
+    /// The post bought.
+    pub post_id: Option<Uuid>,
+    /// The creator's handle.
+    pub creator: String,
+    /// Amount, minor units.
+    pub amount_minor: i32,
+    /// Currency.
+    pub currency: String,
+    /// paid, refunded or disputed.
+    pub status: String,
+    /// The tip's note.
+    pub message: Option<String>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The fan's purchases and tips.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyPurchases {
+    /// Newest first (at most 200).
+    pub payments: Vec<PaymentView>,
+}
+
+/// Money in one period and currency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeriodView {
+    /// The day (`2026-11-28`) or month (`2026-11`).
+    pub period: String,
+    /// Currency.
+    pub currency: String,
+    /// Paid by fans, less refunds and disputes.
+    pub gross_minor: i64,
+    /// The platform's part.
+    pub platform_fee_minor: i64,
+    /// The creator's part.
+    pub net_minor: i64,
+}
+
+/// A balance in one currency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Balance {
+    /// Currency.
+    pub currency: String,
+    /// The sum of the creator's ledger entries.
+    pub net_minor: i64,
+}
+
+/// One ledger entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransactionView {
+    /// subscription, ppv, tip, refund or dispute.
+    pub kind: String,
+    /// Gross (negative for money going back).
+    pub gross_minor: i64,
+    /// Platform fee.
+    pub platform_fee_minor: i64,
+    /// Processor fee, when the rail reported it.
+    pub processor_fee_minor: Option<i64>,
+    /// Net.
+    pub net_minor: i64,
+    /// Currency.
+    pub currency: String,
+    /// The post (pay-per-view).
+    pub post_id: Option<Uuid>,
+    /// The fan's public name.
+    pub fan_name: Option<String>,
+    /// When.
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// A creator's earnings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Earnings {
+    /// Per currency: the sum of every entry (what the creator is owed or was paid).
+    pub balances: Vec<Balance>,
+    /// Subscribers with access now.
+    pub subscribers: i64,
+    /// The last 30 days, newest first (days without money are left out).
+    pub by_day: Vec<PeriodView>,
+    /// The last 12 months, newest first.
+    pub by_month: Vec<PeriodView>,
+    /// The latest 20 entries.
+    pub recent: Vec<TransactionView>,
+}
+
+/// The fan's subscriptions.
+pub async fn my_subscriptions(state: &AppState, fan: Uuid) -> Result<MySubscriptions, AppError> {
+    let mut conn = state.db.acquire().await?;
+    let grace = state.settings.content.subscription_grace.0;
+    let now = Utc::now();
+    let rows = db::my_subscriptions(&mut conn, fan).await?;
+    Ok(MySubscriptions {
+        subscriptions: rows
+            .into_iter()
+            .map(|r| {
+                let access = SubscriptionFacts {
+                    status: r.status.clone(),
+                    current_period_end: r.current_period_end,
+                    past_due_since: r.past_due_since,
+                    revoked: r.revoked,
+                }
+                .grants(now, grace);
+                SubscriptionView {
+                    creator: r.handle,
+                    creator_name: r.display_name,
+                    status: r.status,
+                    current_period_end: r.current_period_end,
+                    cancel_at_period_end: r.cancel_at_period_end,
+                    price_minor: r.price_minor,
+                    currency: r.currency,
+                    access,
+                }
+            })
+            .collect(),
+    })
+}
+
+/// The fan's purchases and tips.
+pub async fn my_purchases(state: &AppState, fan: Uuid) -> Result<MyPurchases, AppError> {
+    let mut conn = state.db.acquire().await?;
+    Ok(MyPurchases {
+        payments: db::my_payments(&mut conn, fan)
+            .await?
+            .into_iter()
+            .map(|p| PaymentView {
+                kind: p.kind,
+                post_id: p.post_id,
+                creator: p.handle,
+                amount_minor: p.amount_minor,
+                currency: p.currency,
+                status: p.status,
+                message: p.message,
+                created_at: p.created_at,
+            })
+            .collect(),
+    })
+}
+
+/// A creator's earnings (404 for someone who is not a creator).
+pub async fn earnings(state: &AppState, creator: Uuid) -> Result<Earnings, AppError> {
+    let mut conn = state.db.acquire().await?;
+    if crate::creators::by_user(&mut *conn, creator)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    let now = Utc::now();
+    let periods = |rows: Vec<db::Period>, format: &str| -> Vec<PeriodView> {
+        rows.into_iter()
+            .map(|p| PeriodView {
+                period: p.period.format(format).to_string(),
+                currency: p.currency,
+                gross_minor: p.gross_minor,
+                platform_fee_minor: p.platform_fee_minor,
+                net_minor: p.net_minor,
+            })
+            .collect()
+    };
+    let by_day = db::earnings_by(&mut conn, creator, "day", now - Span::days(30)).await?;
+    let by_month = db::earnings_by(&mut conn, creator, "month", now - Span::days(366)).await?;
+    Ok(Earnings {
+        balances: db::balances(&mut conn, creator)
+            .await?
+            .into_iter()
+            .map(|(currency, net_minor)| Balance {
+                currency,
+                net_minor,
+            })
+            .collect(),
+        subscribers: db::subscriber_count(&mut conn, creator).await?,
+        by_day: periods(by_day, "%Y-%m-%d"),
+        by_month: periods(by_month, "%Y-%m"),
+        recent: db::recent(&mut conn, creator, 20)
+            .await?
+            .into_iter()
+            .map(|t| TransactionView {
+                kind: t.kind,
+                gross_minor: t.gross_minor,
+                platform_fee_minor: t.platform_fee_minor,
+                processor_fee_minor: t.processor_fee_minor,
+                net_minor: t.net_minor,
+                currency: t.currency,
+                post_id: t.post_id,
+                fan_name: t.fan_name,
+                occurred_at: t.occurred_at,
+            })
+            .collect(),
+    })
+}
