@@ -26,6 +26,73 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(my_subscriptions))
         .routes(routes!(my_purchases))
         .routes(routes!(my_earnings))
+        .routes(routes!(cancel_subscription))
+        .routes(routes!(card_portal))
+        .routes(routes!(payouts))
+}
+
+/// A link to follow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Link {
+    /// Where to send the person.
+    pub url: String,
+}
+
+/// Cancels your subscription to a creator at the end of the paid period (you keep access
+/// until then). The rail confirms with an event; `GET /api/v1/me/subscriptions` then shows
+/// `cancel_at_period_end`.
+#[utoipa::path(post, path = "/api/v1/me/subscriptions/{creator}/cancel", tag = "billing",
+    params(("creator" = String, Path, description = "The creator's handle")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 202, description = "Cancellation requested"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "No live subscription to this creator", body = ErrorBody),
+        (status = 503, description = "The payment rail did not answer", body = ErrorBody),
+    ))]
+async fn cancel_subscription(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(creator): Path<String>,
+) -> Result<StatusCode, AppError> {
+    super::manage::cancel(&state, &user.user, &creator).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Stripe's customer portal for your cards and invoices (and cancelling).
+#[utoipa::path(post, path = "/api/v1/billing/portal", tag = "billing",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The portal", body = Link),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 409, description = "Nothing paid yet, or the simulated rail (no cards)", body = ErrorBody),
+    ))]
+async fn card_portal(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<Link>, AppError> {
+    Ok(axum::Json(Link {
+        url: super::manage::portal(&state, &user.user).await?,
+    }))
+}
+
+/// Sets up (or continues) being paid out: your connected account at the rail, and where to
+/// finish onboarding. Until it can take charges, your share is kept by the platform and
+/// recorded in your ledger.
+#[utoipa::path(post, path = "/api/v1/me/creator/payouts", tag = "billing",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The account and where to finish onboarding", body = super::manage::Payouts),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not a creator", body = ErrorBody),
+    ))]
+async fn payouts(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<super::manage::Payouts>, AppError> {
+    Ok(axum::Json(
+        super::manage::onboard(&state, &user.user).await?,
+    ))
 }
 
 /// Your subscriptions, with whether each unlocks the creator's posts now.

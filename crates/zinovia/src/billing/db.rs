@@ -928,3 +928,67 @@ pub async fn subscriber_count(conn: &mut PgConnection, creator: Uuid) -> Result<
     .fetch_one(conn)
     .await
 }
+
+/// The fan's subscription to `creator` on `provider` that can still be canceled: its
+/// provider id, status and period end.
+pub async fn live_subscription(
+    conn: &mut PgConnection,
+    fan: Uuid,
+    creator: Uuid,
+    provider: &str,
+) -> Result<Option<(String, String, DateTime<Utc>)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select provider_subscription_id as "id!", status, current_period_end from subscriptions
+           where fan_id = $1 and creator_id = $2 and provider = $3 and provider_subscription_id is not null
+             and status in ('trialing', 'active', 'past_due', 'unpaid', 'incomplete')"#,
+        fan,
+        creator,
+        provider
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.id, r.status, r.current_period_end)))
+}
+
+/// A creator's payout account: id and flags (charges, payouts, submitted).
+pub async fn payout_account(
+    conn: &mut PgConnection,
+    creator: Uuid,
+    provider: &str,
+) -> Result<Option<(String, bool, bool, bool)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select account_id, charges_enabled, payouts_enabled, details_submitted from payout_accounts
+           where creator_id = $1 and provider = $2"#,
+        creator,
+        provider
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| {
+        (
+            r.account_id,
+            r.charges_enabled,
+            r.payouts_enabled,
+            r.details_submitted,
+        )
+    }))
+}
+
+/// Records a creator's new payout account (not enabled until the rail says so).
+pub async fn save_payout_account(
+    conn: &mut PgConnection,
+    creator: Uuid,
+    provider: &str,
+    account: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"insert into payout_accounts (creator_id, provider, account_id) values ($1, $2, $3)
+           on conflict (creator_id, provider) do nothing"#,
+        creator,
+        provider,
+        account
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

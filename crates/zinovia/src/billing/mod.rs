@@ -7,6 +7,7 @@ mod api;
 mod checkout;
 pub mod db;
 pub mod events;
+mod manage;
 mod pages;
 mod service;
 pub mod signature;

@@ -117,7 +117,11 @@ pub async fn complete(
 }
 
 /// Signs and receives events, as the rail's webhook deliveries.
-async fn deliver(state: &AppState, at: i64, events: Vec<(&str, Value)>) -> Result<(), AppError> {
+pub(super) async fn deliver(
+    state: &AppState,
+    at: i64,
+    events: Vec<(&str, Value)>,
+) -> Result<(), AppError> {
     let secret = state
         .webhook_secret(Provider::Simulated)
         .ok_or(AppError::NotFound)?;

@@ -963,6 +963,11 @@ impl FakeStripe {
                         "/v1/prices" => json!({"id": format!("price_{n}"), "object": "price"}),
                         "/v1/checkout/sessions" => json!({"id": format!("cs_test_{n}"), "object": "checkout.session",
                                                           "url": format!("https://checkout.stripe.com/c/pay/cs_test_{n}")}),
+                        "/v1/accounts" => json!({"id": format!("acct_{n}"), "object": "account"}),
+                        "/v1/account_links" => json!({"object": "account_link", "url": format!("https://connect.stripe.com/setup/e/acct/{n}")}),
+                        "/v1/billing_portal/sessions" => json!({"id": format!("bps_{n}"), "object": "billing_portal.session",
+                                                                "url": format!("https://billing.stripe.com/p/session/{n}")}),
+                        p if p.starts_with("/v1/subscriptions/") => json!({"id": &p[18..], "object": "subscription", "cancel_at_period_end": true}),
                         _ => return (Code::NOT_FOUND, axum::Json(json!({"error": {"message": "Unrecognized request URL"}}))),
                     };
                     (Code::OK, axum::Json(answer))
@@ -1200,4 +1205,198 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
     );
     let prices: i64 = count(db, "select count(*) from creator_prices").await;
     assert_eq!(prices, 2);
+
+    // The fan cancels at the period's end, and manages cards in Stripe's portal.
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/subscriptions/stripe_seller/cancel",
+        Some(&fan.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let cancel = fake.calls().last().cloned().unwrap();
+    assert_eq!(cancel.path, "/v1/subscriptions/sub_live");
+    assert_eq!(cancel.get("cancel_at_period_end"), Some("true"));
+    assert_eq!(cancel.idempotency, "cancel-sub_live");
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/subscriptions/stripe_seller/cancel",
+        Some(&third.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no live subscription");
+    let (status, portal) = call(
+        &app,
+        Method::POST,
+        "/api/v1/billing/portal",
+        Some(&fan.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{portal}");
+    assert!(
+        portal["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://billing.stripe.com/")
+    );
+    assert_eq!(fake.calls().last().unwrap().get("customer"), Some("cus_1"));
+
+    // A creator onboards for payouts: an account with controller properties, then a link.
+    let seller2 = creator(&app, "stripe_second").await;
+    let (status, payouts) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/creator/payouts",
+        Some(&seller2.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{payouts}");
+    assert!(
+        payouts["onboarding_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://connect.stripe.com/"),
+        "{payouts}"
+    );
+    assert_eq!(payouts["charges_enabled"], false);
+    let calls = fake.calls();
+    let account = &calls[calls.len() - 2];
+    assert_eq!(account.path, "/v1/accounts");
+    assert_eq!(
+        account.get("controller[stripe_dashboard][type]"),
+        Some("express")
+    );
+    assert_eq!(account.get("controller[fees][payer]"), Some("application"));
+    assert_eq!(
+        account.get("controller[losses][payments]"),
+        Some("application")
+    );
+    assert_eq!(account.idempotency, format!("account-{}", seller2.id));
+    let link = calls.last().unwrap();
+    assert_eq!(
+        (link.path.as_str(), link.get("type")),
+        ("/v1/account_links", Some("account_onboarding"))
+    );
+    let acct = payouts["account_id"].as_str().unwrap().to_owned();
+    let updated = json!({"id": acct, "object": "account", "charges_enabled": true, "payouts_enabled": true, "details_submitted": true});
+    deliver(
+        &app,
+        &event(
+            "evt_acct",
+            "account.updated",
+            Utc::now().timestamp(),
+            updated,
+        ),
+    )
+    .await;
+    let (_, payouts) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/creator/payouts",
+        Some(&seller2.token),
+        None,
+    )
+    .await;
+    assert_eq!(payouts["charges_enabled"], true);
+    assert_eq!(payouts["onboarding_url"], Value::Null);
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/creator/payouts",
+        Some(&fan.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "fans have no payouts");
+}
+
+#[tokio::test]
+async fn on_the_simulated_rail_a_fan_cancels_keeping_access_to_the_period_end_and_creators_onboard()
+{
+    let app = simulated_app().await;
+    let c = creator(&app, "sim_cancel").await;
+    let fan = member(&app, Role::Fan).await;
+    let post_id = locked_post(&app, &c, "subscribers").await;
+    let (_, checkout) = start(
+        &app,
+        &fan,
+        json!({"kind": "subscription", "creator": "sim_cancel"}),
+    )
+    .await;
+    click(&app, &fan, &checkout, "pay").await;
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/subscriptions/sim_cancel/cancel",
+        Some(&fan.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    app.run_pending_jobs(&Registry::standard()).await;
+    let (_, subs) = call(
+        &app,
+        Method::GET,
+        "/api/v1/me/subscriptions",
+        Some(&fan.token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        subs["subscriptions"][0]["cancel_at_period_end"], true,
+        "{subs}"
+    );
+    assert_eq!(
+        subs["subscriptions"][0]["access"], true,
+        "access lasts to the period's end"
+    );
+    assert!(sees(&app, "sim_cancel", &fan, &post_id).await);
+    // The period ends.
+    sqlx::query("update subscriptions set current_period_end = now() - interval '1 second' where fan_id = $1")
+        .bind(fan.id)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    assert!(!sees(&app, "sim_cancel", &fan, &post_id).await);
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/billing/portal",
+        Some(&fan.token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "no cards on the simulated rail"
+    );
+
+    let (status, payouts) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/creator/payouts",
+        Some(&c.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{payouts}");
+    app.run_pending_jobs(&Registry::standard()).await;
+    let (_, payouts) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/creator/payouts",
+        Some(&c.token),
+        None,
+    )
+    .await;
+    assert_eq!(payouts["charges_enabled"], true, "{payouts}");
+    assert_eq!(payouts["payouts_enabled"], true);
+    assert_eq!(payouts["onboarding_url"], Value::Null);
 }

@@ -1,0 +1,191 @@
+//! Fans managing subscriptions (cancel at the period's end, the rail's card portal) and
+//! creators onboarding for payouts (ADR 0014: Connect accounts with controller properties).
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::service::Provider;
+use super::stripe::{Form, Stripe, StripeError, field};
+use crate::accounts::User;
+use crate::error::AppError;
+use crate::state::AppState;
+
+fn stripe(state: &AppState) -> Result<Stripe, AppError> {
+    let b = &state.settings.billing;
+    Stripe::new(b.stripe_api_base.clone(), b.stripe_secret_key.as_ref())
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
+fn refused(e: StripeError) -> AppError {
+    tracing::error!(error = %e, "a Stripe call failed");
+    AppError::Unavailable
+}
+
+/// Cancels the fan's subscription to `creator` at the end of the paid period (access lasts
+/// until then). The rail confirms with a subscription event, which updates our row.
+pub async fn cancel(state: &AppState, fan: &User, handle: &str) -> Result<(), AppError> {
+    let provider = state.settings.billing.payment_provider;
+    let mut conn = state.db.acquire().await?;
+    let creator = match crate::creators::find(&mut conn, handle).await? {
+        crate::creators::Found::Creator(c) => c,
+        crate::creators::Found::MovedTo(_) => return Err(AppError::NotFound),
+    };
+    let sub = super::db::live_subscription(&mut conn, fan.id.0, creator.user_id, provider.as_str())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    match provider {
+        Provider::Stripe => {
+            let mut f = Form::new();
+            field(&mut f, "cancel_at_period_end", "true");
+            stripe(state)?
+                .post(
+                    &format!("/v1/subscriptions/{}", sub.0),
+                    &format!("cancel-{}", sub.0),
+                    &f,
+                )
+                .await
+                .map_err(refused)?;
+        }
+        Provider::Simulated => {
+            let object = json!({"id": sub.0, "object": "subscription", "status": sub.1,
+                "cancel_at_period_end": true,
+                "metadata": {"fan_id": fan.id.0.to_string(), "creator_id": creator.user_id.to_string()},
+                "items": {"object": "list", "data": [{"current_period_end": sub.2.timestamp()}]}});
+            super::simulated::deliver(
+                state,
+                Utc::now().timestamp(),
+                vec![("customer.subscription.updated", object)],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Where the fan manages cards and invoices (Stripe's customer portal).
+pub async fn portal(state: &AppState, fan: &User) -> Result<String, AppError> {
+    if state.settings.billing.payment_provider != Provider::Stripe {
+        return Err(AppError::Conflict(
+            "the simulated payment rail has no cards to manage".into(),
+        ));
+    }
+    let mut conn = state.db.acquire().await?;
+    let customer = super::db::customer_of(&mut conn, fan.id.0, Provider::Stripe.as_str())
+        .await?
+        .ok_or_else(|| AppError::Conflict("you have not paid anything yet".into()))?;
+    let mut f = Form::new();
+    field(&mut f, "customer", &customer);
+    field(&mut f, "return_url", state.settings.link("/account"));
+    let (_, url) = stripe(state)?
+        .create(
+            "/v1/billing_portal/sessions",
+            &format!("portal-{}-{}", fan.id.0, Uuid::now_v7()),
+            &f,
+        )
+        .await
+        .map_err(refused)?;
+    url.ok_or_else(|| AppError::Internal(anyhow::anyhow!("a portal session without a URL")))
+}
+
+/// A creator's payout onboarding.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Payouts {
+    /// The rail's account.
+    pub account_id: String,
+    /// May take charges (fans' money is routed to it).
+    pub charges_enabled: bool,
+    /// May be paid out.
+    pub payouts_enabled: bool,
+    /// Onboarding submitted.
+    pub details_submitted: bool,
+    /// Where to go to finish onboarding (absent once payouts are enabled).
+    pub onboarding_url: Option<String>,
+}
+
+/// Starts or continues a creator's onboarding: creates their connected account once, and
+/// answers where to finish it. On the simulated rail the account is enabled at once (by a
+/// signed `account.updated`, as Stripe would send).
+pub async fn onboard(state: &AppState, creator: &User) -> Result<Payouts, AppError> {
+    let provider = state.settings.billing.payment_provider;
+    let mut conn = state.db.acquire().await?;
+    if crate::creators::by_user(&mut *conn, creator.id.0)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    let existing = super::db::payout_account(&mut conn, creator.id.0, provider.as_str()).await?;
+    let account = match (&existing, provider) {
+        (Some(a), _) => a.0.clone(),
+        (None, Provider::Stripe) => {
+            let mut f = Form::new();
+            field(&mut f, "email", &creator.email);
+            field(&mut f, "controller[stripe_dashboard][type]", "express");
+            field(&mut f, "controller[fees][payer]", "application");
+            field(&mut f, "controller[losses][payments]", "application");
+            field(&mut f, "controller[requirement_collection]", "stripe");
+            field(&mut f, "capabilities[transfers][requested]", "true");
+            field(&mut f, "metadata[creator_id]", creator.id.0);
+            let (id, _) = stripe(state)?
+                .create("/v1/accounts", &format!("account-{}", creator.id.0), &f)
+                .await
+                .map_err(refused)?;
+            super::db::save_payout_account(&mut conn, creator.id.0, provider.as_str(), &id).await?;
+            id
+        }
+        (None, Provider::Simulated) => {
+            let id = format!("acct_sim_{}", creator.id.0.simple());
+            super::db::save_payout_account(&mut conn, creator.id.0, provider.as_str(), &id).await?;
+            let object = json!({"id": id, "object": "account", "charges_enabled": true,
+                                "payouts_enabled": true, "details_submitted": true});
+            super::simulated::deliver(
+                state,
+                Utc::now().timestamp(),
+                vec![("account.updated", object)],
+            )
+            .await?;
+            id
+        }
+    };
+    let (charges, payouts, submitted) = existing
+        .map(|a| (a.1, a.2, a.3))
+        .unwrap_or((false, false, false));
+    let onboarding_url = match provider {
+        Provider::Stripe if !payouts => {
+            let mut f = Form::new();
+            field(&mut f, "account", &account);
+            field(&mut f, "type", "account_onboarding");
+            field(
+                &mut f,
+                "refresh_url",
+                state.settings.link("/account?payouts=refresh"),
+            );
+            field(
+                &mut f,
+                "return_url",
+                state.settings.link("/account?payouts=return"),
+            );
+            // An account link has no id, only its one-time URL.
+            let link = stripe(state)?
+                .post(
+                    "/v1/account_links",
+                    &format!("account-link-{account}-{}", Uuid::now_v7()),
+                    &f,
+                )
+                .await
+                .map_err(refused)?;
+            link["url"].as_str().map(str::to_owned)
+        }
+        _ => None,
+    };
+    Ok(Payouts {
+        account_id: account,
+        charges_enabled: charges,
+        payouts_enabled: payouts,
+        details_submitted: submitted,
+        onboarding_url,
+    })
+}
