@@ -620,6 +620,26 @@ pub fn postgres_processes(needle: &str) -> Vec<i32> {
     out
 }
 
+/// The postmasters among [`postgres_processes`]: a backend the postmaster has just forked
+/// shows the postmaster's command line until it renames itself, so processes whose parent
+/// is one of them are left out.
+pub fn postmasters(needle: &str) -> Vec<i32> {
+    let all = postgres_processes(needle);
+    let parent = |pid: i32| -> Option<i32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    all.iter()
+        .copied()
+        .filter(|pid| parent(*pid).is_none_or(|p| !all.contains(&p)))
+        .collect()
+}
+
 /// Connects once with `options` (fails the test if it cannot).
 pub async fn connect(options: &PgConnectOptions) -> PgConnection {
     PgConnection::connect_with(options).await.expect("connect")

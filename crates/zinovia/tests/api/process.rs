@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{
-    Proc, TestDb, cluster_reachable_dir, postgres_processes, wait_until, zinovia,
+    Proc, TestDb, cluster_reachable_dir, postgres_processes, postmasters, wait_until, zinovia,
 };
 
 fn data_dir() -> tempfile::TempDir {
@@ -57,7 +57,7 @@ async fn up_runs_on_embedded_defaults_restarts_and_leaves_nothing_behind() {
     let spec: Value = serde_json::from_str(&spec).unwrap();
     assert_eq!(spec["openapi"], "3.1.0");
     assert_eq!(
-        postgres_processes(&pgdata_str).len(),
+        postmasters(&pgdata_str).len(),
         1,
         "one postmaster for the data dir"
     );
@@ -88,7 +88,7 @@ async fn up_runs_on_embedded_defaults_restarts_and_leaves_nothing_behind() {
     // kill -9: PostgreSQL is orphaned, and the next start takes it over.
     second.stop(Signal::SIGKILL, Duration::from_secs(10)).await;
     assert_eq!(
-        postgres_processes(&pgdata_str).len(),
+        postmasters(&pgdata_str).len(),
         1,
         "the orphaned server is still up"
     );
