@@ -254,15 +254,31 @@ async fn the_home_page_says_what_zinovia_is() {
     assert!(html.contains("creator-subscription platform"), "{html}");
     assert!(html.contains("pay-per-view"));
     assert!(!html.contains("<script"), "the home page needs no script");
-    let css = html
+    let linked: Vec<&str> = html
         .split("href=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .filter(|h| h.starts_with("/assets/"))
+        .collect();
+    let css = linked
+        .iter()
+        .find(|h| h.starts_with("/assets/site."))
         .unwrap();
-    assert!(css.starts_with("/assets/site."), "{css}");
-    assert_eq!(app.get(css).await.status(), StatusCode::OK);
+    let icon = linked
+        .iter()
+        .find(|h| h.starts_with("/assets/favicon."))
+        .unwrap();
+    for asset in [css, icon] {
+        let r = app.get(asset).await;
+        assert_eq!(r.status(), StatusCode::OK, "{asset}");
+        assert!(
+            r.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable"),
+            "{asset}"
+        );
+    }
     assert_eq!(
         app.get("/assets/missing.css").await.status(),
         StatusCode::NOT_FOUND
