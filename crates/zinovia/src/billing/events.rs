@@ -275,7 +275,14 @@ fn invoice(o: &Value) -> Option<InvoiceState> {
     Some(InvoiceState {
         id: str_of(o, "id")?.to_owned(),
         subscription,
-        payment: id_of(o, "charge").or_else(|| id_of(o, "payment_intent")),
+        // Older API versions name the payment on the invoice; newer ones list it under
+        // `payments` (an invoice payment pointing at its payment intent or charge).
+        payment: id_of(o, "charge")
+            .or_else(|| id_of(o, "payment_intent"))
+            .or_else(|| {
+                let p = o.get("payments")?.get("data")?.get(0)?.get("payment")?;
+                id_of(p, "payment_intent").or_else(|| id_of(p, "charge"))
+            }),
         amount_paid: o.get("amount_paid").and_then(Value::as_i64).unwrap_or(0),
         currency: currency(o)?,
         period_end,
@@ -297,4 +304,70 @@ fn id_of(v: &Value, key: &str) -> Option<String> {
 
 fn currency(v: &Value) -> Option<String> {
     str_of(v, "currency").map(str::to_ascii_uppercase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn envelope(kind: &str, object: Value) -> Envelope {
+        let body = serde_json::to_vec(
+            &json!({"id": "evt_1", "type": kind, "created": 1_700_000_000,
+                                              "data": {"object": object}}),
+        )
+        .unwrap_or_default();
+        Envelope::parse(&body).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn invoices_of_old_and_new_api_versions_name_their_subscription_and_payment() {
+        let old = json!({"id": "in_1", "subscription": "sub_1", "charge": "ch_1", "amount_paid": 999,
+                         "currency": "usd", "period_end": 1_700_000_100});
+        let new = json!({"id": "in_1", "amount_paid": 999, "currency": "usd",
+                         "parent": {"subscription_details": {"subscription": "sub_1"}},
+                         "payments": {"data": [{"payment": {"type": "payment_intent", "payment_intent": "pi_1"}}]},
+                         "lines": {"data": [{"period": {"end": 1_700_000_100}}]}});
+        for (object, payment) in [(old, "ch_1"), (new, "pi_1")] {
+            let Event::InvoicePaid(i) = from_stripe(&envelope("invoice.paid", object)) else {
+                panic!("not an invoice");
+            };
+            assert_eq!(i.subscription.as_deref(), Some("sub_1"));
+            assert_eq!(i.payment.as_deref(), Some(payment));
+            assert_eq!(i.currency, "USD");
+            assert_eq!(i.period_end.map(|t| t.timestamp()), Some(1_700_000_100));
+        }
+    }
+
+    #[test]
+    fn subscriptions_read_the_period_from_the_object_or_its_item_and_odd_shapes_are_ignored() {
+        let top = json!({"id": "sub_1", "status": "active", "current_period_end": 1_700_000_500});
+        let item = json!({"id": "sub_1", "status": "active",
+                          "items": {"data": [{"current_period_end": 1_700_000_500,
+                                              "price": {"unit_amount": 999, "currency": "eur"}}]}});
+        for o in [top, item] {
+            let Event::Subscription(s) = from_stripe(&envelope("customer.subscription.updated", o))
+            else {
+                panic!("not a subscription");
+            };
+            assert_eq!(
+                s.current_period_end.map(|t| t.timestamp()),
+                Some(1_700_000_500)
+            );
+        }
+        assert_eq!(
+            from_stripe(&envelope("customer.subscription.updated", json!({"id": 5}))),
+            Event::Ignored
+        );
+        assert_eq!(
+            from_stripe(&envelope("charge.refunded", json!({"id": "ch_1"}))),
+            Event::Ignored
+        );
+        assert_eq!(
+            from_stripe(&envelope("payout.paid", json!({"id": "po_1"}))),
+            Event::Ignored
+        );
+        assert!(Envelope::parse(b"{}").is_err());
+        assert!(Envelope::parse(b"not json").is_err());
+    }
 }
