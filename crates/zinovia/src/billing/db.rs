@@ -892,6 +892,8 @@ pub struct Transaction {
     pub post_id: Option<Uuid>,
     /// The fan's public name.
     pub fan_name: Option<String>,
+    /// The tip's note.
+    pub message: Option<String>,
     /// When.
     pub occurred_at: DateTime<Utc>,
 }
@@ -905,8 +907,10 @@ pub async fn recent(
     sqlx::query_as!(
         Transaction,
         r#"select e.kind, e.gross_minor, e.platform_fee_minor, e.processor_fee_minor, e.net_minor, e.currency,
-                  e.post_id, u.display_name as "fan_name?", e.occurred_at
-           from ledger_entries e left join users u on u.id = e.fan_id and u.deleted_at is null
+                  e.post_id, u.display_name as "fan_name?", t.message as "message?", e.occurred_at
+           from ledger_entries e
+           left join users u on u.id = e.fan_id and u.deleted_at is null
+           left join tips t on e.kind = 'tip' and t.provider = e.provider and t.payment_id = e.payment_id
            where e.creator_id = $1
            order by e.occurred_at desc, e.id desc
            limit $2"#,

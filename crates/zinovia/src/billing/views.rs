@@ -110,6 +110,8 @@ pub struct TransactionView {
     pub post_id: Option<Uuid>,
     /// The fan's public name.
     pub fan_name: Option<String>,
+    /// The note that came with a tip.
+    pub message: Option<String>,
     /// When.
     pub occurred_at: DateTime<Utc>,
 }
@@ -229,6 +231,7 @@ pub async fn earnings(state: &AppState, creator: Uuid) -> Result<Earnings, AppEr
                 currency: t.currency,
                 post_id: t.post_id,
                 fan_name: t.fan_name,
+                message: t.message,
                 occurred_at: t.occurred_at,
             })
             .collect(),

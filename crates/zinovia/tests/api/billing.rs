@@ -799,6 +799,16 @@ async fn on_the_simulated_rail_a_fan_subscribes_buys_and_tips_through_checkout_p
     assert_eq!(recent.len(), 3);
     assert!(recent.contains(&"tip") && recent.contains(&"ppv") && recent.contains(&"subscription"));
     assert_eq!(earnings["recent"][0]["fan_name"], "Someone");
+    let tip = earnings["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "tip")
+        .unwrap();
+    assert_eq!(
+        tip["message"], "Lovely work",
+        "the creator reads the tip's note"
+    );
     let (status, _) = call(
         &app,
         Method::GET,
