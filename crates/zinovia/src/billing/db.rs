@@ -772,14 +772,15 @@ pub async fn my_subscriptions(
     .await
 }
 
-/// A purchase or tip, for the fan's list.
-#[derive(Debug, Clone)]
+/// A purchase or tip, for the fan's list (as the API shows it).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct MyPayment {
-    /// ppv or tip.
+    /// `ppv` or `tip`.
     pub kind: String,
-    /// The post (purchases).
+    /// The post bought.
     pub post_id: Option<Uuid>,
-    /// Creator's handle.
+    /// The creator's handle.
+    #[serde(rename = "creator")]
     pub handle: String,
     /// Amount.
     pub amount_minor: i32,
@@ -873,8 +874,8 @@ pub async fn balances(
     Ok(rows.into_iter().map(|r| (r.currency, r.net)).collect())
 }
 
-/// A ledger entry, for the creator's recent transactions.
-#[derive(Debug, Clone)]
+/// A ledger entry, for the creator's recent transactions (as the API shows it).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Transaction {
     /// Kind.
     pub kind: String,

@@ -39,32 +39,11 @@ pub struct MySubscriptions {
     pub subscriptions: Vec<SubscriptionView>,
 }
 
-/// A purchase or tip.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PaymentView {
-    /// `ppv` or `tip`.
-    pub kind: String,
-    /// The post bought.
-    pub post_id: Option<Uuid>,
-    /// The creator's handle.
-    pub creator: String,
-    /// Amount, minor units.
-    pub amount_minor: i32,
-    /// Currency.
-    pub currency: String,
-    /// paid, refunded or disputed.
-    pub status: String,
-    /// The tip's note.
-    pub message: Option<String>,
-    /// When.
-    pub created_at: DateTime<Utc>,
-}
-
 /// The fan's purchases and tips.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyPurchases {
     /// Newest first (at most 200).
-    pub payments: Vec<PaymentView>,
+    pub payments: Vec<db::MyPayment>,
 }
 
 /// Money in one period and currency.
@@ -91,31 +70,6 @@ pub struct Balance {
     pub net_minor: i64,
 }
 
-/// One ledger entry.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TransactionView {
-    /// subscription, ppv, tip, refund or dispute.
-    pub kind: String,
-    /// Gross (negative for money going back).
-    pub gross_minor: i64,
-    /// Platform fee.
-    pub platform_fee_minor: i64,
-    /// Processor fee, when the rail reported it.
-    pub processor_fee_minor: Option<i64>,
-    /// Net.
-    pub net_minor: i64,
-    /// Currency.
-    pub currency: String,
-    /// The post (pay-per-view).
-    pub post_id: Option<Uuid>,
-    /// The fan's public name.
-    pub fan_name: Option<String>,
-    /// The note that came with a tip.
-    pub message: Option<String>,
-    /// When.
-    pub occurred_at: DateTime<Utc>,
-}
-
 /// A creator's earnings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Earnings {
@@ -128,7 +82,7 @@ pub struct Earnings {
     /// The last 12 months, newest first.
     pub by_month: Vec<PeriodView>,
     /// The latest 20 entries.
-    pub recent: Vec<TransactionView>,
+    pub recent: Vec<db::Transaction>,
 }
 
 /// The fan's subscriptions.
@@ -167,20 +121,7 @@ pub async fn my_subscriptions(state: &AppState, fan: Uuid) -> Result<MySubscript
 pub async fn my_purchases(state: &AppState, fan: Uuid) -> Result<MyPurchases, AppError> {
     let mut conn = state.db.acquire().await?;
     Ok(MyPurchases {
-        payments: db::my_payments(&mut conn, fan)
-            .await?
-            .into_iter()
-            .map(|p| PaymentView {
-                kind: p.kind,
-                post_id: p.post_id,
-                creator: p.handle,
-                amount_minor: p.amount_minor,
-                currency: p.currency,
-                status: p.status,
-                message: p.message,
-                created_at: p.created_at,
-            })
-            .collect(),
+        payments: db::my_payments(&mut conn, fan).await?,
     })
 }
 
@@ -219,21 +160,6 @@ pub async fn earnings(state: &AppState, creator: Uuid) -> Result<Earnings, AppEr
         subscribers: db::subscriber_count(&mut conn, creator).await?,
         by_day: periods(by_day, "%Y-%m-%d"),
         by_month: periods(by_month, "%Y-%m"),
-        recent: db::recent(&mut conn, creator, 20)
-            .await?
-            .into_iter()
-            .map(|t| TransactionView {
-                kind: t.kind,
-                gross_minor: t.gross_minor,
-                platform_fee_minor: t.platform_fee_minor,
-                processor_fee_minor: t.processor_fee_minor,
-                net_minor: t.net_minor,
-                currency: t.currency,
-                post_id: t.post_id,
-                fan_name: t.fan_name,
-                message: t.message,
-                occurred_at: t.occurred_at,
-            })
-            .collect(),
+        recent: db::recent(&mut conn, creator, 20).await?,
     })
 }
