@@ -38,6 +38,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../assets/favicon.svg"),
     ),
     (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/app.js"),
+    ),
+    (
         "api-docs.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/api-docs.js"),

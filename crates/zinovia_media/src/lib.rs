@@ -9,11 +9,13 @@
 pub mod formats;
 pub mod image;
 pub mod limits;
+pub mod placeholder;
 pub mod video;
 mod webp;
 
 pub use formats::{Format, sniff};
 pub use limits::{ImageLimits, VideoLimits};
+pub use placeholder::placeholder_png;
 
 /// Why processing did not produce media.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

@@ -16,17 +16,8 @@ use super::types::SessionId;
 use crate::error::{AppError, FieldErrors};
 use crate::http::csrf;
 use crate::http::extract::{ClientMeta, CurrentUser, MaybeUser, session_cookie_name, set_cookie};
-use crate::site::Layout;
+use crate::site::{FormErrors, Layout};
 use crate::state::AppState;
-
-/// Pages with a form show each field's errors next to it (`self.errors_for("email")`).
-trait FormErrors {
-    fn errors(&self) -> &FieldErrors;
-
-    fn errors_for(&self, field: &str) -> Vec<String> {
-        self.errors().get(field).cloned().unwrap_or_default()
-    }
-}
 
 fn render(t: &impl Template, status: StatusCode) -> Response {
     match t.render() {

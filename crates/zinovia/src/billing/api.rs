@@ -23,6 +23,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhook))
         .routes(routes!(start_checkout))
         .routes(routes!(simulated_checkout))
+        .routes(routes!(simulated_clock))
         .routes(routes!(my_subscriptions))
         .routes(routes!(my_purchases))
         .routes(routes!(my_earnings))
@@ -170,22 +171,8 @@ async fn start_checkout(
     user: CurrentUser,
     ApiJson(req): ApiJson<CheckoutRequest>,
 ) -> Result<Response, AppError> {
+    let (c, url) = checkout::start(&state, &user.user, &req).await?;
     let provider = state.settings.billing.payment_provider;
-    let c = checkout::record(&state, &user.user, provider, &req).await?;
-    let url = match provider {
-        Provider::Simulated => {
-            super::db::set_session(&state.db, c.id, &format!("cs_sim_{}", c.id.simple())).await?;
-            state.settings.link(&simulated::checkout_path(c.id))
-        }
-        Provider::Stripe => match checkout::stripe_session(&state, &user.user, &c).await {
-            Ok((_, url)) => url,
-            Err(e) => {
-                // Nothing was sold: the checkout ends failed rather than open forever.
-                super::db::checkout_failed(&state.db, c.id).await?;
-                return Err(e);
-            }
-        },
-    };
     Ok((
         StatusCode::CREATED,
         axum::Json(Started {
@@ -235,6 +222,36 @@ async fn simulated_checkout(
         kind,
         outcome: req.outcome,
     }))
+}
+
+/// How long to let pass on the simulated rail's clock.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ClockRequest {
+    /// Days (1–400).
+    pub days: i64,
+}
+
+/// The simulated rail's test clock, in the `local` environment only (404 elsewhere, and on
+/// the Stripe rail, whose own test clocks do this): lets `days` pass for every simulated
+/// subscription. Those whose period ends within them end if canceled, or renew; the rail's
+/// events go through the webhook, and access follows when they are handled.
+#[utoipa::path(post, path = "/api/v1/billing/simulated/clock", tag = "billing",
+    request_body = ClockRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Time passed", body = simulated::TimePassed),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not the simulated rail in the local environment", body = ErrorBody),
+        (status = 422, description = "Bad number of days", body = ErrorBody),
+    ))]
+async fn simulated_clock(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    ApiJson(req): ApiJson<ClockRequest>,
+) -> Result<axum::Json<simulated::TimePassed>, AppError> {
+    Ok(axum::Json(
+        simulated::let_time_pass(&state, req.days).await?,
+    ))
 }
 
 /// A simulated checkout's outcome, delivered.

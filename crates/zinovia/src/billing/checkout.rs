@@ -56,6 +56,42 @@ pub struct NewCheckout {
     pub message: Option<String>,
 }
 
+/// Starts paying: records the checkout and asks the rail for its payment page. Answers the
+/// checkout and where to send the fan.
+pub async fn start(
+    state: &AppState,
+    fan: &User,
+    req: &CheckoutRequest,
+) -> Result<(NewCheckout, String), AppError> {
+    let provider = state.settings.billing.payment_provider;
+    let c = record(state, fan, provider, req).await?;
+    let url = match provider {
+        Provider::Simulated => {
+            super::db::set_session(&state.db, c.id, &format!("cs_sim_{}", c.id.simple())).await?;
+            state.settings.link(&super::simulated::checkout_path(c.id))
+        }
+        Provider::Stripe => match stripe_session(state, fan, &c).await {
+            Ok((_, url)) => url,
+            Err(e) => {
+                // Nothing was sold: the checkout ends failed rather than open forever.
+                super::db::checkout_failed(&state.db, c.id).await?;
+                return Err(e);
+            }
+        },
+    };
+    Ok((c, url))
+}
+
+/// Where the rail sends the fan back: the checkout's own page (with `?outcome=cancel` when
+/// they gave up).
+pub fn return_path(id: Uuid, canceled: bool) -> String {
+    if canceled {
+        format!("/checkout/{id}?outcome=cancel")
+    } else {
+        format!("/checkout/{id}")
+    }
+}
+
 /// Validates a request and records the checkout (status `open`).
 pub async fn record(
     state: &AppState,
@@ -217,16 +253,12 @@ pub async fn stripe_session(
     let destination = super::db::payout_destination(&mut conn, creator.user_id, provider).await?;
     let currency = c.currency.to_ascii_lowercase();
     let fee = b.platform_fee_percent;
-    let done = |outcome: &str| {
-        state
-            .settings
-            .link(&format!("/account?checkout={}&outcome={outcome}", c.id))
-    };
+    let done = |canceled: bool| state.settings.link(&return_path(c.id, canceled));
     let mut f = Form::new();
     field(&mut f, "customer", &customer);
     field(&mut f, "client_reference_id", c.id);
-    field(&mut f, "success_url", done("success"));
-    field(&mut f, "cancel_url", done("cancel"));
+    field(&mut f, "success_url", done(false));
+    field(&mut f, "cancel_url", done(true));
     field(&mut f, "metadata[checkout_id]", c.id);
     field(&mut f, "metadata[fan_id]", c.fan);
     field(&mut f, "metadata[creator_id]", creator.user_id);

@@ -997,3 +997,47 @@ pub async fn save_payout_account(
     .await?;
     Ok(())
 }
+
+/// A simulated subscription whose period ends by `until`: provider id, fan, creator,
+/// status, period end, canceled at the period's end, price, currency.
+#[derive(Debug, Clone)]
+pub struct DueSubscription {
+    /// The rail's id.
+    pub id: String,
+    /// Fan.
+    pub fan_id: Uuid,
+    /// Creator.
+    pub creator_id: Uuid,
+    /// Status.
+    pub status: String,
+    /// Period end.
+    pub current_period_end: DateTime<Utc>,
+    /// Ends at the period's end.
+    pub cancel_at_period_end: bool,
+    /// Price.
+    pub price_minor: Option<i32>,
+    /// Currency.
+    pub currency: Option<String>,
+}
+
+/// Live subscriptions on `provider` whose paid period ends by `until`.
+pub async fn due_subscriptions(
+    conn: impl PgExecutor<'_>,
+    provider: &str,
+    until: DateTime<Utc>,
+) -> Result<Vec<DueSubscription>, sqlx::Error> {
+    sqlx::query_as!(
+        DueSubscription,
+        r#"select provider_subscription_id as "id!", fan_id, creator_id, status, current_period_end,
+                  cancel_at_period_end, price_minor, currency
+           from subscriptions
+           where provider = $1 and provider_subscription_id is not null and revoked_at is null
+             and status in ('trialing', 'active', 'past_due', 'unpaid', 'incomplete')
+             and current_period_end <= $2
+           order by current_period_end"#,
+        provider,
+        until
+    )
+    .fetch_all(conn)
+    .await
+}

@@ -19,14 +19,32 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
+pub use manage::{Payouts, onboard};
 pub use service::{ApplyBillingEvent, Provider, platform_fee};
+pub use views::{Earnings, PeriodView, earnings};
 
-/// The web pages (the simulated rail's checkout).
+/// The web pages: checkouts, the fan's subscriptions and purchases, the simulated rail's
+/// checkout.
 pub fn pages_router() -> axum::Router<AppState> {
-    axum::Router::new().route(
-        "/billing/simulated/checkout/{id}",
-        axum::routing::get(pages::checkout_page).post(pages::checkout_submit),
-    )
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/checkout", post(pages::start))
+        .route(
+            "/checkout/tip/{handle}",
+            get(pages::tip_form).post(pages::tip),
+        )
+        .route("/checkout/{id}", get(pages::checkout_status))
+        .route("/account/subscriptions", get(pages::subscriptions))
+        .route(
+            "/account/subscriptions/{handle}/cancel",
+            post(pages::cancel),
+        )
+        .route("/account/billing-portal", post(pages::portal))
+        .route("/account/purchases", get(pages::purchases))
+        .route(
+            "/billing/simulated/checkout/{id}",
+            get(pages::checkout_page).post(pages::checkout_submit),
+        )
 }
 
 /// The JSON API (`/api/v1/billing/...`).

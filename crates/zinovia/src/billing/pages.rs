@@ -1,17 +1,20 @@
-//! The simulated rail's checkout page (a stand-in for the provider's hosted checkout).
+//! Paying as web pages: starting a checkout (subscribe, unlock, tip), the page the rail
+//! sends the fan back to, the fan's subscriptions (cancel, manage card) and purchases, and
+//! the simulated rail's checkout page (a stand-in for the provider's hosted checkout).
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::checkout::CheckoutRequest;
 use super::simulated::{self, Outcome};
-use crate::error::AppError;
+use crate::error::{AppError, FieldErrors};
 use crate::http::extract::CurrentUser;
-use crate::site::Layout;
+use crate::site::{self, FormErrors, Layout};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -27,11 +30,7 @@ struct CheckoutPage {
     open: bool,
     status: String,
     action: String,
-}
-
-/// `12.50 EUR`.
-pub fn money(minor: i32, currency: &str) -> String {
-    format!("{}.{:02} {currency}", minor / 100, (minor % 100).abs())
+    back: String,
 }
 
 pub(super) async fn checkout_page(
@@ -49,7 +48,7 @@ pub(super) async fn checkout_page(
             "ppv" => "Unlock a post",
             _ => "Send a tip",
         },
-        amount: money(c.amount_minor, &c.currency),
+        amount: site::money(i64::from(c.amount_minor), &c.currency),
         recurring: c.kind == "subscription",
         creator_name: creator.display_name,
         handle: creator.handle,
@@ -57,6 +56,7 @@ pub(super) async fn checkout_page(
         open: c.status == "open",
         status: c.status,
         action: simulated::checkout_path(id),
+        back: super::checkout::return_path(id, true),
     };
     match page.render() {
         Ok(html) => Ok((StatusCode::OK, Html(html)).into_response()),
@@ -83,5 +83,396 @@ pub(super) async fn checkout_submit(
         _ => return Err(AppError::field("outcome", "must be pay or decline")),
     };
     simulated::complete(&state, user.user.id.0, id, outcome).await?;
-    Ok(Redirect::to(&simulated::checkout_path(id)).into_response())
+    Ok(Redirect::to(&super::checkout::return_path(id, false)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "billing/problem.html")]
+struct ProblemPage {
+    layout: Layout,
+    title: &'static str,
+    message: String,
+    back: String,
+}
+
+/// What a checkout button sends.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct StartForm {
+    kind: String,
+    creator: String,
+    post_id: String,
+}
+
+fn back_to(form: &StartForm) -> String {
+    match crate::creators::Handle::parse(&form.creator) {
+        Ok(h) => format!("/{}", h.as_str()),
+        Err(_) => "/feed".to_owned(),
+    }
+}
+
+/// `POST /checkout`: subscribe or unlock (a button on a creator's page): records the
+/// checkout and sends the fan to the rail's payment page.
+pub(super) async fn start(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+    Form(form): Form<StartForm>,
+) -> Result<Response, AppError> {
+    let req = CheckoutRequest {
+        kind: form.kind.clone(),
+        creator: Some(form.creator.clone()).filter(|c| !c.is_empty()),
+        post_id: Some(form.post_id.clone()).filter(|p| !p.is_empty()),
+        amount_minor: None,
+        message: None,
+    };
+    match super::checkout::start(&state, &user.user, &req).await {
+        Ok((_, url)) => Ok(Redirect::to(&url).into_response()),
+        Err(e @ (AppError::Conflict(_) | AppError::Validation(_) | AppError::NotFound)) => {
+            let status = e.status();
+            let message = match &e {
+                AppError::Validation(fields) => fields
+                    .iter()
+                    .flat_map(|(f, ms)| ms.iter().map(move |m| format!("{f}: {m}")))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                AppError::NotFound => "There is nothing to pay for here.".to_owned(),
+                other => other.to_string(),
+            };
+            let page = ProblemPage {
+                layout,
+                title: "This checkout cannot start",
+                message,
+                back: back_to(&form),
+            };
+            Ok(site::render(&page, status))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "billing/tip.html")]
+struct TipPage {
+    layout: Layout,
+    handle: String,
+    name: String,
+    currency: String,
+    min: String,
+    max: String,
+    amount: String,
+    message: String,
+    errors: FieldErrors,
+}
+
+impl FormErrors for TipPage {
+    fn errors(&self) -> &FieldErrors {
+        &self.errors
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct TipForm {
+    amount: String,
+    message: String,
+}
+
+async fn tip_page(
+    state: &AppState,
+    layout: Layout,
+    handle: &str,
+    form: TipForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let mut conn = state.db.acquire().await?;
+    let creator = match crate::creators::find(&mut conn, handle).await? {
+        crate::creators::Found::Creator(c) => c,
+        crate::creators::Found::MovedTo(h) => {
+            return Ok(Redirect::to(&format!("/checkout/tip/{h}")).into_response());
+        }
+    };
+    let b = &state.settings.billing;
+    Ok(site::render(
+        &TipPage {
+            layout,
+            handle: creator.handle,
+            name: creator.display_name,
+            min: site::money(i64::from(b.tip_min), &creator.currency),
+            max: site::money(i64::from(b.tip_max), &creator.currency),
+            currency: creator.currency,
+            amount: form.amount,
+            message: form.message,
+            errors,
+        },
+        status,
+    ))
+}
+
+/// `GET /checkout/tip/{handle}`: the tip form.
+pub(super) async fn tip_form(
+    State(state): State<AppState>,
+    layout: Layout,
+    _user: CurrentUser,
+    Path(handle): Path<String>,
+) -> Result<Response, AppError> {
+    tip_page(
+        &state,
+        layout,
+        &handle,
+        TipForm::default(),
+        FieldErrors::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// `POST /checkout/tip/{handle}`: starts paying the tip; errors come back on the form.
+pub(super) async fn tip(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+    Path(handle): Path<String>,
+    Form(form): Form<TipForm>,
+) -> Result<Response, AppError> {
+    let amount = site::minor_units(&form.amount);
+    let outcome = match amount {
+        None => Err(AppError::field(
+            "amount_minor",
+            "enter an amount such as 5.00",
+        )),
+        Some(minor) => {
+            let req = CheckoutRequest {
+                kind: "tip".into(),
+                creator: Some(handle.clone()),
+                post_id: None,
+                amount_minor: Some(minor),
+                message: Some(form.message.clone()).filter(|m| !m.trim().is_empty()),
+            };
+            super::checkout::start(&state, &user.user, &req).await
+        }
+    };
+    match outcome {
+        Ok((_, url)) => Ok(Redirect::to(&url).into_response()),
+        Err(AppError::Validation(errors)) => {
+            tip_page(
+                &state,
+                layout,
+                &handle,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "billing/checkout_status.html")]
+struct StatusPage {
+    layout: Layout,
+    /// waiting, done, failed, canceled.
+    state: &'static str,
+    what: &'static str,
+    amount: String,
+    handle: String,
+    name: String,
+    post: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct StatusQuery {
+    outcome: String,
+}
+
+/// `GET /checkout/{id}`: where the rail sends the fan back. Waits (refreshing itself) until
+/// the rail's events are handled, then says what was bought and where it is.
+pub(super) async fn checkout_status(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Query(q): Query<StatusQuery>,
+) -> Result<Response, AppError> {
+    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+    let provider = state.settings.billing.payment_provider;
+    let c = super::db::fans_checkout(&state.db, provider.as_str(), id, user.user.id.0)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let creator = crate::creators::by_user(&state.db, c.creator_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let page = StatusPage {
+        layout,
+        state: match (c.status.as_str(), q.outcome.as_str()) {
+            ("completed", _) => "done",
+            ("failed" | "expired", _) => "failed",
+            (_, "cancel") => "canceled",
+            _ => "waiting",
+        },
+        what: match c.kind.as_str() {
+            "subscription" => "subscription",
+            "ppv" => "unlock",
+            _ => "tip",
+        },
+        amount: site::money(i64::from(c.amount_minor), &c.currency),
+        post: c.post_id.map(|p| format!("#post-{p}")).unwrap_or_default(),
+        handle: creator.handle,
+        name: creator.display_name,
+    };
+    let mut response = site::render(&page, StatusCode::OK);
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// A subscription as the fan's list shows it.
+struct SubscriptionLine {
+    handle: String,
+    name: String,
+    price: String,
+    state: String,
+    until: String,
+    access: bool,
+    cancelable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "billing/subscriptions.html")]
+struct SubscriptionsPage {
+    layout: Layout,
+    lines: Vec<SubscriptionLine>,
+    portal: bool,
+    notice: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct DoneQuery {
+    done: String,
+}
+
+/// `GET /account/subscriptions`: the fan's subscriptions, to cancel or manage the card.
+pub(super) async fn subscriptions(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+    Query(q): Query<DoneQuery>,
+) -> Result<Response, AppError> {
+    let mine = super::views::my_subscriptions(&state, user.user.id.0).await?;
+    let lines = mine
+        .subscriptions
+        .into_iter()
+        .map(|s| {
+            let live = matches!(
+                s.status.as_str(),
+                "trialing" | "active" | "past_due" | "unpaid" | "incomplete"
+            );
+            SubscriptionLine {
+                price: match (s.price_minor, &s.currency) {
+                    (Some(p), Some(c)) => format!("{} a month", site::money(i64::from(p), c)),
+                    _ => String::new(),
+                },
+                state: match (s.status.as_str(), s.cancel_at_period_end) {
+                    (_, true) if live => "Canceled: ends".to_owned(),
+                    ("trialing", _) => "Free trial until".to_owned(),
+                    ("active", _) => "Renews".to_owned(),
+                    ("past_due" | "unpaid", _) => "Payment failed: retrying until".to_owned(),
+                    _ => "Ended".to_owned(),
+                },
+                until: s.current_period_end.format("%-d %b %Y").to_string(),
+                access: s.access,
+                cancelable: live && !s.cancel_at_period_end,
+                handle: s.creator,
+                name: s.creator_name,
+            }
+        })
+        .collect();
+    let page = SubscriptionsPage {
+        layout,
+        lines,
+        portal: state.settings.billing.payment_provider == super::Provider::Stripe,
+        notice: match q.done.as_str() {
+            "canceled" => "Your subscription is canceled. You keep access until the end of the period you paid for.".to_owned(),
+            _ => String::new(),
+        },
+    };
+    Ok(site::render(&page, StatusCode::OK))
+}
+
+/// `POST /account/subscriptions/{handle}/cancel`: cancels at the period's end.
+pub(super) async fn cancel(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(handle): Path<String>,
+) -> Result<Response, AppError> {
+    super::manage::cancel(&state, &user.user, &handle).await?;
+    Ok(Redirect::to("/account/subscriptions?done=canceled").into_response())
+}
+
+/// `POST /account/billing-portal`: the rail's page for cards and invoices.
+pub(super) async fn portal(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Response, AppError> {
+    let url = super::manage::portal(&state, &user.user).await?;
+    Ok(Redirect::to(&url).into_response())
+}
+
+/// A purchase or tip as the fan's list shows it.
+struct PaymentLine {
+    what: String,
+    link: String,
+    handle: String,
+    amount: String,
+    status: String,
+    when: String,
+}
+
+#[derive(Template)]
+#[template(path = "billing/purchases.html")]
+struct PurchasesPage {
+    layout: Layout,
+    lines: Vec<PaymentLine>,
+}
+
+/// `GET /account/purchases`: the posts the fan bought and the tips they sent.
+pub(super) async fn purchases(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+) -> Result<Response, AppError> {
+    let mine = super::views::my_purchases(&state, user.user.id.0).await?;
+    let lines = mine
+        .payments
+        .into_iter()
+        .map(|p| PaymentLine {
+            what: match (p.kind.as_str(), &p.message) {
+                ("ppv", _) => "Unlocked a post".to_owned(),
+                (_, Some(m)) if !m.is_empty() => format!("Tip: “{m}”"),
+                _ => "Tip".to_owned(),
+            },
+            link: match p.post_id {
+                Some(id) => format!("/{}#post-{id}", p.handle),
+                None => format!("/{}", p.handle),
+            },
+            amount: site::money(i64::from(p.amount_minor), &p.currency),
+            status: match p.status.as_str() {
+                "paid" => String::new(),
+                other => other.to_owned(),
+            },
+            when: p.created_at.format("%-d %b %Y").to_string(),
+            handle: p.handle,
+        })
+        .collect();
+    Ok(site::render(
+        &PurchasesPage { layout, lines },
+        StatusCode::OK,
+    ))
 }

@@ -135,3 +135,80 @@ pub(super) async fn deliver(
     }
     Ok(())
 }
+
+/// What letting time pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TimePassed {
+    /// Subscriptions canceled by their fans that reached their period's end and ended.
+    pub ended: u32,
+    /// Subscriptions that renewed (paid for the next period) one or more times.
+    pub renewed: u32,
+}
+
+/// The longest jump of the simulated rail's clock.
+pub const MAX_DAYS: i64 = 400;
+
+/// The simulated rail's test clock (local environment only): lets `days` pass for every
+/// simulated subscription, as a provider's test clock does. A subscription whose period
+/// ends within them ends if its fan canceled it, and renews (an invoice paid for each new
+/// period) otherwise; the rail's events are delivered as they would be, so access follows
+/// through the same webhooks.
+pub async fn let_time_pass(state: &AppState, days: i64) -> Result<TimePassed, AppError> {
+    if state.settings.billing.payment_provider != Provider::Simulated
+        || state.settings.core.environment != crate::config::Environment::Local
+    {
+        return Err(AppError::NotFound);
+    }
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(AppError::field(
+            "days",
+            format!("must be between 1 and {MAX_DAYS}"),
+        ));
+    }
+    let now = Utc::now();
+    let until = now + Span::days(days);
+    let due = db::due_subscriptions(&state.db, Provider::Simulated.as_str(), until).await?;
+    let mut passed = TimePassed::default();
+    for s in due {
+        let metadata =
+            json!({"fan_id": s.fan_id.to_string(), "creator_id": s.creator_id.to_string()});
+        let currency = s.currency.clone().unwrap_or_default().to_ascii_lowercase();
+        let price = s.price_minor.unwrap_or(0);
+        let mut events = Vec::new();
+        if s.cancel_at_period_end {
+            events.push((
+                "customer.subscription.deleted",
+                json!({"id": s.id, "object": "subscription", "status": "canceled",
+                    "cancel_at_period_end": true, "ended_at": s.current_period_end.timestamp(),
+                    "metadata": metadata,
+                    "items": {"object": "list", "data": [{"current_period_end": s.current_period_end.timestamp(),
+                        "price": {"unit_amount": price, "currency": currency}}]}}),
+            ));
+            passed.ended += 1;
+        } else {
+            let mut start = s.current_period_end;
+            while start <= until {
+                let end = start + Span::days(30);
+                events.push((
+                    "invoice.paid",
+                    json!({"id": format!("in_sim_{}", Uuid::now_v7().simple()), "object": "invoice",
+                        "amount_paid": price, "currency": currency,
+                        "charge": format!("ch_sim_{}", Uuid::now_v7().simple()),
+                        "parent": {"subscription_details": {"subscription": s.id}},
+                        "lines": {"data": [{"period": {"start": start.timestamp(), "end": end.timestamp()}}]}}),
+                ));
+                start = end;
+            }
+            events.push((
+                "customer.subscription.updated",
+                json!({"id": s.id, "object": "subscription", "status": "active",
+                    "cancel_at_period_end": false, "metadata": metadata,
+                    "items": {"object": "list", "data": [{"current_period_end": start.timestamp(),
+                        "price": {"unit_amount": price, "currency": currency}}]}}),
+            ));
+            passed.renewed += 1;
+        }
+        deliver(state, now.timestamp(), events).await?;
+    }
+    Ok(passed)
+}

@@ -97,48 +97,13 @@ pub struct CreatorResponse {
     pub created_at: DateTime<Utc>,
 }
 
-async fn images(
+pub(crate) async fn response(
     state: &AppState,
-    c: &Creator,
-) -> Result<(Vec<VariantUrl>, Vec<VariantUrl>), AppError> {
-    let ids: Vec<Uuid> = c
-        .avatar_id
-        .iter()
-        .chain(c.banner_id.iter())
-        .copied()
-        .collect();
-    if ids.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let rows =
-        crate::media::ready_variants(&state.db, &ids, &["thumb.webp", "grid.webp", "full.webp"])
-            .await?;
-    let keys: Vec<&str> = rows.iter().map(|(_, v)| v.object_key.as_str()).collect();
-    let (urls, _) = state
-        .storage()?
-        .signed_urls(&keys, state.settings.media.media_url_ttl.0)
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
-    let (mut avatar, mut banner) = (Vec::new(), Vec::new());
-    for ((asset, v), url) in rows.iter().zip(urls) {
-        let v = VariantUrl {
-            name: v.name.clone().into(),
-            width: v.width,
-            height: v.height,
-            url,
-        };
-        if Some(*asset) == c.avatar_id {
-            avatar.push(v);
-        } else {
-            banner.push(v);
-        }
-    }
-    Ok((avatar, banner))
-}
-
-async fn response(state: &AppState, c: Creator, own: bool) -> Result<CreatorResponse, AppError> {
+    c: Creator,
+    own: bool,
+) -> Result<CreatorResponse, AppError> {
     let counts = db::counts(&state.db, c.user_id).await?;
-    let (avatar, banner) = images(state, &c).await?;
+    let (avatar, banner) = service::profile_images(state, &c).await?;
     Ok(CreatorResponse {
         bio_html: posts::text_html(&c.bio),
         handle: c.handle,

@@ -8,6 +8,7 @@ use super::types::{Creator, Handle};
 use crate::accounts::{Authenticated, FieldCheck, Role};
 use crate::error::{AppError, ResultExt};
 use crate::media::{self, Kind, MediaId, Purpose, State as MediaState};
+use crate::posts::VariantUrl;
 use crate::state::AppState;
 
 /// Longest display name, bio and welcome message, in characters.
@@ -213,4 +214,72 @@ pub async fn put(
         .ok_or(AppError::NotFound)?;
     tracing::info!(handle = %creator.handle, created, "creator profile saved");
     Ok((creator, created))
+}
+
+/// Signed files (`names`) of ready images, as `(asset, file)` in the order stored.
+async fn signed_variants(
+    state: &AppState,
+    ids: &[Uuid],
+    names: &[&str],
+) -> Result<Vec<(Uuid, VariantUrl)>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = media::ready_variants(&state.db, ids, names).await?;
+    let keys: Vec<&str> = rows.iter().map(|(_, v)| v.object_key.as_str()).collect();
+    let (urls, _) = state
+        .storage()?
+        .signed_urls(&keys, state.settings.media.media_url_ttl.0)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(rows
+        .iter()
+        .zip(urls)
+        .map(|((asset, v), url)| {
+            (
+                *asset,
+                VariantUrl {
+                    name: v.name.clone().into(),
+                    width: v.width,
+                    height: v.height,
+                    url,
+                },
+            )
+        })
+        .collect())
+}
+
+/// A creator's avatar and banner files (signed; empty when unset).
+pub async fn profile_images(
+    state: &AppState,
+    c: &Creator,
+) -> Result<(Vec<VariantUrl>, Vec<VariantUrl>), AppError> {
+    let ids: Vec<Uuid> = c
+        .avatar_id
+        .iter()
+        .chain(c.banner_id.iter())
+        .copied()
+        .collect();
+    let files = signed_variants(state, &ids, &["thumb.webp", "grid.webp", "full.webp"]).await?;
+    let (mut avatar, mut banner) = (Vec::new(), Vec::new());
+    for (asset, v) in files {
+        if Some(asset) == c.avatar_id {
+            avatar.push(v);
+        } else {
+            banner.push(v);
+        }
+    }
+    Ok((avatar, banner))
+}
+
+/// The small avatar file of each of `avatars` (signed), for lists of creators.
+pub async fn avatar_urls(
+    state: &AppState,
+    avatars: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>, AppError> {
+    Ok(signed_variants(state, avatars, &["thumb.webp"])
+        .await?
+        .into_iter()
+        .map(|(asset, v)| (asset, v.url.as_str().to_owned()))
+        .collect())
 }

@@ -130,13 +130,51 @@ pub async fn timeout(limit: Duration, req: Request, next: Next) -> Response {
     }
 }
 
-/// A Content-Security-Policy that allows only our own scripts, styles and images.
+/// A Content-Security-Policy that allows only our own scripts, styles and images (with
+/// media storage on this server).
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
      media-src 'self' blob:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
+/// The origins media comes from and goes to besides this server: the CloudFront
+/// distribution (delivery), the bucket (uploads, and delivery without CloudFront).
+pub fn media_origins(m: &crate::config::MediaSettings) -> Vec<String> {
+    use crate::config::StorageBackend;
+    let origin = |u: &url::Url| u.origin().ascii_serialization();
+    let mut origins = Vec::new();
+    if m.storage == StorageBackend::S3 {
+        if let Some(cdn) = &m.cdn_base_url {
+            origins.push(origin(cdn));
+        }
+        match (&m.s3_endpoint, &m.s3_bucket) {
+            (Some(endpoint), _) => origins.push(origin(endpoint)),
+            (None, Some(bucket)) => {
+                origins.push(format!("https://{bucket}.s3.{}.amazonaws.com", m.s3_region));
+            }
+            (None, None) => {}
+        }
+    }
+    origins.retain(|o| o != "null");
+    origins.dedup();
+    origins
+}
+
+/// The Content-Security-Policy for media kept at `origins` (see [`media_origins`]): images,
+/// video and uploads may reach them, nothing else changes.
+pub fn csp(origins: &[String]) -> HeaderValue {
+    if origins.is_empty() {
+        return HeaderValue::from_static(CSP);
+    }
+    let extra = origins.join(" ");
+    let policy = CSP
+        .replace("img-src 'self'", &format!("img-src 'self' {extra}"))
+        .replace("media-src 'self'", &format!("media-src 'self' {extra}"))
+        .replace("connect-src 'self'", &format!("connect-src 'self' {extra}"));
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(CSP))
+}
+
 /// Security headers on every response. A handler that needs a different CSP sets its own.
-pub async fn security_headers(https: bool, req: Request, next: Next) -> Response {
+pub async fn security_headers(https: bool, csp: HeaderValue, req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let h = response.headers_mut();
     h.insert(
@@ -160,10 +198,7 @@ pub async fn security_headers(https: bool, req: Request, next: Next) -> Response
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
     );
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     if https {
         h.insert(
@@ -259,6 +294,38 @@ pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_csp_lets_pages_reach_the_media_storage_and_nothing_else() {
+        use crate::config::{MediaSettings, StorageBackend};
+        let mut m = MediaSettings::default();
+        assert!(media_origins(&m).is_empty(), "local storage is this server");
+        assert_eq!(csp(&media_origins(&m)), HeaderValue::from_static(CSP));
+        m.storage = StorageBackend::S3;
+        m.s3_bucket = Some("zinovia-media".into());
+        m.s3_region = "eu-west-1".into();
+        m.cdn_base_url = url::Url::parse("https://media.example.com/").ok();
+        let origins = media_origins(&m);
+        assert_eq!(
+            origins,
+            [
+                "https://media.example.com",
+                "https://zinovia-media.s3.eu-west-1.amazonaws.com"
+            ]
+        );
+        let policy = csp(&origins);
+        let policy = policy.to_str().unwrap_or_default();
+        for directive in ["img-src", "media-src", "connect-src"] {
+            assert!(
+                policy.contains(&format!("{directive} 'self' https://media.example.com https://zinovia-media.s3.eu-west-1.amazonaws.com")),
+                "{policy}"
+            );
+        }
+        assert!(policy.contains("script-src 'self';") && !policy.contains("unsafe-inline"));
+        m.s3_endpoint = url::Url::parse("http://127.0.0.1:9000/").ok();
+        m.cdn_base_url = None;
+        assert_eq!(media_origins(&m), ["http://127.0.0.1:9000"]);
+    }
 
     #[test]
     fn request_ids_from_outside_are_checked() {

@@ -65,6 +65,9 @@ fn page_routes() -> Router<AppState> {
         .merge(crate::site::router())
         .merge(crate::accounts::pages_router())
         .merge(crate::billing::pages_router())
+        .merge(crate::posts::pages_router())
+        // Last: `/{handle}` answers only what no other page claims.
+        .merge(crate::creators::pages_router())
 }
 
 /// Every documented route: the JSON API plus the operational endpoints. The OpenAPI
@@ -102,6 +105,7 @@ pub fn router(state: AppState, role: ServeRole) -> Router {
     let timeout = settings.http.request_timeout.0;
     let body_limit = usize::try_from(settings.http.request_body_limit).unwrap_or(usize::MAX);
     let https = settings.served_over_https();
+    let csp = middleware::csp(&middleware::media_origins(&settings.media));
 
     // Innermost first: the body limit and timeout sit closest to the handlers, so the
     // responses they produce still pass through error rendering, headers and metrics.
@@ -125,7 +129,7 @@ pub fn router(state: AppState, role: ServeRole) -> Router {
         ))
         .layer(axum::middleware::from_fn(middleware::render_errors))
         .layer(axum::middleware::from_fn(move |req, next| {
-            middleware::security_headers(https, req, next)
+            middleware::security_headers(https, csp.clone(), req, next)
         }))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

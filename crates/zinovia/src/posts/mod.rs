@@ -5,6 +5,7 @@ mod api;
 mod cache;
 pub mod db;
 pub mod entitlements;
+mod pages;
 mod service;
 mod types;
 mod view;
@@ -15,7 +16,9 @@ use crate::state::AppState;
 
 pub use cache::{CHANNEL, PostsCache};
 pub use db::{upsert_purchase as grant_purchase, upsert_subscription as grant_subscription};
+pub use pages::{Card, CardMedia, card, cards, cursor_param, summary, urlencode};
 pub use service::asset_visible;
+pub use service::{CreatorPage, DEFAULT_PAGE, creator_page};
 pub use types::{Cursor, Visibility, text_html};
 pub use view::{CreatorRef, Listing, MediaView, PostView, Price, VariantUrl};
 
@@ -23,4 +26,13 @@ pub use view::{CreatorRef, Listing, MediaView, PostView, Price, VariantUrl};
 /// `/api/v1/explore`).
 pub fn api_router() -> OpenApiRouter<AppState> {
     api::router()
+}
+
+/// The web pages: the feed and the composer.
+pub fn pages_router() -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/feed", get(pages::feed)).route(
+        "/dashboard/compose",
+        get(pages::compose).post(pages::publish),
+    )
 }

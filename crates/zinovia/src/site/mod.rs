@@ -5,7 +5,9 @@ mod pages;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use crate::error::AppError;
@@ -17,7 +19,100 @@ pub use pages::error_page;
 
 /// The site's routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(pages::home))
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/explore", get(pages::explore))
+}
+
+/// A rendered page with its status (a template error is a 500).
+pub fn render(t: &impl askama::Template, status: StatusCode) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => AppError::Internal(e.into()).into_response(),
+    }
+}
+
+/// Pages with a form show each field's errors next to it (`self.errors_for("email")`).
+pub trait FormErrors {
+    /// The errors by field.
+    fn errors(&self) -> &crate::error::FieldErrors;
+
+    /// The messages of one field.
+    fn errors_for(&self, field: &str) -> Vec<String> {
+        self.errors().get(field).cloned().unwrap_or_default()
+    }
+}
+
+/// What a form page says besides the form: field errors, a message on top, a notice, and
+/// the status it answers with.
+#[derive(Debug, Default)]
+pub struct Said {
+    /// Errors by field.
+    pub errors: crate::error::FieldErrors,
+    /// A message above the form.
+    pub form_error: String,
+    /// A notice (something done).
+    pub notice: &'static str,
+    /// The status.
+    pub status: StatusCode,
+}
+
+impl Said {
+    /// Nothing to say (200).
+    pub fn ok(notice: &'static str) -> Said {
+        Said {
+            notice,
+            ..Said::default()
+        }
+    }
+
+    /// What a form shows for a service's refusal: field errors (422) or a conflict (409).
+    /// Other errors keep their own page.
+    pub fn refusal(e: AppError) -> Result<Said, AppError> {
+        match e {
+            AppError::Validation(errors) => Ok(Said {
+                errors,
+                form_error: "Please correct the fields marked below.".into(),
+                notice: "",
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+            }),
+            AppError::Conflict(message) => Ok(Said {
+                form_error: message,
+                status: StatusCode::CONFLICT,
+                ..Said::default()
+            }),
+            other => Err(other),
+        }
+    }
+}
+
+/// `12.50 EUR` from minor units.
+pub fn money(minor: i64, currency: &str) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let m = minor.unsigned_abs();
+    format!("{sign}{}.{:02} {currency}", m / 100, m % 100)
+}
+
+/// An amount as people type it (`5`, `4.99`, `4,99`) in minor units; `None` when it is not
+/// one (negative, more than two decimals, not a number, absurdly large).
+pub fn minor_units(typed: &str) -> Option<i64> {
+    let t = typed.trim().replace(',', ".");
+    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
+    let digits = |s: &str| !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !(frac.is_empty() || (frac.len() <= 2 && digits(frac))) {
+        return None;
+    }
+    let cents = match frac.len() {
+        0 => 0,
+        1 => frac.parse::<i64>().ok()? * 10,
+        _ => frac.parse::<i64>().ok()?,
+    };
+    Some(whole.parse::<i64>().ok()? * 100 + cents)
+}
+
+/// Minor units as a form shows them (`4.99`).
+pub fn decimal(minor: i64) -> String {
+    format!("{}.{:02}", minor / 100, (minor % 100).abs())
 }
 
 /// What the shared layout shows: who is signed in, and the CSRF token for its forms.
@@ -27,6 +122,8 @@ pub struct Layout {
     pub user_name: Option<String>,
     /// The CSRF token (empty on pages rendered outside the middleware, e.g. errors).
     pub csrf: String,
+    /// Whether the signed-in person is a creator (the nav offers the dashboard).
+    pub creator: bool,
 }
 
 impl Layout {
@@ -35,6 +132,7 @@ impl Layout {
         Layout {
             user_name: None,
             csrf,
+            creator: false,
         }
     }
 }
@@ -53,8 +151,40 @@ impl FromRequestParts<AppState> for Layout {
             .unwrap_or_default();
         let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await?;
         Ok(Layout {
+            creator: user
+                .as_ref()
+                .is_some_and(|u| u.user.role != crate::accounts::Role::Fan),
             user_name: user.map(|u| u.user.display_name.clone()),
             csrf,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_as_people_type_them() {
+        assert_eq!(minor_units("5"), Some(500));
+        assert_eq!(minor_units(" 4.99 "), Some(499));
+        assert_eq!(minor_units("4,5"), Some(450));
+        assert_eq!(minor_units("0.05"), Some(5));
+        for bad in [
+            "",
+            "-1",
+            "1.234",
+            "abc",
+            ".5",
+            "1e3",
+            "9999999999",
+            "1.-1",
+            "1.5.0",
+        ] {
+            assert_eq!(minor_units(bad), None, "{bad}");
+        }
+        assert_eq!(money(1250, "EUR"), "12.50 EUR");
+        assert_eq!(money(-5, "USD"), "-0.05 USD");
+        assert_eq!(decimal(499), "4.99");
     }
 }

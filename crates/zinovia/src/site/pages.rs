@@ -1,16 +1,95 @@
 //! HTML handlers and templates of the site-wide pages.
 
 use askama::Template;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
 
 use super::Layout;
 use crate::error::{AppError, ErrorInfo};
+use crate::state::AppState;
+
+/// A creator in a list to discover.
+pub struct CreatorTile {
+    handle: String,
+    display_name: String,
+    bio: String,
+    price: String,
+    subscribers: i64,
+    avatar: String,
+}
 
 #[derive(Template)]
 #[template(path = "site/home.html")]
 struct HomePage {
     layout: Layout,
+    creators: Vec<CreatorTile>,
+}
+
+#[derive(Template)]
+#[template(path = "site/explore.html")]
+struct ExplorePage {
+    layout: Layout,
+    creators: Vec<CreatorTile>,
+    popular: bool,
+    next: Option<i64>,
+}
+
+const EXPLORE_PAGE: i64 = 24;
+
+async fn tiles(
+    state: &AppState,
+    popular: bool,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<CreatorTile>, AppError> {
+    let rows = crate::posts::db::explore(&state.db, popular, offset, limit).await?;
+    let ids: Vec<uuid::Uuid> = rows.iter().filter_map(|r| r.avatar_id).collect();
+    let avatars = crate::creators::avatar_urls(state, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| CreatorTile {
+            avatar: r
+                .avatar_id
+                .and_then(|a| avatars.get(&a).cloned())
+                .unwrap_or_default(),
+            handle: r.handle,
+            display_name: r.display_name,
+            bio: r.bio.chars().take(160).collect(),
+            price: super::money(i64::from(r.price_minor), &r.currency),
+            subscribers: r.subscribers,
+        })
+        .collect())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ExploreQuery {
+    sort: String,
+    offset: String,
+}
+
+/// `GET /explore`: creators with public posts, newest or most subscribed, 24 at a time.
+pub async fn explore(
+    State(state): State<AppState>,
+    layout: Layout,
+    Query(q): Query<ExploreQuery>,
+) -> Result<Response, AppError> {
+    let popular = q.sort == "popular";
+    let offset = q.offset.parse::<i64>().unwrap_or(0).clamp(0, 1000);
+    let creators = tiles(&state, popular, offset, EXPLORE_PAGE + 1).await?;
+    let more = creators.len() > usize::try_from(EXPLORE_PAGE).unwrap_or(usize::MAX);
+    let creators = creators.into_iter().take(24).collect();
+    Ok(super::render(
+        &ExplorePage {
+            layout,
+            creators,
+            popular,
+            next: (more && offset + EXPLORE_PAGE <= 1000).then_some(offset + EXPLORE_PAGE),
+        },
+        StatusCode::OK,
+    ))
 }
 
 #[derive(Template)]
@@ -22,15 +101,13 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-/// `GET /`: what Zinovia is.
-pub async fn home(layout: Layout) -> Result<Html<String>, AppError> {
-    render(&HomePage { layout })
-}
-
-fn render(t: &impl Template) -> Result<Html<String>, AppError> {
-    t.render()
-        .map(Html)
-        .map_err(|e| AppError::Internal(e.into()))
+/// `GET /`: what Zinovia is, and creators to discover.
+pub async fn home(State(state): State<AppState>, layout: Layout) -> Result<Response, AppError> {
+    let creators = tiles(&state, true, 0, 8).await?;
+    Ok(super::render(
+        &HomePage { layout, creators },
+        StatusCode::OK,
+    ))
 }
 
 /// The HTML page for an error response, in the site's style.

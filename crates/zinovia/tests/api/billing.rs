@@ -1410,3 +1410,108 @@ async fn on_the_simulated_rail_a_fan_cancels_keeping_access_to_the_period_end_an
     assert_eq!(payouts["payouts_enabled"], true);
     assert_eq!(payouts["onboarding_url"], Value::Null);
 }
+
+async fn clock(app: &TestApp, who: Option<&Member>, days: Value) -> (StatusCode, Value) {
+    let r = call(
+        app,
+        Method::POST,
+        "/api/v1/billing/simulated/clock",
+        who.map(|m| m.token.as_str()),
+        Some(json!({ "days": days })),
+    )
+    .await;
+    app.run_pending_jobs(&Registry::standard()).await;
+    r
+}
+
+#[tokio::test]
+async fn the_test_clock_ends_canceled_subscriptions_renews_the_others_and_exists_only_locally() {
+    let app = simulated_app().await;
+    let db = &app.state.db;
+    let c = creator(&app, "sim_clock").await;
+    let post_id = locked_post(&app, &c, "subscribers").await;
+    let (leaving, staying) = (member(&app, Role::Fan).await, member(&app, Role::Fan).await);
+    for fan in [&leaving, &staying] {
+        let (_, checkout) = start(
+            &app,
+            fan,
+            json!({"kind": "subscription", "creator": "sim_clock"}),
+        )
+        .await;
+        click(&app, fan, &checkout, "pay").await;
+        assert!(sees(&app, "sim_clock", fan, &post_id).await);
+    }
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/subscriptions/sim_clock/cancel",
+        Some(&leaving.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    app.run_pending_jobs(&Registry::standard()).await;
+
+    // Bad input and strangers change nothing.
+    for days in [json!(0), json!(401), json!(-3), json!("a month")] {
+        let (status, body) = clock(&app, Some(&leaving), days.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{days}: {body}");
+    }
+    let (status, _) = clock(&app, None, json!(31)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Ten days: no period ends.
+    let (status, passed) = clock(&app, Some(&leaving), json!(10)).await;
+    assert_eq!(status, StatusCode::OK, "{passed}");
+    assert_eq!(passed, json!({"ended": 0, "renewed": 0}));
+    assert!(sees(&app, "sim_clock", &leaving, &post_id).await);
+
+    // A month: the canceled one ends (locked again), the other renews and keeps access.
+    let period_before: chrono::DateTime<Utc> =
+        sqlx::query_scalar("select current_period_end from subscriptions where fan_id = $1")
+            .bind(staying.id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+    let (status, passed) = clock(&app, Some(&staying), json!(31)).await;
+    assert_eq!(status, StatusCode::OK, "{passed}");
+    assert_eq!(passed, json!({"ended": 1, "renewed": 1}));
+    assert!(!sees(&app, "sim_clock", &leaving, &post_id).await);
+    assert!(sees(&app, "sim_clock", &staying, &post_id).await);
+    let statuses: Vec<(Uuid, String, chrono::DateTime<Utc>)> = sqlx::query_as(
+        "select fan_id, status, current_period_end from subscriptions where creator_id = $1",
+    )
+    .bind(c.id)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    for (fan, status, end) in statuses {
+        if fan == leaving.id {
+            assert_eq!(status, "canceled");
+        } else {
+            assert_eq!(status, "active");
+            assert_eq!(end, period_before + chrono::Duration::days(30));
+        }
+    }
+    let renewals = count(
+        db,
+        &format!(
+            "select count(*) from ledger_entries where creator_id = '{}' and kind = 'subscription' and fan_id = '{}'",
+            c.id, staying.id
+        ),
+    )
+    .await;
+    assert_eq!(renewals, 2, "the first payment and one renewal");
+    // Nothing is left to end.
+    let (_, passed) = clock(&app, Some(&staying), json!(1)).await;
+    assert_eq!(passed, json!({"ended": 0, "renewed": 0}));
+
+    // Only on the simulated rail, only in the local environment.
+    let stripe = self::app().await;
+    let someone = member(&stripe, Role::Fan).await;
+    let (status, _) = clock(&stripe, Some(&someone), json!(31)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let staging = TestApp::spawn_with(|s| s.core.environment = Environment::Staging).await;
+    let someone = member(&staging, Role::Fan).await;
+    let (status, _) = clock(&staging, Some(&someone), json!(31)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

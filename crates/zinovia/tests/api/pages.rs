@@ -448,3 +448,339 @@ async fn the_simulated_checkout_page_pays_on_a_click_with_its_csrf_token() {
     let (_, html) = page(&b, &app, path).await;
     assert!(html.contains("This checkout is completed"), "{html}");
 }
+
+/// A page as a bearer-token client sees it (pages accept the API's tokens too).
+async fn page_as(app: &TestApp, token: Option<&str>, path: &str) -> (StatusCode, String) {
+    let mut req = browser().get(format!("{}{path}", app.base));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_creators_page_shows_locked_posts_blurred_without_their_files_and_unlocked_ones_in_full()
+{
+    use crate::posts::{creator, member, post, ready_photo, subscribe};
+    use zinovia::accounts::Role;
+    let app = TestApp::spawn().await;
+    let c = creator(&app, "page_maker").await;
+    let photos = [
+        ready_photo(&app.state.db, c.id).await,
+        ready_photo(&app.state.db, c.id).await,
+    ];
+    let subs = post(
+        &app,
+        &c,
+        json!({"text": "studio day", "media_ids": photos, "visibility": "subscribers"}),
+    )
+    .await;
+    let third = ready_photo(&app.state.db, c.id).await;
+    let ppv = post(
+        &app,
+        &c,
+        json!({"text": "backstage", "media_ids": [third], "visibility": "ppv", "price_minor": 350}),
+    )
+    .await;
+    let fan = member(&app, Role::Fan).await;
+
+    for token in [None, Some(fan.token.as_str())] {
+        let (status, html) = page_as(&app, token, "/page_maker").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            html.matches("class=\"post is-locked\"").count(),
+            2,
+            "{html}"
+        );
+        assert_eq!(
+            html.matches("data:image/png;base64,").count(),
+            2,
+            "a placeholder each"
+        );
+        assert!(
+            html.contains("2 photos") && html.contains("1 photo"),
+            "{html}"
+        );
+        assert!(
+            html.contains("Unlock for 3.50 USD") || token.is_none(),
+            "{html}"
+        );
+        for id in photos.iter().chain([&third]) {
+            assert!(
+                !html.contains(&id.to_string()),
+                "a locked file is named in the page"
+            );
+        }
+        assert!(!html.contains("/storage/"), "no signed URL while locked");
+        assert!(!html.contains("studio day"), "the text is withheld");
+    }
+
+    subscribe(&app, &fan, &c, "active", 30).await;
+    let (_, html) = page_as(&app, Some(&fan.token), "/page_maker").await;
+    let open = &html[html
+        .find(&format!("id=\"post-{}\"", subs["id"].as_str().unwrap()))
+        .unwrap()..];
+    assert!(open.contains("studio day"));
+    for id in photos {
+        assert!(html.contains(&format!("media/{id}/grid.webp")), "{html}");
+    }
+    assert!(html.contains("srcset=\"") && html.contains(" 320w, ") && html.contains(" 2048w"));
+    assert!(html.contains("loading=\"lazy\""));
+    assert!(html.contains("class=\"tag ok\">Subscribed"));
+    // The PPV post stays locked until bought.
+    assert!(!html.contains(&third.to_string()));
+    assert!(html.contains(&format!("id=\"post-{}\"", ppv["id"].as_str().unwrap())));
+
+    // The creator sees both, with their audience and price; unknown handles are 404.
+    let (_, html) = page_as(&app, Some(&c.token), "/page_maker").await;
+    assert!(html.contains("Pay-per-view · 3.50 USD") && html.contains("New post"));
+    assert_eq!(
+        page_as(&app, None, "/nobody_here").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        page_as(&app, None, "/page_maker?cursor=nonsense").await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn becoming_a_creator_and_posting_through_the_forms_sends_errors_back_by_field_and_stores_nothing()
+ {
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    let email = unique_email("maker");
+    let (b, csrf) = signed_up_browser(&app, &email).await;
+    let creators = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from creators")
+            .fetch_one(db)
+            .await
+            .unwrap()
+    };
+    let (status, html) = page(&b, &app, "/settings/creator").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Become a creator"));
+    let good = |handle: &'static str| {
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("handle", handle.to_owned()),
+            ("display_name", "Maker".to_owned()),
+            ("bio", "I make things".to_owned()),
+            ("price", "4.99".to_owned()),
+            ("currency", "USD".to_owned()),
+            ("trial_days", "0".to_owned()),
+            ("welcome_message", String::new()),
+            ("avatar_id", String::new()),
+            ("banner_id", String::new()),
+        ]
+    };
+    let send = |form: Vec<(&'static str, String)>, path: &'static str| {
+        let b = b.clone();
+        let url = format!("{}{path}", app.base);
+        async move { b.post(url).form(&form).send().await.unwrap() }
+    };
+    // Unverified email: the form says so and nothing is stored.
+    let r = send(good("form_maker"), "/settings/creator").await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("verify your email"));
+    sqlx::query("update users set email_verified_at = now() where email = $1")
+        .bind(&email)
+        .execute(db)
+        .await
+        .unwrap();
+    // Bad fields come back next to themselves, all at once, typed values kept.
+    let mut bad = good("admin");
+    bad[4].1 = "lots".into();
+    bad[6].1 = "a week".into();
+    bad[8].1 = "not-an-id".into();
+    let r = send(bad, "/settings/creator").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    for id in ["handle-error", "price-error", "trial_days-error"] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "{id}: {html}");
+    }
+    assert!(
+        html.contains("is not an uploaded image") && html.contains(">I make things</textarea>")
+    );
+    assert_eq!(creators().await, 0);
+    let r = send(good("form_maker"), "/settings/creator").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/form_maker?saved=1");
+    assert_eq!(creators().await, 1);
+
+    // The composer: a PPV post without a price is refused by field; a text post publishes.
+    let posts = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from posts")
+            .fetch_one(db)
+            .await
+            .unwrap()
+    };
+    let (status, html) = page(&b, &app, "/dashboard/compose").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Price to unlock (USD)"));
+    let compose = |visibility: &str, price: &str, media: &str| {
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("text", "hello from the form".to_owned()),
+            ("media_ids", media.to_owned()),
+            ("visibility", visibility.to_owned()),
+            ("price", price.to_owned()),
+            ("publish_at", String::new()),
+            ("publish_at_utc", String::new()),
+        ]
+    };
+    let r = send(compose("ppv", "", ""), "/dashboard/compose").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"price-error\"") && html.contains("hello from the form"));
+    let stranger = uuid::Uuid::now_v7().to_string();
+    let r = send(compose("public", "", &stranger), "/dashboard/compose").await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an upload that is not theirs"
+    );
+    assert_eq!(posts().await, 0);
+    let r = send(compose("public", "", ""), "/dashboard/compose").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/form_maker?published=")
+    );
+    assert_eq!(posts().await, 1);
+    let (_, html) = page(&b, &app, "/form_maker?published=x").await;
+    assert!(html.contains("Your post is published.") && html.contains("hello from the form"));
+    let (status, html) = page(&b, &app, "/dashboard").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("data-stat=\"subscribers\">0<") && html.contains("Everyone"));
+    assert_eq!(html.matches("class=\"bar\"").count(), 30, "a bar a day");
+    // Without the form's token nothing is posted.
+    let mut no_token = compose("public", "", "");
+    no_token.remove(0);
+    let r = send(no_token, "/dashboard/compose").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(posts().await, 1);
+}
+
+#[tokio::test]
+async fn fans_pay_from_the_pages_and_see_their_subscriptions_and_purchases() {
+    let app = TestApp::spawn().await;
+    crate::posts::creator(&app, "page_shop").await;
+    let (b, csrf) = signed_up_browser(&app, &unique_email("shopper")).await;
+    let (_, html) = page(&b, &app, "/page_shop").await;
+    assert!(html.contains("Subscribe for 9.99 USD a month"), "{html}");
+    let start = |form: Vec<(&'static str, String)>, path: String| {
+        let b = b.clone();
+        let url = format!("{}{path}", app.base);
+        async move { b.post(url).form(&form).send().await.unwrap() }
+    };
+    let r = start(
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("kind", "subscription".into()),
+            ("creator", "page_shop".into()),
+        ],
+        "/checkout".into(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    let checkout = &to[to.find("/billing/simulated/checkout/").unwrap()..];
+    let id = checkout.rsplit('/').next().unwrap().to_owned();
+    let (_, html) = page(&b, &app, checkout).await;
+    let r = post_form(
+        &b,
+        &app,
+        checkout,
+        &[("csrf_token", &csrf_of(&html)), ("outcome", "pay")],
+    )
+    .await;
+    assert_eq!(r.headers()["location"], format!("/checkout/{id}").as_str());
+    // Until the rail's events are handled, the page waits and refreshes itself.
+    let (status, html) = page(&b, &app, &format!("/checkout/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("http-equiv=\"refresh\""), "{html}");
+    app.run_pending_jobs(&zinovia::jobs::Registry::standard())
+        .await;
+    let (_, html) = page(&b, &app, &format!("/checkout/{id}")).await;
+    assert!(html.contains("You are subscribed to Ada."), "{html}");
+    let (_, html) = page(&b, &app, "/page_shop").await;
+    assert!(html.contains("Subscribed"));
+    // Subscribing twice is explained, not an error page of the server.
+    let r = start(
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("kind", "subscription".into()),
+            ("creator", "page_shop".into()),
+        ],
+        "/checkout".into(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("This checkout cannot start")
+    );
+
+    // A tip: a bad amount comes back on the form; a good one goes to the rail.
+    for (amount, expected) in [("three", "enter an amount"), ("0.10", "amount_minor")] {
+        let r = start(
+            vec![
+                ("csrf_token", csrf.clone()),
+                ("amount", amount.into()),
+                ("message", "hi".into()),
+            ],
+            "/checkout/tip/page_shop".into(),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{amount}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("id=\"amount-error\"") && html.contains(">hi</textarea>"),
+            "{amount}: {expected}: {html}"
+        );
+    }
+    let r = start(
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("amount", "5".into()),
+            ("message", "thanks".into()),
+        ],
+        "/checkout/tip/page_shop".into(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    // Subscriptions: cancel keeps access to the period's end.
+    let (status, html) = page(&b, &app, "/account/subscriptions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Renews") && html.contains("Cancel subscription"),
+        "{html}"
+    );
+    let r = post_form(
+        &b,
+        &app,
+        "/account/subscriptions/page_shop/cancel",
+        &[("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(
+        r.headers()["location"],
+        "/account/subscriptions?done=canceled"
+    );
+    app.run_pending_jobs(&zinovia::jobs::Registry::standard())
+        .await;
+    let (_, html) = page(&b, &app, "/account/subscriptions").await;
+    assert!(
+        html.contains("Canceled: ends") && !html.contains("Cancel subscription"),
+        "{html}"
+    );
+    let (status, _) = page(&b, &app, "/account/purchases").await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -1,0 +1,282 @@
+// Zinovia's page script. Everything here improves a page that already works without it
+// where it can: uploads straight to storage with progress and live processing state, the
+// composer's order of files, infinite scroll over "Older posts" links, a lightbox, the
+// profile's grid view, and local times for scheduling. No inline scripts (CSP).
+(() => {
+  'use strict';
+
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+  const csrf = () => ($('meta[name="csrf-token"]') || {}).content || '';
+
+  // --- the JSON API ----------------------------------------------------------------------
+  const explain = (data, status) => {
+    const e = data && data.error;
+    if (!e) return `The server answered ${status}.`;
+    const fields = Object.entries(e.fields || {}).map(([f, ms]) => `${f.replace(/_/g, ' ')} ${ms.join(', ')}`);
+    return fields.length ? fields.join('; ') : e.message;
+  };
+
+  async function api(method, path, body) {
+    const res = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': csrf() },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    try { data = await res.json(); } catch (_) { /* no body */ }
+    if (!res.ok) throw new Error(explain(data, res.status));
+    return data;
+  }
+
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  // --- one file, straight to storage ------------------------------------------------------
+  // Asks for an upload, PUTs the bytes where it says (reporting progress), completes it,
+  // then follows processing until the file is ready or refused. Calls `on(state, detail)`.
+  async function upload(file, purpose, on) {
+    const kind = file.type.startsWith('video/') ? 'video' : 'image';
+    const created = await api('POST', '/api/v1/media/uploads', {
+      kind, purpose, content_type: file.type || 'application/octet-stream',
+      byte_size: file.size, filename: file.name,
+    });
+    on('uploading', 0);
+    await new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open(created.upload.method, created.upload.url);
+      for (const [k, v] of Object.entries(created.upload.headers || {})) {
+        if (!['content-length', 'host'].includes(k.toLowerCase())) xhr.setRequestHeader(k, v);
+      }
+      if (new URL(created.upload.url, location.href).origin === location.origin) {
+        xhr.setRequestHeader('x-csrf-token', csrf());
+      }
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable) on('uploading', Math.round((e.loaded / e.total) * 100)); };
+      xhr.onload = () => (xhr.status >= 200 && xhr.status < 300 ? resolve() : reject(new Error(`The upload was refused (${xhr.status}).`)));
+      xhr.onerror = () => reject(new Error('The upload failed: check your connection and try again.'));
+      xhr.send(file);
+    });
+    on('uploading', 100);
+    await api('POST', `/api/v1/media/${created.asset_id}/complete`);
+    return follow(created.asset_id, on);
+  }
+
+  // Polls an asset until it is ready (resolves its id) or refused (rejects with the reason).
+  async function follow(id, on) {
+    on('processing', id);
+    for (let wait = 500; ; wait = Math.min(wait * 1.3, 3000)) {
+      const m = await api('GET', `/api/v1/media/${id}`);
+      if (m.state === 'ready') { on('ready', m); return id; }
+      if (m.state === 'rejected' || m.state === 'failed') {
+        throw new Error(m.rejection_reason || 'This file could not be processed.');
+      }
+      await sleep(wait);
+    }
+  }
+
+  const words = { uploading: 'Uploading', processing: 'Processing…', ready: 'Ready' };
+
+  // --- the composer ---------------------------------------------------------------------
+  function composer(form) {
+    const list = $('#upload-list', form);
+    const ids = $('#media_ids', form);
+    const publish = $('#publish', form);
+    const state = $('#publish-state', form);
+    const input = $('[data-files]', form);
+    const drop = $('[data-drop]', form);
+
+    const sync = () => {
+      const items = $$('li', list);
+      ids.value = items.filter((li) => li.dataset.ready === 'yes').map((li) => li.dataset.id).join(',');
+      const busy = items.filter((li) => li.dataset.ready === 'no').length;
+      publish.disabled = busy > 0;
+      state.textContent = busy ? `Waiting for ${busy} ${busy === 1 ? 'file' : 'files'} to be ready…` : '';
+      items.forEach((li, i) => {
+        $('[data-move="up"]', li).disabled = i === 0;
+        $('[data-move="down"]', li).disabled = i === items.length - 1;
+      });
+    };
+
+    const item = (name) => {
+      const li = document.createElement('li');
+      li.className = 'upload';
+      li.dataset.ready = 'no';
+      li.innerHTML = '<img class="thumb" alt="" hidden><span class="upload-name"></span>' +
+        '<progress max="100" value="0"></progress><span class="upload-state" role="status"></span>' +
+        '<span class="upload-actions"><button type="button" class="link" data-move="up">Move up</button>' +
+        '<button type="button" class="link" data-move="down">Move down</button>' +
+        '<button type="button" class="link" data-remove>Remove</button></span>';
+      $('.upload-name', li).textContent = name;
+      list.append(li);
+      return li;
+    };
+
+    const track = (li) => (s, detail) => {
+      const bar = $('progress', li);
+      const label = $('.upload-state', li);
+      li.dataset.state = s;
+      if (s === 'uploading') { bar.value = detail; label.textContent = `Uploading ${detail}%`; }
+      if (s === 'processing') { bar.value = 100; li.dataset.id = detail; label.textContent = words.processing; }
+      if (s === 'ready') { li.dataset.ready = 'yes'; bar.hidden = true; label.textContent = words.ready; sync(); }
+    };
+
+    const fail = (li, e) => {
+      li.dataset.ready = 'failed';
+      li.dataset.state = 'rejected';
+      $('progress', li).hidden = true;
+      $('.upload-state', li).textContent = `Not added: ${e.message}`;
+      li.classList.add('failed');
+      sync();
+    };
+
+    const add = (files) => {
+      for (const file of files) {
+        const li = item(file.name);
+        if (file.type.startsWith('image/')) {
+          const img = $('.thumb', li);
+          img.src = URL.createObjectURL(file);
+          img.hidden = false;
+        }
+        sync();
+        upload(file, 'post', track(li)).catch((e) => fail(li, e));
+      }
+    };
+
+    // Files already attached (the form came back with an error).
+    ids.value.split(',').filter(Boolean).forEach((id, i) => {
+      const li = item(`File ${i + 1}`);
+      li.dataset.id = id;
+      follow(id, track(li)).catch((e) => fail(li, e));
+    });
+
+    input.addEventListener('change', () => { add(input.files); input.value = ''; });
+    ['dragenter', 'dragover'].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add('over'); }));
+    ['dragleave', 'drop'].forEach((t) => drop.addEventListener(t, () => drop.classList.remove('over')));
+    drop.addEventListener('drop', (e) => { e.preventDefault(); add(e.dataTransfer.files); });
+
+    list.addEventListener('click', (e) => {
+      const li = e.target.closest('li');
+      if (!li) return;
+      if (e.target.matches('[data-remove]')) { li.remove(); }
+      if (e.target.matches('[data-move="up"]') && li.previousElementSibling) { li.previousElementSibling.before(li); e.target.focus(); }
+      if (e.target.matches('[data-move="down"]') && li.nextElementSibling) { li.nextElementSibling.after(li); e.target.focus(); }
+      sync();
+    });
+
+    form.addEventListener('submit', (e) => {
+      if (publish.disabled) { e.preventDefault(); return; }
+      const local = $('#publish_at', form).value;
+      $('#publish_at_utc', form).value = local ? new Date(local).toISOString() : '';
+    });
+    sync();
+  }
+
+  // --- avatar and banner: upload with a preview of the crop ---------------------------------
+  function imageField(box) {
+    const input = $('input[type=file]', box);
+    const preview = $('[data-preview]', box);
+    const bar = $('progress', box);
+    const label = $('[data-state]', box);
+    const asset = $('[data-asset]', box);
+    const save = $('button[type=submit]', box.closest('form'));
+    input.addEventListener('change', () => {
+      const file = input.files[0];
+      if (!file) return;
+      preview.src = URL.createObjectURL(file);
+      preview.hidden = false;
+      bar.hidden = false;
+      save.disabled = true;
+      upload(file, input.dataset.upload, (s, detail) => {
+        if (s === 'uploading') { bar.value = detail; label.textContent = `Uploading ${detail}%`; }
+        if (s === 'processing') { label.textContent = words.processing; }
+        if (s === 'ready') { label.textContent = 'Ready: save to use it.'; }
+      }).then((id) => {
+        asset.value = id;
+      }).catch((e) => {
+        label.textContent = `Not used: ${e.message}`;
+      }).finally(() => {
+        bar.hidden = true;
+        save.disabled = false;
+      });
+    });
+  }
+
+  // --- lightbox -------------------------------------------------------------------------
+  function lightbox(dialog) {
+    const img = $('#lightbox-img', dialog);
+    let shots = [];
+    let at = 0;
+    const show = (i) => {
+      at = (i + shots.length) % shots.length;
+      const photo = $('img.photo', shots[at]);
+      img.src = shots[at].href;
+      img.alt = photo ? photo.alt : '';
+    };
+    document.addEventListener('click', (e) => {
+      const a = e.target.closest('a.shot');
+      if (!a || e.metaKey || e.ctrlKey || e.shiftKey) return;
+      e.preventDefault();
+      shots = $$(`a.shot[data-gallery="${a.dataset.gallery}"]`);
+      show(shots.indexOf(a));
+      dialog.showModal();
+    });
+    dialog.addEventListener('click', (e) => {
+      const what = e.target.dataset && e.target.dataset.lightbox;
+      if (what === 'prev') show(at - 1);
+      else if (what === 'next') show(at + 1);
+      else if (what === 'close' || e.target === dialog) dialog.close();
+    });
+    dialog.addEventListener('keydown', (e) => {
+      if (e.key === 'ArrowLeft') show(at - 1);
+      if (e.key === 'ArrowRight') show(at + 1);
+    });
+    dialog.addEventListener('close', () => { img.src = 'data:,'; });
+  }
+
+  // --- infinite scroll over the "Older posts" link ----------------------------------------
+  function infinite(link) {
+    const posts = $('[data-posts]');
+    if (!posts || !('IntersectionObserver' in window)) return;
+    let loading = false;
+    const more = async () => {
+      if (loading) return;
+      loading = true;
+      try {
+        const res = await fetch(link.href, { credentials: 'same-origin' });
+        if (!res.ok) throw new Error(String(res.status));
+        const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+        $$('[data-posts] > article', doc).forEach((a) => { if (!document.getElementById(a.id)) posts.append(a); });
+        const next = $('a[data-more]', doc);
+        if (next) { link.href = next.href; } else { observer.disconnect(); link.parentElement.remove(); }
+      } catch (_) {
+        observer.disconnect(); // the link still works by hand
+      } finally {
+        loading = false;
+      }
+    };
+    const observer = new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) more(); }, { rootMargin: '800px' });
+    observer.observe(link);
+  }
+
+  // --- the profile's list / grid switch -------------------------------------------------------
+  function viewSwitch(box) {
+    const posts = $('[data-posts]');
+    box.hidden = false;
+    box.addEventListener('click', (e) => {
+      const b = e.target.closest('[data-view]');
+      if (!b) return;
+      posts.classList.toggle('as-grid', b.dataset.view === 'grid');
+      $$('[data-view]', box).forEach((x) => x.setAttribute('aria-pressed', String(x === b)));
+    });
+  }
+
+  const start = () => {
+    $$('form#composer').forEach(composer);
+    $$('[data-image-field]').forEach(imageField);
+    $$('dialog#lightbox').forEach(lightbox);
+    $$('a[data-more]').forEach(infinite);
+    $$('[data-view-switch]').forEach(viewSwitch);
+  };
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();

@@ -1,0 +1,86 @@
+// What the browser checks share: the browser, axe, screenshots at both widths, and a
+// record of failures that ends the run with a non-zero status.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const base = process.env.BASE_URL ?? 'http://127.0.0.1:8080';
+export const out = process.env.E2E_OUT ?? path.join(here, 'out');
+const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const axeSource = fs.readFileSync(path.join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
+fs.mkdirSync(out, { recursive: true });
+
+export const widths = [['phone', 360, 740], ['desktop', 1280, 800]];
+
+export const failures = [];
+export const fail = (message) => {
+  failures.push(message);
+  console.error(`FAIL ${message}`);
+};
+export const check = (ok, message) => {
+  if (!ok) fail(message);
+  return ok;
+};
+
+export const launch = () => chromium.launch({ executablePath, args: ['--no-sandbox'] });
+
+// Runs axe on the page as it is and records serious and critical findings. axe is injected
+// as a script, which the pages' CSP (rightly) forbids, so this runs only in contexts made
+// with `bypassCSP` (see `axeContext`).
+export async function axe(page, what) {
+  await page.addScriptTag({ content: axeSource });
+  const violations = await page.evaluate(async () =>
+    (await globalThis.axe.run()).violations.map((v) => ({
+      id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help,
+      targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')),
+    })));
+  for (const v of violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')) {
+    fail(`${what}: accessibility: ${v.impact} ${v.id} (${v.help}) on ${v.nodes} element(s): ${v.targets.join(', ')}`);
+  }
+  return violations;
+}
+
+// A context for axe with the same cookies as `context` (so it sees what that person sees).
+export async function axeContext(browser, context, width = 1280, height = 800) {
+  return browser.newContext({
+    bypassCSP: true,
+    viewport: { width, height },
+    storageState: context ? await context.storageState() : undefined,
+  });
+}
+
+// Whether the page is wider than its viewport (a layout that breaks on phones).
+export async function overflow(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+}
+
+// A screenshot of the page at both widths (`<name>-phone.png`, `<name>-desktop.png`), with
+// the layout checked at each; the page is left at desktop width.
+export async function shots(page, name) {
+  for (const [label, width, height] of widths) {
+    await page.setViewportSize({ width, height });
+    // Images the new width asks for (srcset) load before the picture is taken.
+    await page.waitForLoadState('networkidle', { timeout: 10_000 }).catch(() => {});
+    const wider = await overflow(page);
+    check(wider <= 0, `${name} (${label}): ${wider} px wider than the viewport`);
+    await page.screenshot({ path: path.join(out, `${name}-${label}.png`), fullPage: true });
+  }
+}
+
+// Collects console errors and uncaught exceptions of a page (a CSP violation is one).
+export function watchConsole(page, what, ignore = () => false) {
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !ignore(m.text())) fail(`${what}: console: ${m.text()} (${page.url()})`);
+  });
+  page.on('pageerror', (e) => fail(`${what}: uncaught: ${e} (${page.url()})`));
+}
+
+export function finish(what) {
+  if (failures.length) {
+    console.error(`\n${failures.length} ${what} failed:\n  - ${failures.join('\n  - ')}`);
+    process.exit(1);
+  }
+  console.log(`${what} passed; screenshots in ${out}`);
+}
