@@ -362,6 +362,42 @@ try {
   check(await fan.locator('[data-sub-state]', { hasText: 'Ended' }).count() === 1, 'the subscription does not show as ended');
   await stepShots(fan, 'fan-subscription-ended');
 
+  // ------------------------------------------------------------------------------------------
+  // Dark theme (the system's setting): the fan's pages are as readable.
+  const dark = await browser.newContext({ ...desktop, colorScheme: 'dark', bypassCSP: true, storageState: await fanCtx.storageState() });
+  const night = await dark.newPage();
+  for (const [route, name] of [[`/${handle}`, 'profile'], ['/account/subscriptions', 'subscriptions']]) {
+    await night.goto(base + route);
+    const found = await axe(night, `${name}, dark theme`);
+    axed.push(`${name} (dark): ${found.length} finding(s)`);
+    await stepShots(night, `dark-${name}`);
+  }
+  await dark.close();
+
+  // ------------------------------------------------------------------------------------------
+  // Infinite scroll: 21 more posts; a visitor scrolls past the first page of 20 and the next
+  // page joins the list (each post once), until there is no older post.
+  const creatorToken = await creator.locator('meta[name="csrf-token"]').getAttribute('content');
+  for (let i = 1; i <= 21; i += 1) {
+    const r = await creator.request.post(`${base}/api/v1/posts`, {
+      data: { text: `Note ${i} from the studio`, visibility: 'public' }, headers: { 'x-csrf-token': creatorToken },
+    });
+    if (r.status() !== 201) throw new Error(`posting note ${i}: ${r.status()} ${await r.text()}`);
+  }
+  const visitorCtx = await browser.newContext(desktop);
+  const visitor = await visitorCtx.newPage();
+  watchConsole(visitor, 'visitor');
+  await visitor.goto(profile);
+  check(await visitor.locator('article.post').count() === 20, 'the first page is not 20 posts');
+  await visitor.locator('a[data-more]').scrollIntoViewIfNeeded();
+  await visitor.waitForFunction(() => document.querySelectorAll('article.post').length === 23, null, { timeout: 15_000 })
+    .catch(() => {});
+  const shown = await visitor.locator('article.post').evaluateAll((as) => as.map((a) => a.id));
+  check(shown.length === 23 && new Set(shown).size === 23, `infinite scroll shows ${shown.length} posts (${new Set(shown).size} different), not 23`);
+  check(await visitor.locator('a[data-more]').count() === 0, 'the "Older posts" link stays after the last page');
+  await stepShots(visitor, 'visitor-scrolled-to-the-end');
+  await visitorCtx.close();
+
   await creatorCtx.close();
   await fanCtx.close();
 } catch (e) {
