@@ -330,6 +330,20 @@ pub(super) async fn run_schedule(
     Ok(id)
 }
 
+/// Jobs due and waiting to be claimed, and how long the oldest of them has waited (seconds).
+pub(super) async fn depth(pool: &PgPool) -> Result<(i64, f64), sqlx::Error> {
+    let r = sqlx::query!(
+        r#"
+        select count(*) as "queued!",
+               coalesce(extract(epoch from now() - min(run_at))::float8, 0) as "oldest!"
+        from jobs where state = 'queued' and run_at <= now()
+        "#
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((r.queued, r.oldest))
+}
+
 pub(super) async fn stats(pool: &PgPool) -> Result<QueueStats, sqlx::Error> {
     let by_state = sqlx::query!(r#"select state, count(*) as "n!" from jobs group by state"#)
         .fetch_all(pool)

@@ -36,6 +36,9 @@ struct Executor {
     in_flight: Mutex<HashMap<JobId, CancellationToken>>,
 }
 
+/// How often a worker logs the queue depth (ADR 0016: CloudWatch reads it from the logs).
+const DEPTH_REPORT_EVERY: Duration = Duration::from_secs(60);
+
 fn worker_id() -> String {
     let host = nix::unistd::gethostname()
         .ok()
@@ -75,9 +78,14 @@ impl Worker {
             tokio::spawn(Arc::clone(&exec).heartbeat_loop(lease, shutdown.child_token()));
         let mut listener = listen(&exec.state).await;
         let mut last_maintenance: Option<Instant> = None;
+        let mut last_depth: Option<Instant> = None;
         tracing::info!(worker = %exec.worker_id, concurrency, kinds = ?exec.kinds, "worker started");
 
         while !shutdown.is_cancelled() {
+            if last_depth.is_none_or(|t| t.elapsed() >= DEPTH_REPORT_EVERY) {
+                exec.report_depth().await;
+                last_depth = Some(Instant::now());
+            }
             if last_maintenance.is_none_or(|t| t.elapsed() >= poll) {
                 exec.maintenance().await;
                 last_maintenance = Some(Instant::now());
@@ -233,6 +241,17 @@ impl Executor {
     }
 
     /// Requeues expired leases and enqueues due periodic jobs.
+    /// Logs how many due jobs wait (`queue depth`, with `queued` and `oldest_seconds`): the
+    /// deployment turns these lines into its queue-depth metric and alarm.
+    async fn report_depth(&self) {
+        match db::depth(&self.state.db).await {
+            Ok((queued, oldest_seconds)) => {
+                tracing::info!(queued, oldest_seconds, "queue depth");
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the queue depth failed"),
+        }
+    }
+
     async fn maintenance(&self) {
         match db::requeue_expired(&self.state.db).await {
             Ok(jobs) => {

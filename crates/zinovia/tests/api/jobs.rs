@@ -627,3 +627,53 @@ async fn a_worker_runs_at_most_worker_concurrency_jobs_at_once() {
     .unwrap();
     assert_eq!(queued, 5, "all released untouched at shutdown");
 }
+
+#[tokio::test]
+async fn the_worker_logs_the_queue_depth_as_the_deployments_alarm_reads_it() {
+    let db = TestDb::new().await;
+    let pool = db.pool().await;
+    // Three due jobs no worker runs, and one not due yet.
+    for delay in ["0 seconds", "0 seconds", "0 seconds", "1 hour"] {
+        sqlx::query(
+            "insert into jobs (kind, max_attempts, run_at) values ('nobody_runs_this', 1, now() + $1::interval)",
+        )
+        .bind(delay)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let mut cmd = zinovia();
+    cmd.arg("worker")
+        .env("DATABASE_URL", db.url())
+        .env("JOB_POLL_INTERVAL", "200ms");
+    let mut worker = Proc::start(cmd);
+    let depth_line = |worker: &Proc| {
+        let (out, err) = worker.output();
+        out.lines()
+            .chain(err.lines())
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["message"] == "queue depth")
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "the worker to log the queue depth",
+        || async { depth_line(&worker).is_some() },
+    )
+    .await;
+    let line = depth_line(&worker).unwrap();
+    assert_eq!(line["queued"], 3, "{line}");
+    assert!(line["oldest_seconds"].as_f64().unwrap() >= 0.0, "{line}");
+    // The deployment's metric filter reads exactly these fields of these lines.
+    let alarms = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../infra/aws/terraform/modules/alarms/main.tf"
+    ))
+    .unwrap();
+    assert!(
+        alarms.contains(r#"pattern        = "{ $.message = \"queue depth\" }""#)
+            && alarms.contains(r#"value     = "$.queued""#),
+        "the metric filter no longer matches the worker's line"
+    );
+    let status = worker.stop(Signal::SIGTERM, Duration::from_secs(30)).await;
+    assert!(status.success(), "{:?}", worker.output());
+}
