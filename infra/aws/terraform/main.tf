@@ -141,4 +141,6 @@ module "alarms" {
   db_instance_id            = module.database.instance_id
   db_allocated_storage_gb   = var.db_allocated_storage
   worker_log_group          = module.ecs.log_group_names["worker"]
+  metric_namespace          = local.metric_namespace
+  queue_depth_metric_name   = local.queue_depth_metric
 }

@@ -4,6 +4,10 @@
 # requires in production, or is given one its role does not read (ADR 0016).
 
 locals {
+  # Metrics the worker's logs feed (modules/alarms) and its autoscaling reads.
+  metric_namespace   = "Zinovia/${local.name}"
+  queue_depth_metric = "QueueDepth"
+
   app_environment = var.environment == "production" ? "production" : "staging"
 
   web_environment = {
@@ -101,9 +105,14 @@ locals {
       secrets                 = local.api_secrets
     })
     worker = merge(var.services["worker"], {
-      command     = ["worker"]
-      cpu_target  = 70
-      with_clamd  = true
+      command    = ["worker"]
+      cpu_target = 70
+      with_clamd = true
+      queue_metric = {
+        namespace = local.metric_namespace
+        name      = local.queue_depth_metric
+        target    = 50
+      }
       environment = local.worker_environment
       secrets     = local.worker_secrets
     })

@@ -147,8 +147,8 @@ resource "aws_cloudwatch_log_metric_filter" "queue_depth" {
   log_group_name = var.worker_log_group
   pattern        = "{ $.message = \"queue depth\" }"
   metric_transformation {
-    name      = "QueueDepth"
-    namespace = "Zinovia/${var.name}"
+    name      = var.queue_depth_metric_name
+    namespace = var.metric_namespace
     value     = "$.queued"
     unit      = "Count"
   }
@@ -160,7 +160,7 @@ resource "aws_cloudwatch_log_metric_filter" "failed_jobs" {
   pattern        = "{ $.message = \"job failed for good\" }"
   metric_transformation {
     name          = "FailedJobs"
-    namespace     = "Zinovia/${var.name}"
+    namespace     = var.metric_namespace
     value         = "1"
     default_value = "0"
     unit          = "Count"
@@ -170,7 +170,7 @@ resource "aws_cloudwatch_log_metric_filter" "failed_jobs" {
 resource "aws_cloudwatch_metric_alarm" "queue_depth" {
   alarm_name          = "${var.name}-queue-depth"
   alarm_description   = "More than ${var.queue_depth_threshold} jobs have waited for 15 minutes: the worker is down or too small."
-  namespace           = "Zinovia/${var.name}"
+  namespace           = var.metric_namespace
   metric_name         = aws_cloudwatch_log_metric_filter.queue_depth.metric_transformation[0].name
   statistic           = "Maximum"
   period              = 300
@@ -185,7 +185,7 @@ resource "aws_cloudwatch_metric_alarm" "queue_depth" {
 resource "aws_cloudwatch_metric_alarm" "failed_jobs" {
   alarm_name          = "${var.name}-failed-jobs"
   alarm_description   = "A job failed for good (out of attempts): see `zinovia jobs failed` and docs/runbooks."
-  namespace           = "Zinovia/${var.name}"
+  namespace           = var.metric_namespace
   metric_name         = aws_cloudwatch_log_metric_filter.failed_jobs.metric_transformation[0].name
   statistic           = "Sum"
   period              = 300

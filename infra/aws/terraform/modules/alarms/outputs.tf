@@ -3,7 +3,3 @@ output "topic_arn" {
   value       = aws_sns_topic.alarms.arn
 }
 
-output "queue_depth_metric" {
-  description = "The queue depth metric (namespace/name) read from the worker's logs."
-  value       = "Zinovia/${var.name}/QueueDepth"
-}

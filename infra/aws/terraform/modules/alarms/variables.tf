@@ -59,3 +59,14 @@ variable "queue_depth_threshold" {
   description = "Alarm when more jobs than this wait in the queue for 15 minutes."
   default     = 500
 }
+
+variable "metric_namespace" {
+  type        = string
+  description = "CloudWatch namespace of the metrics read from the worker's logs (the worker's autoscaling reads QueueDepth there too)."
+}
+
+variable "queue_depth_metric_name" {
+  type        = string
+  description = "Name of the queue depth metric (jobs due and waiting)."
+  default     = "QueueDepth"
+}

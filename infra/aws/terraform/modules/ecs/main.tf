@@ -334,3 +334,60 @@ resource "aws_appautoscaling_policy" "requests" {
     }
   }
 }
+
+# The worker follows the queue: jobs waiting per task (the metric the worker's logs feed,
+# modules/alarms), on top of CPU.
+resource "aws_appautoscaling_policy" "queue" {
+  for_each           = { for k, s in var.services : k => s if s.queue_metric != null }
+  name               = "${var.name}-${each.key}-queue"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.service[each.key].service_namespace
+  resource_id        = aws_appautoscaling_target.service[each.key].resource_id
+  scalable_dimension = aws_appautoscaling_target.service[each.key].scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = each.value.queue_metric.target
+    scale_in_cooldown  = 600
+    scale_out_cooldown = 120
+    customized_metric_specification {
+      metrics {
+        id          = "depth"
+        label       = "jobs waiting"
+        return_data = false
+        metric_stat {
+          metric {
+            namespace   = each.value.queue_metric.namespace
+            metric_name = each.value.queue_metric.name
+          }
+          stat = "Maximum"
+        }
+      }
+      metrics {
+        id          = "tasks"
+        label       = "running tasks"
+        return_data = false
+        metric_stat {
+          metric {
+            namespace   = "ECS/ContainerInsights"
+            metric_name = "RunningTaskCount"
+            dimensions {
+              name  = "ClusterName"
+              value = aws_ecs_cluster.this.name
+            }
+            dimensions {
+              name  = "ServiceName"
+              value = each.key
+            }
+          }
+          stat = "Average"
+        }
+      }
+      metrics {
+        id          = "per_task"
+        expression  = "depth / MAX([tasks, 1])"
+        label       = "jobs waiting per task"
+        return_data = true
+      }
+    }
+  }
+}

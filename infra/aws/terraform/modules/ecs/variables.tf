@@ -72,10 +72,15 @@ variable "services" {
     target_group_arn_suffix = optional(string)
     requests_per_target     = optional(number)
     with_clamd              = optional(bool, false)
-    environment             = map(string)
-    secrets                 = map(string)
+    queue_metric = optional(object({
+      namespace = string
+      name      = string
+      target    = number
+    }))
+    environment = map(string)
+    secrets     = map(string)
   }))
-  description = "The long-running services (web, api, worker): command, size, scaling, the load balancer's target group, environment (name → value) and secrets (name → Secrets Manager ARN)."
+  description = "The long-running services (web, api, worker): command, size, scaling (CPU; requests per target behind the ALB; a queue-depth metric for the worker), the load balancer's target group, environment (name → value) and secrets (name → Secrets Manager ARN)."
   validation {
     condition     = alltrue([for s in values(var.services) : s.min_count >= 1 && s.max_count >= s.min_count])
     error_message = "Every service needs 1 <= min_count <= max_count."
