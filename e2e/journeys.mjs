@@ -203,8 +203,10 @@ try {
   await creator.locator('#upload-list li[data-state=ready]').nth(2).waitFor({ timeout: 120_000 });
   check(await creator.locator('#upload-list li.failed').count() === 0, 'an upload failed');
   // Reorder: the video first, then back (the order published is the list's).
-  await creator.locator('#upload-list li').nth(2).getByRole('button', { name: 'Move up' }).click();
-  await creator.locator('#upload-list li').nth(1).getByRole('button', { name: 'Move down' }).click();
+  await creator.locator('#upload-list li').nth(2).getByRole('button', { name: /^Move .+ up$/ }).click();
+  check(await creator.locator('#upload-list li .upload-name').nth(1).innerText() === 'clip.mp4', 'moving the video up did not reorder the list');
+  check(await creator.evaluate(() => document.activeElement?.getAttribute('aria-label')) === 'Move clip.mp4 up', 'the moved file lost the keyboard focus');
+  await creator.locator('#upload-list li').nth(1).getByRole('button', { name: /^Move .+ down$/ }).click();
   check(await creator.locator('#publish').isEnabled(), 'publish stays disabled with every file ready');
   await creator.getByLabel('Subscribers').check();
   await stepShots(creator, 'composer-ready');
@@ -338,7 +340,7 @@ try {
   // ------------------------------------------------------------------------------------------
   // 4. The fan cancels; after the period ends the post is locked again.
   await fan.goto(`${base}/account/subscriptions`);
-  await fan.getByRole('button', { name: 'Cancel subscription' }).click();
+  await fan.getByRole('button', { name: /^Cancel your subscription to Ada Lens$/ }).click();
   await fan.locator('.notice', { hasText: 'canceled' }).waitFor();
   await until(fan, `${base}/account/subscriptions`, async (p) => (await p.locator('[data-sub-state]', { hasText: 'Canceled: ends' }).count()) === 1,
     'the subscription shows as canceled');

@@ -107,6 +107,9 @@
         '<button type="button" class="link" data-move="down">Move down</button>' +
         '<button type="button" class="link" data-remove>Remove</button></span>';
       $('.upload-name', li).textContent = name;
+      $('[data-move="up"]', li).setAttribute('aria-label', `Move ${name} up`);
+      $('[data-move="down"]', li).setAttribute('aria-label', `Move ${name} down`);
+      $('[data-remove]', li).setAttribute('aria-label', `Remove ${name}`);
       list.append(li);
       return li;
     };
@@ -158,34 +161,49 @@
       const li = e.target.closest('li');
       if (!li) return;
       if (e.target.matches('[data-remove]')) { li.remove(); }
-      if (e.target.matches('[data-move="up"]') && li.previousElementSibling) { li.previousElementSibling.before(li); e.target.focus(); }
-      if (e.target.matches('[data-move="down"]') && li.nextElementSibling) { li.nextElementSibling.after(li); e.target.focus(); }
+      if (e.target.matches('[data-move="up"]') && li.previousElementSibling) li.previousElementSibling.before(li);
+      if (e.target.matches('[data-move="down"]') && li.nextElementSibling) li.nextElementSibling.after(li);
       sync();
+      // Keep the keyboard where it was; at the top or bottom the other move button takes it.
+      if (e.target.isConnected && e.target.matches('[data-move]')) {
+        (e.target.disabled ? $('[data-move]:not(:disabled)', li) || $('[data-remove]', li) : e.target).focus();
+      }
     });
 
     form.addEventListener('submit', (e) => {
       if (publish.disabled) { e.preventDefault(); return; }
       const local = $('#publish_at', form).value;
-      $('#publish_at_utc', form).value = local ? new Date(local).toISOString() : '';
+      const when = local ? new Date(local) : null;
+      // An unreadable time goes as typed; the server answers with the field's error.
+      $('#publish_at_utc', form).value = when && !Number.isNaN(when.getTime()) ? when.toISOString() : '';
     });
     sync();
   }
 
   // --- avatar and banner: upload with a preview of the crop ---------------------------------
+  // Uploads in flight per form: its submit button waits for all of them.
+  const inFlight = new WeakMap();
+  const busy = (form, delta) => {
+    const n = (inFlight.get(form) || 0) + delta;
+    inFlight.set(form, n);
+    const save = $('button[type=submit]', form);
+    if (save) save.disabled = n > 0;
+  };
+
   function imageField(box) {
     const input = $('input[type=file]', box);
     const preview = $('[data-preview]', box);
     const bar = $('progress', box);
     const label = $('[data-state]', box);
     const asset = $('[data-asset]', box);
-    const save = $('button[type=submit]', box.closest('form'));
+    const form = box.closest('form');
     input.addEventListener('change', () => {
       const file = input.files[0];
       if (!file) return;
       preview.src = URL.createObjectURL(file);
       preview.hidden = false;
       bar.hidden = false;
-      save.disabled = true;
+      busy(form, +1);
       upload(file, input.dataset.upload, (s, detail) => {
         if (s === 'uploading') { bar.value = detail; label.textContent = `Uploading ${detail}%`; }
         if (s === 'processing') { label.textContent = words.processing; }
@@ -196,7 +214,7 @@
         label.textContent = `Not used: ${e.message}`;
       }).finally(() => {
         bar.hidden = true;
-        save.disabled = false;
+        busy(form, -1);
       });
     });
   }
@@ -247,7 +265,15 @@
         const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
         $$('[data-posts] > article', doc).forEach((a) => { if (!document.getElementById(a.id)) posts.append(a); });
         const next = $('a[data-more]', doc);
-        if (next) { link.href = next.href; } else { observer.disconnect(); link.parentElement.remove(); }
+        if (next) {
+          link.href = next.href;
+          // Still in view after the page grew? Observing again reports it at once.
+          observer.unobserve(link);
+          observer.observe(link);
+        } else {
+          observer.disconnect();
+          link.parentElement.remove();
+        }
       } catch (_) {
         observer.disconnect(); // the link still works by hand
       } finally {

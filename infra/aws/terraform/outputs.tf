@@ -29,7 +29,7 @@ output "ecs_cluster" {
 }
 
 output "migrate_task_definition" {
-  description = "Run before each deploy: aws ecs run-task --task-definition <this> (docs/runbooks/release.md)."
+  description = "Run before each deploy: aws ecs run-task --task-definition <this> (docs/runbooks/aws/release.md)."
   value       = module.ecs.migrate_task_definition
 }
 
@@ -47,7 +47,7 @@ output "media_bucket" {
 }
 
 output "cloudfront_distribution_id" {
-  description = "The media distribution (invalidations: docs/runbooks/cloudfront-invalidation.md)."
+  description = "The media distribution (invalidations: docs/runbooks/aws/cloudfront-invalidation.md)."
   value       = module.media.distribution_id
 }
 

@@ -89,6 +89,7 @@ locals {
     web = merge(var.services["web"], {
       command                 = ["serve", "--role", "web"]
       cpu_target              = 60
+      behind_alb              = true
       target_group_arn        = module.alb.target_group_arns["web"]
       target_group_arn_suffix = module.alb.target_group_arn_suffixes["web"]
       requests_per_target     = 500
@@ -98,6 +99,7 @@ locals {
     api = merge(var.services["api"], {
       command                 = ["serve", "--role", "api"]
       cpu_target              = 60
+      behind_alb              = true
       target_group_arn        = module.alb.target_group_arns["api"]
       target_group_arn_suffix = module.alb.target_group_arn_suffixes["api"]
       requests_per_target     = 1000

@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.6"
+  # 1.10: the S3 backend locks natively (use_lockfile), no DynamoDB table.
+  required_version = ">= 1.10"
   required_providers {
     aws = {
       source  = "hashicorp/aws"
@@ -15,7 +16,7 @@ terraform {
     }
   }
   # State in S3 (versioned, encrypted) with native locking; one key per environment:
-  #   terraform init -backend-config=backend-staging.hcl   (docs/runbooks/first-deploy.md)
+  #   terraform init -backend-config=backend-staging.hcl   (docs/runbooks/aws/first-deploy.md)
   backend "s3" {}
 }
 

@@ -246,6 +246,7 @@ pub struct ClockRequest {
     ))]
 async fn simulated_clock(
     State(state): State<AppState>,
+    _available: simulated::ClockAvailable,
     _user: CurrentUser,
     ApiJson(req): ApiJson<ClockRequest>,
 ) -> Result<axum::Json<simulated::TimePassed>, AppError> {

@@ -171,6 +171,24 @@ impl FormErrors for TipPage {
     }
 }
 
+impl TipPage {
+    /// Errors about anything but the two fields (e.g. tipping yourself), shown on top.
+    fn other_errors(&self) -> Vec<String> {
+        self.errors
+            .iter()
+            .filter(|(f, _)| !matches!(f.as_str(), "amount_minor" | "message"))
+            .flat_map(|(f, ms)| {
+                ms.iter().map(move |m| match f.as_str() {
+                    "form" => m.clone(),
+                    "creator" if m == "is your own" => "You cannot send yourself a tip.".to_owned(),
+                    "creator" => format!("This creator {m}."),
+                    other => format!("{}: {m}", other.replace('_', " ")),
+                })
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(super) struct TipForm {
@@ -255,7 +273,20 @@ pub(super) async fn tip(
     };
     match outcome {
         Ok((_, url)) => Ok(Redirect::to(&url).into_response()),
-        Err(AppError::Validation(errors)) => {
+        Err(AppError::Validation(mut errors)) => {
+            let b = &state.settings.billing;
+            if amount.is_some() && errors.contains_key("amount_minor") {
+                // The service speaks in minor units; the form in the currency's units.
+                let currency = tip_currency(&state, &handle).await?;
+                errors.insert(
+                    "amount_minor".into(),
+                    vec![format!(
+                        "must be from {} to {}",
+                        site::money(i64::from(b.tip_min), &currency),
+                        site::money(i64::from(b.tip_max), &currency)
+                    )],
+                );
+            }
             tip_page(
                 &state,
                 layout,
@@ -266,7 +297,20 @@ pub(super) async fn tip(
             )
             .await
         }
+        Err(AppError::Conflict(message)) => {
+            let mut errors = FieldErrors::new();
+            errors.insert("form".into(), vec![message]);
+            tip_page(&state, layout, &handle, form, errors, StatusCode::CONFLICT).await
+        }
         Err(other) => Err(other),
+    }
+}
+
+async fn tip_currency(state: &AppState, handle: &str) -> Result<String, AppError> {
+    let mut conn = state.db.acquire().await?;
+    match crate::creators::find(&mut conn, handle).await? {
+        crate::creators::Found::Creator(c) => Ok(c.currency),
+        crate::creators::Found::MovedTo(_) => Err(AppError::NotFound),
     }
 }
 
@@ -306,10 +350,31 @@ pub(super) async fn checkout_status(
     let creator = crate::creators::by_user(&state.db, c.creator_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    // "Thank you" only once what was bought is there: the rail's events are handled one by
+    // one and in any order, so a completed checkout may come before the access it pays for.
+    let granted = match (c.status.as_str(), c.kind.as_str(), c.post_id) {
+        ("completed", "subscription", _) => {
+            let mut conn = state.db.acquire().await?;
+            super::db::subscribed(
+                &mut conn,
+                c.fan_id,
+                c.creator_id,
+                state.settings.content.subscription_grace.0,
+            )
+            .await?
+        }
+        ("completed", "ppv", Some(post)) => {
+            let mut conn = state.db.acquire().await?;
+            super::db::bought(&mut conn, c.fan_id, post).await?
+        }
+        ("completed", _, _) => true,
+        _ => false,
+    };
     let page = StatusPage {
         layout,
         state: match (c.status.as_str(), q.outcome.as_str()) {
-            ("completed", _) => "done",
+            ("completed", _) if granted => "done",
+            ("completed", _) => "waiting",
             ("failed" | "expired", _) => "failed",
             (_, "cancel") => "canceled",
             _ => "waiting",

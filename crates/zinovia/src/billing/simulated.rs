@@ -136,6 +136,33 @@ pub(super) async fn deliver(
     Ok(())
 }
 
+/// The test clock exists only on the simulated rail in the local environment (404 elsewhere).
+pub fn clock_available(state: &AppState) -> Result<(), AppError> {
+    if state.settings.billing.payment_provider == Provider::Simulated
+        && state.settings.core.environment == crate::config::Environment::Local
+    {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// An extractor that answers 404 where the test clock does not exist, before anything else
+/// about the request (session, body) is looked at.
+#[derive(Debug, Clone, Copy)]
+pub struct ClockAvailable;
+
+impl axum::extract::FromRequestParts<AppState> for ClockAvailable {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        _parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        clock_available(state).map(|()| ClockAvailable)
+    }
+}
+
 /// What letting time pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TimePassed {
@@ -154,11 +181,7 @@ pub const MAX_DAYS: i64 = 400;
 /// period) otherwise; the rail's events are delivered as they would be, so access follows
 /// through the same webhooks.
 pub async fn let_time_pass(state: &AppState, days: i64) -> Result<TimePassed, AppError> {
-    if state.settings.billing.payment_provider != Provider::Simulated
-        || state.settings.core.environment != crate::config::Environment::Local
-    {
-        return Err(AppError::NotFound);
-    }
+    clock_available(state)?;
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(AppError::field(
             "days",
@@ -191,9 +214,12 @@ pub async fn let_time_pass(state: &AppState, days: i64) -> Result<TimePassed, Ap
                 let end = start + Span::days(30);
                 events.push((
                     "invoice.paid",
-                    json!({"id": format!("in_sim_{}", Uuid::now_v7().simple()), "object": "invoice",
+                    // Ids of the period, not random: letting time pass again before these
+                    // events are handled bills the same period under the same ids, which
+                    // the ledger records once.
+                    json!({"id": format!("in_sim_{}_{}", s.id, start.timestamp()), "object": "invoice",
                         "amount_paid": price, "currency": currency,
-                        "charge": format!("ch_sim_{}", Uuid::now_v7().simple()),
+                        "charge": format!("ch_sim_{}_{}", s.id, start.timestamp()),
                         "parent": {"subscription_details": {"subscription": s.id}},
                         "lines": {"data": [{"period": {"start": start.timestamp(), "end": end.timestamp()}}]}}),
                 ));

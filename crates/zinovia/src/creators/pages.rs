@@ -355,8 +355,13 @@ pub(super) async fn save_settings(
         },
     )
     .await;
+    let forced_price = price_minor == i64::MIN && !errors.contains_key("price_minor");
     let outcome = match outcome {
         Err(AppError::Validation(mut theirs)) => {
+            if forced_price {
+                // The typed price was fine; only the stand-in above was refused.
+                theirs.remove("price_minor");
+            }
             theirs.extend(errors);
             Err(AppError::Validation(theirs))
         }
@@ -402,7 +407,10 @@ struct Chart {
 }
 
 const CHART_DAYS: i64 = 30;
-const CHART_HEIGHT: i64 = 140;
+/// Height above the line (the best day).
+const CHART_HEIGHT: i64 = 110;
+/// Room below the line for refunds and disputes (deeper ones are cut at it).
+const CHART_BELOW: i64 = 30;
 const BAR_STEP: i64 = 20;
 
 fn chart(by_day: &[crate::billing::PeriodView], currency: &str, today: chrono::NaiveDate) -> Chart {
@@ -425,6 +433,11 @@ fn chart(by_day: &[crate::billing::PeriodView], currency: &str, today: chrono::N
         .zip(0..)
         .map(|((day, net), i)| {
             let height = (net.abs() * CHART_HEIGHT / peak).max(i64::from(*net != 0));
+            let height = if *net < 0 {
+                height.min(CHART_BELOW)
+            } else {
+                height
+            };
             Bar {
                 x: i * BAR_STEP + 2,
                 y: if *net >= 0 {
@@ -580,7 +593,19 @@ mod tests {
         let before = &c.bars[28];
         assert_eq!(
             (before.height, before.y, before.negative),
-            (35, CHART_HEIGHT, true)
+            (27, CHART_HEIGHT, true)
+        );
+        let deep = chart(
+            &[
+                day("2026-11-28", "EUR", 100),
+                day("2026-11-27", "EUR", -5000),
+            ],
+            "EUR",
+            today,
+        );
+        assert_eq!(
+            deep.bars[28].height, CHART_BELOW,
+            "cut at the room below the line"
         );
         assert!(c.bars[..28].iter().all(|b| b.height == 0));
         assert_eq!(c.max, "10.00 EUR");

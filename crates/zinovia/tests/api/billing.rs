@@ -1472,6 +1472,18 @@ async fn the_test_clock_ends_canceled_subscriptions_renews_the_others_and_exists
             .fetch_one(db)
             .await
             .unwrap();
+    // Twice before the rail's events are handled: the same period is billed under the same
+    // ids, and recorded once.
+    let (status, passed) = call(
+        &app,
+        Method::POST,
+        "/api/v1/billing/simulated/clock",
+        Some(&staying.token),
+        Some(json!({"days": 31})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{passed}");
+    assert_eq!(passed, json!({"ended": 1, "renewed": 1}));
     let (status, passed) = clock(&app, Some(&staying), json!(31)).await;
     assert_eq!(status, StatusCode::OK, "{passed}");
     assert_eq!(passed, json!({"ended": 1, "renewed": 1}));
@@ -1513,5 +1525,8 @@ async fn the_test_clock_ends_canceled_subscriptions_renews_the_others_and_exists
     let staging = TestApp::spawn_with(|s| s.core.environment = Environment::Staging).await;
     let someone = member(&staging, Role::Fan).await;
     let (status, _) = clock(&staging, Some(&someone), json!(31)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Where it does not exist, it says nothing else either (no 401, no 422).
+    let (status, _) = clock(&staging, None, json!("not a number")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -154,7 +154,7 @@ locals {
           awslogs-stream-prefix = k
         }
       }
-      }, s.target_group_arn == null ? {} : {
+      }, !s.behind_alb ? {} : {
       healthCheck = {
         command     = ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/healthz"]
         interval    = 30
@@ -259,7 +259,7 @@ resource "aws_ecs_service" "service" {
   launch_type                       = "FARGATE"
   propagate_tags                    = "SERVICE"
   enable_execute_command            = false
-  health_check_grace_period_seconds = each.value.target_group_arn == null ? null : 60
+  health_check_grace_period_seconds = each.value.behind_alb ? 60 : null
 
   network_configuration {
     subnets          = var.subnet_ids
@@ -275,7 +275,7 @@ resource "aws_ecs_service" "service" {
   deployment_maximum_percent         = 200
 
   dynamic "load_balancer" {
-    for_each = each.value.target_group_arn == null ? [] : [each.value.target_group_arn]
+    for_each = each.value.behind_alb ? [each.value.target_group_arn] : []
     content {
       target_group_arn = load_balancer.value
       container_name   = "zinovia"
@@ -317,7 +317,8 @@ resource "aws_appautoscaling_policy" "cpu" {
 }
 
 resource "aws_appautoscaling_policy" "requests" {
-  for_each           = { for k, s in var.services : k => s if s.target_group_arn_suffix != null && s.requests_per_target != null }
+  # Keys known at plan time (the target groups' ARNs are not, before they exist).
+  for_each           = { for k, s in var.services : k => s if s.behind_alb && s.requests_per_target != null }
   name               = "${var.name}-${each.key}-requests"
   policy_type        = "TargetTrackingScaling"
   service_namespace  = aws_appautoscaling_target.service[each.key].service_namespace

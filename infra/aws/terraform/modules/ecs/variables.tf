@@ -68,6 +68,7 @@ variable "services" {
     min_count               = number
     max_count               = number
     cpu_target              = number
+    behind_alb              = optional(bool, false)
     target_group_arn        = optional(string)
     target_group_arn_suffix = optional(string)
     requests_per_target     = optional(number)
@@ -88,6 +89,10 @@ variable "services" {
   validation {
     condition     = alltrue([for s in values(var.services) : contains([256, 512, 1024, 2048, 4096, 8192, 16384], s.cpu)])
     error_message = "cpu must be a Fargate size: 256, 512, 1024, 2048, 4096, 8192 or 16384."
+  }
+  validation {
+    condition     = alltrue([for s in values(var.services) : !s.behind_alb || (s.target_group_arn != null && s.target_group_arn_suffix != null)])
+    error_message = "A service behind_alb needs its target_group_arn and target_group_arn_suffix."
   }
   validation {
     condition     = alltrue([for s in values(var.services) : length(setintersection(keys(s.environment), keys(s.secrets))) == 0])
