@@ -291,6 +291,12 @@ try {
   await fan.keyboard.press('ArrowRight');
   await stepShots(fan, 'fan-lightbox');
   await fan.keyboard.press('Escape');
+  // Likes it from the card, without JavaScript's help: a form, back to the same card.
+  await open.getByRole('button', { name: 'Like', exact: true }).click();
+  await fan.waitForURL(new RegExp(`/${handle}#post-${ids.studio}$`));
+  check(await post(fan, 'studio').getByRole('button', { name: 'Liked', exact: true }).getAttribute('aria-pressed') === 'true',
+    'the like did not stick');
+  check((await post(fan, 'studio').locator('.post-foot').innerText()).includes('1 like'), 'the like is not counted');
   await axeAs(fanCtx, `/${handle}`, 'profile, subscribed');
   await budget(fan, fanCtx);
 

@@ -38,12 +38,7 @@ fn form_errors(e: AppError) -> Result<(FieldErrors, String), AppError> {
 
 /// Where to go after logging in: only paths on this site.
 fn safe_next(next: &str) -> String {
-    let ok = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
-    if ok {
-        next.to_owned()
-    } else {
-        "/account".to_owned()
-    }
+    crate::site::local_path(next, "/account")
 }
 
 /// After a log-in or sign-up: the session cookie, a fresh CSRF cookie, and a redirect.

@@ -23,6 +23,7 @@ use crate::state::AppState;
 struct ProfilePage {
     layout: Layout,
     csrf: String,
+    back: String,
     name: String,
     handle: String,
     bio_html: String,
@@ -111,6 +112,7 @@ pub(super) async fn profile(
     let profile = super::api::response(&state, creator, own).await?;
     let page = ProfilePage {
         csrf: layout.csrf.clone(),
+        back: format!("/{}", profile.handle),
         layout,
         name: profile.display_name,
         bio_html: profile.bio_html,

@@ -31,8 +31,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 /// The web pages: the feed and the composer.
 pub fn pages_router() -> axum::Router<AppState> {
     use axum::routing::get;
-    axum::Router::new().route("/feed", get(pages::feed)).route(
-        "/dashboard/compose",
-        get(pages::compose).post(pages::publish),
-    )
+    axum::Router::new()
+        .route("/feed", get(pages::feed))
+        .route(
+            "/dashboard/compose",
+            get(pages::compose).post(pages::publish),
+        )
+        .route("/posts/{id}/like", axum::routing::post(pages::like))
 }

@@ -85,6 +85,10 @@ pub struct Card {
     pub unlockable: bool,
     /// Locked behind a subscription: offer to subscribe.
     pub for_subscribers: bool,
+    /// The viewer may like it (creator, subscribers, buyers).
+    pub can_interact: bool,
+    /// The viewer likes it.
+    pub liked: bool,
 }
 
 fn placeholder(m: &MediaView) -> String {
@@ -195,6 +199,8 @@ pub fn card(p: &PostView) -> Card {
         own: p.own,
         unlockable: p.locked && p.visibility == Visibility::Ppv,
         for_subscribers: p.locked && p.visibility == Visibility::Subscribers,
+        can_interact: p.can_interact,
+        liked: p.liked.unwrap_or(false),
     }
 }
 
@@ -214,6 +220,7 @@ pub(super) struct CursorQuery {
 struct FeedPage {
     layout: Layout,
     csrf: String,
+    back: String,
     cards: Vec<Card>,
     next: Option<String>,
 }
@@ -232,6 +239,7 @@ pub(super) async fn feed(
     Ok(site::render(
         &FeedPage {
             csrf: layout.csrf.clone(),
+            back: "/feed".into(),
             layout,
             cards: cards(&listing),
             next: listing
@@ -240,6 +248,33 @@ pub(super) async fn feed(
         },
         StatusCode::OK,
     ))
+}
+
+/// The like button's form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct LikeForm {
+    like: String,
+    back: String,
+}
+
+/// `POST /posts/{id}/like`: likes (`like=1`) or takes the like back (`like=0`), then returns
+/// to the card on the page it was pressed on.
+pub(super) async fn like(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<LikeForm>,
+) -> Result<Response, AppError> {
+    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+    let like = match form.like.as_str() {
+        "1" => true,
+        "0" => false,
+        _ => return Err(AppError::field("like", "must be 1 or 0")),
+    };
+    service::like(&state, &user.user, id, like).await?;
+    let back = site::local_path(&form.back, "/feed");
+    Ok(Redirect::to(&format!("{back}#post-{id}")).into_response())
 }
 
 /// A page's `cursor` parameter (absent: the first page; not one of ours: no such page).

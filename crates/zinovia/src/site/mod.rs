@@ -86,6 +86,16 @@ impl Said {
     }
 }
 
+/// A path on this site to return to (`next`, `back`), or `otherwise`: never another host.
+pub fn local_path(next: &str, otherwise: &str) -> String {
+    let ok = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
+    if ok {
+        next.to_owned()
+    } else {
+        otherwise.to_owned()
+    }
+}
+
 /// `12.50 EUR` from minor units.
 pub fn money(minor: i64, currency: &str) -> String {
     let sign = if minor < 0 { "-" } else { "" };

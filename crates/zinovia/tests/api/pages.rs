@@ -532,6 +532,59 @@ async fn a_creators_page_shows_locked_posts_blurred_without_their_files_and_unlo
     assert!(!html.contains(&third.to_string()));
     assert!(html.contains(&format!("id=\"post-{}\"", ppv["id"].as_str().unwrap())));
 
+    // A subscriber likes the post from its card and comes back to it; the like is counted
+    // on the page; taking it back works the same way. Others may not; `back` stays on site.
+    let subs_id = subs["id"].as_str().unwrap();
+    let like = |token: &str, like: &str, back: &str| {
+        browser()
+            .post(format!("{}/posts/{subs_id}/like", app.base))
+            .bearer_auth(token)
+            .form(&[("like", like), ("back", back)])
+            .send()
+    };
+    let r = like(&fan.token, "1", "/page_maker").await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers()["location"],
+        format!("/page_maker#post-{subs_id}").as_str()
+    );
+    let (_, html) = page_as(&app, Some(&fan.token), "/page_maker").await;
+    let card = &html[html.find(&format!("id=\"post-{subs_id}\"")).unwrap()..];
+    let card = &card[..card.find("</article>").unwrap()];
+    assert!(
+        card.contains("aria-pressed=\"true\">Liked") && card.contains("1 like "),
+        "{card}"
+    );
+    let r = like(&fan.token, "0", "https://evil.example/")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["location"],
+        format!("/feed#post-{subs_id}").as_str()
+    );
+    let (_, html) = page_as(&app, Some(&fan.token), "/page_maker").await;
+    assert!(html.contains("aria-pressed=\"false\">Like<") && html.contains("0 likes"));
+    let stranger = member(&app, Role::Fan).await;
+    assert_eq!(
+        like(&stranger.token, "1", "/page_maker")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        like(&fan.token, "maybe", "/page_maker")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (_, html) = page_as(&app, Some(&stranger.token), "/page_maker").await;
+    assert!(
+        !html.contains("/like\""),
+        "no like button where it cannot be used"
+    );
+
     // The creator sees both, with their audience and price; unknown handles are 404.
     let (_, html) = page_as(&app, Some(&c.token), "/page_maker").await;
     assert!(html.contains("Pay-per-view · 3.50 USD") && html.contains("New post"));
