@@ -297,6 +297,14 @@ try {
   check(await post(fan, 'studio').getByRole('button', { name: 'Liked', exact: true }).getAttribute('aria-pressed') === 'true',
     'the like did not stick');
   check((await post(fan, 'studio').locator('.post-foot').innerText()).includes('1 like'), 'the like is not counted');
+  // And comments on it, on the post's own page.
+  await post(fan, 'studio').getByRole('link', { name: '0 comments' }).click();
+  await fan.getByLabel('Add a comment').fill('The second frame is my favourite.');
+  await fan.getByRole('button', { name: 'Comment', exact: true }).click();
+  await fan.locator('.comment-list li', { hasText: 'The second frame is my favourite.' }).waitFor();
+  await stepShots(fan, 'fan-commented');
+  await axeAs(fanCtx, `/posts/${ids.studio}`, 'post with comments');
+  await fan.goto(profile);
   await axeAs(fanCtx, `/${handle}`, 'profile, subscribed');
   await budget(fan, fanCtx);
 

@@ -37,5 +37,7 @@ pub fn pages_router() -> axum::Router<AppState> {
             "/dashboard/compose",
             get(pages::compose).post(pages::publish),
         )
+        .route("/posts/{id}", get(pages::post))
         .route("/posts/{id}/like", axum::routing::post(pages::like))
+        .route("/posts/{id}/comments", axum::routing::post(pages::comment))
 }

@@ -250,6 +250,129 @@ pub(super) async fn feed(
     ))
 }
 
+/// A comment as the post's page shows it.
+pub struct CommentLine {
+    author: String,
+    body: String,
+    when: String,
+    when_iso: String,
+}
+
+#[derive(Template)]
+#[template(path = "posts/post.html")]
+struct PostPage {
+    layout: Layout,
+    csrf: String,
+    back: String,
+    signed_in: bool,
+    cards: Vec<Card>,
+    comments: Vec<CommentLine>,
+    text: String,
+    errors: FieldErrors,
+}
+
+impl FormErrors for PostPage {
+    fn errors(&self) -> &FieldErrors {
+        &self.errors
+    }
+}
+
+/// Most comments one page shows (the oldest first).
+const COMMENTS_SHOWN: i64 = 200;
+
+async fn post_page(
+    state: &AppState,
+    layout: Layout,
+    viewer: Option<&crate::accounts::User>,
+    id: Uuid,
+    text: String,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let view = service::get(state, viewer, id).await?;
+    let comments = if view.locked {
+        Vec::new()
+    } else {
+        service::comments(state, viewer, id, None, COMMENTS_SHOWN)
+            .await?
+            .into_iter()
+            .map(|c| CommentLine {
+                author: c.author_name,
+                body: c.body,
+                when: c.created_at.format("%-d %b %Y, %H:%M UTC").to_string(),
+                when_iso: c.created_at.to_rfc3339(),
+            })
+            .collect()
+    };
+    let page = PostPage {
+        csrf: layout.csrf.clone(),
+        back: format!("/posts/{id}"),
+        signed_in: viewer.is_some(),
+        layout,
+        cards: vec![card(&view)],
+        comments,
+        text,
+        errors,
+    };
+    Ok(site::render(&page, status))
+}
+
+/// `GET /posts/{id}`: one post with its comments (for whoever may see its media) and the
+/// form to add one.
+pub(super) async fn post(
+    State(state): State<AppState>,
+    layout: Layout,
+    crate::http::extract::MaybeUser(viewer): crate::http::extract::MaybeUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, AppError> {
+    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+    let viewer = viewer.as_ref().map(|v| &v.user);
+    post_page(
+        &state,
+        layout,
+        viewer,
+        id,
+        String::new(),
+        FieldErrors::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The comment form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct CommentForm {
+    text: String,
+}
+
+/// `POST /posts/{id}/comments`: adds the comment, or shows the form again with its error.
+pub(super) async fn comment(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<CommentForm>,
+) -> Result<Response, AppError> {
+    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+    match service::add_comment(&state, &user.user, id, &form.text).await {
+        Ok(_) => Ok(Redirect::to(&format!("/posts/{id}#comments")).into_response()),
+        Err(AppError::Validation(errors)) => {
+            post_page(
+                &state,
+                layout,
+                Some(&user.user),
+                id,
+                form.text,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(other) => Err(other),
+    }
+}
+
 /// The like button's form.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

@@ -585,6 +585,54 @@ async fn a_creators_page_shows_locked_posts_blurred_without_their_files_and_unlo
         "no like button where it cannot be used"
     );
 
+    // The post's page: its comments for those who may see it, a form to add one.
+    let comment = |token: &str, text: &str| {
+        browser()
+            .post(format!("{}/posts/{subs_id}/comments", app.base))
+            .bearer_auth(token)
+            .form(&[("text", text)])
+            .send()
+    };
+    let r = comment(&fan.token, "Lovely <b>light</b>").await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers()["location"],
+        format!("/posts/{subs_id}#comments").as_str()
+    );
+    let (status, html) = page_as(&app, Some(&fan.token), &format!("/posts/{subs_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Lovely &#60;b&#62;light&#60;/b&#62;")
+            || html.contains("Lovely &lt;b&gt;light&lt;/b&gt;"),
+        "escaped: {html}"
+    );
+    assert!(
+        html.contains("Add a comment") && html.contains("1 comment</a>"),
+        "{html}"
+    );
+    let r = comment(&fan.token, "   ").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("id=\"text-error\""));
+    assert_eq!(
+        comment(&stranger.token, "hi").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let (status, html) = page_as(&app, None, &format!("/posts/{subs_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !html.contains("Lovely") && !html.contains("Add a comment") && html.contains("is-locked")
+    );
+    assert_eq!(
+        page_as(&app, None, "/posts/not-a-post").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        page_as(&app, None, &format!("/posts/{}", uuid::Uuid::now_v7()))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
     // The creator sees both, with their audience and price; unknown handles are 404.
     let (_, html) = page_as(&app, Some(&c.token), "/page_maker").await;
     assert!(html.contains("Pay-per-view · 3.50 USD") && html.contains("New post"));
