@@ -11,6 +11,13 @@ locals {
   acl_name       = "${var.name}-${lower(var.scope)}"
   log_group_name = "aws-waf-logs-${local.acl_name}"
   block          = var.mode == "block"
+  # AWS managed rule groups taken as they are (the common rule set, with an override, and
+  # the rate rule are written out below): rule name => priority and group.
+  managed_groups = {
+    "aws-ip-reputation"    = { priority = 0, group = "AWSManagedRulesAmazonIpReputationList", metric = "ip-reputation" }
+    "aws-known-bad-inputs" = { priority = 2, group = "AWSManagedRulesKnownBadInputsRuleSet", metric = "known-bad-inputs" }
+    "aws-sqli"             = { priority = 4, group = "AWSManagedRulesSQLiRuleSet", metric = "sqli" }
+  }
 }
 
 resource "aws_wafv2_web_acl" "this" {
@@ -23,33 +30,36 @@ resource "aws_wafv2_web_acl" "this" {
     allow {}
   }
 
-  rule {
-    name     = "aws-ip-reputation"
-    priority = 0
+  dynamic "rule" {
+    for_each = local.managed_groups
+    content {
+      name     = rule.key
+      priority = rule.value.priority
 
-    override_action {
-      dynamic "none" {
-        for_each = local.block ? [1] : []
-        content {}
+      override_action {
+        dynamic "none" {
+          for_each = local.block ? [1] : []
+          content {}
+        }
+
+        dynamic "count" {
+          for_each = local.block ? [] : [1]
+          content {}
+        }
       }
 
-      dynamic "count" {
-        for_each = local.block ? [] : [1]
-        content {}
+      statement {
+        managed_rule_group_statement {
+          name        = rule.value.group
+          vendor_name = "AWS"
+        }
       }
-    }
 
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesAmazonIpReputationList"
-        vendor_name = "AWS"
+      visibility_config {
+        cloudwatch_metrics_enabled = true
+        metric_name                = "${local.acl_name}-${rule.value.metric}"
+        sampled_requests_enabled   = true
       }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "${local.acl_name}-ip-reputation"
-      sampled_requests_enabled   = true
     }
   }
 
@@ -80,36 +90,6 @@ resource "aws_wafv2_web_acl" "this" {
     visibility_config {
       cloudwatch_metrics_enabled = true
       metric_name                = "${local.acl_name}-rate-limit"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  rule {
-    name     = "aws-known-bad-inputs"
-    priority = 2
-
-    override_action {
-      dynamic "none" {
-        for_each = local.block ? [1] : []
-        content {}
-      }
-
-      dynamic "count" {
-        for_each = local.block ? [] : [1]
-        content {}
-      }
-    }
-
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesKnownBadInputsRuleSet"
-        vendor_name = "AWS"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "${local.acl_name}-known-bad-inputs"
       sampled_requests_enabled   = true
     }
   }
@@ -152,36 +132,6 @@ resource "aws_wafv2_web_acl" "this" {
     visibility_config {
       cloudwatch_metrics_enabled = true
       metric_name                = "${local.acl_name}-common"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  rule {
-    name     = "aws-sqli"
-    priority = 4
-
-    override_action {
-      dynamic "none" {
-        for_each = local.block ? [1] : []
-        content {}
-      }
-
-      dynamic "count" {
-        for_each = local.block ? [] : [1]
-        content {}
-      }
-    }
-
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesSQLiRuleSet"
-        vendor_name = "AWS"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "${local.acl_name}-sqli"
       sampled_requests_enabled   = true
     }
   }
