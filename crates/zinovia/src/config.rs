@@ -301,6 +301,11 @@ pub struct AuthSettings {
     /// Password-reset and verification emails requested per IP, and per account.
     #[arg(long, env = "RATE_LIMIT_EMAIL", default_value = "5/1h")]
     pub rate_limit_email: Rate,
+
+    /// Password-reset confirmations, password changes and account deletions per IP, and
+    /// per account (each checks or sets a password with Argon2).
+    #[arg(long, env = "RATE_LIMIT_PASSWORD", default_value = "10/15m")]
+    pub rate_limit_password: Rate,
 }
 
 /// Settings of the roles that send email (`up`, `worker`).
@@ -391,6 +396,12 @@ pub struct MediaSettings {
     #[arg(long, env = "MEDIA_MAX_VIDEO_BYTES", default_value = "2147483648",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub media_max_video_bytes: u64,
+
+    /// Bytes one account may keep in storage: its files and the sizes made from them
+    /// (posts, profile images, unfinished uploads at their declared size).
+    #[arg(long, env = "MEDIA_STORAGE_QUOTA_BYTES", default_value = "53687091200",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub media_storage_quota_bytes: u64,
 
     /// Unfinished uploads one account may have at a time.
     #[arg(long, env = "MEDIA_MAX_PENDING_UPLOADS", default_value = "20",
@@ -1293,6 +1304,7 @@ impl Settings {
             ("RATE_LIMIT_LOGIN_IP", a.rate_limit_login_ip.to_string()),
             ("RATE_LIMIT_SIGNUP", a.rate_limit_signup.to_string()),
             ("RATE_LIMIT_EMAIL", a.rate_limit_email.to_string()),
+            ("RATE_LIMIT_PASSWORD", a.rate_limit_password.to_string()),
             (
                 "SMTP_URL",
                 match &self.mail.smtp_url {
@@ -1367,6 +1379,10 @@ impl Settings {
             (
                 "MEDIA_MAX_VIDEO_BYTES",
                 self.media.media_max_video_bytes.to_string(),
+            ),
+            (
+                "MEDIA_STORAGE_QUOTA_BYTES",
+                self.media.media_storage_quota_bytes.to_string(),
             ),
             (
                 "MEDIA_MAX_PENDING_UPLOADS",

@@ -234,9 +234,10 @@ impl IntoResponse for AppError {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
         response.extensions_mut().insert(info);
         response
     }

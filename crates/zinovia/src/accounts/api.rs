@@ -283,9 +283,10 @@ async fn me(user: CurrentUser) -> axum::Json<UserResponse> {
 async fn delete_account(
     state: axum::extract::State<AppState>,
     user: CurrentUser,
+    client: ClientMeta,
     ApiJson(req): ApiJson<DeleteAccountRequest>,
 ) -> Result<StatusCode, AppError> {
-    service::delete_account(&state, &user, &req.password).await?;
+    service::delete_account(&state, &user, &req.password, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -346,9 +347,17 @@ async fn revoke_session(
 async fn change_password(
     state: axum::extract::State<AppState>,
     user: CurrentUser,
+    client: ClientMeta,
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, AppError> {
-    service::change_password(&state, &user, &req.current_password, &req.new_password).await?;
+    service::change_password(
+        &state,
+        &user,
+        &req.current_password,
+        &req.new_password,
+        &client,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -408,8 +417,9 @@ async fn request_password_reset(
     ))]
 async fn confirm_password_reset(
     state: axum::extract::State<AppState>,
+    client: ClientMeta,
     ApiJson(req): ApiJson<PasswordResetConfirm>,
 ) -> Result<StatusCode, AppError> {
-    service::reset_password(&state, &req.token, &req.new_password).await?;
+    service::reset_password(&state, &req.token, &req.new_password, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -377,6 +377,26 @@ pub(super) async fn use_token(
     Ok(id.map(UserId))
 }
 
+/// The account of a usable token (unused, unexpired, of a live account), without using it.
+pub(super) async fn token_owner(
+    conn: impl PgExecutor<'_>,
+    token_hash: &[u8],
+    purpose: Purpose,
+) -> Result<Option<UserId>, sqlx::Error> {
+    let id = sqlx::query_scalar!(
+        r#"
+        select t.user_id from account_tokens t join users u on u.id = t.user_id
+        where t.token_hash = $1 and t.purpose = $2 and t.used_at is null and t.expires_at > now()
+          and u.deleted_at is null
+        "#,
+        token_hash,
+        purpose.as_str(),
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(id.map(UserId))
+}
+
 /// Voids every unused token of `user` for `purpose` (after a reset, older links die).
 pub(super) async fn void_tokens(
     conn: impl PgExecutor<'_>,

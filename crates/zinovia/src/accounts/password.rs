@@ -55,6 +55,8 @@ pub struct Verified {
 pub struct PasswordHasher {
     slots: Arc<Semaphore>,
     dummy: Arc<OnceLock<String>>,
+    /// Argon2 runs so far (hashes and verifications), for tests and diagnostics.
+    runs: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Default for PasswordHasher {
@@ -70,7 +72,13 @@ impl PasswordHasher {
         PasswordHasher {
             slots: Arc::new(Semaphore::new(cores.max(2))),
             dummy: Arc::new(OnceLock::new()),
+            runs: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         }
+    }
+
+    /// How many times Argon2 has run in this process (hashes and verifications).
+    pub fn runs(&self) -> u64 {
+        self.runs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn blocking<T: Send + 'static>(
@@ -78,6 +86,7 @@ impl PasswordHasher {
         f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
         let _permit = self.slots.acquire().await?;
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::task::spawn_blocking(f).await?
     }
 

@@ -329,6 +329,19 @@ pub async fn revoke_session(
     }
 }
 
+/// Counts an attempt at something that checks the account's password (a change, a
+/// deletion) against `RATE_LIMIT_PASSWORD`, per IP and per account: a stolen session cannot
+/// guess the password at Argon2's pace forever.
+async fn password_attempt(
+    state: &AppState,
+    who: &Authenticated,
+    client: &ClientMeta,
+) -> Result<(), AppError> {
+    let rate = state.settings.auth.rate_limit_password;
+    limit(state, "password_ip", rate, &ip_key(client)).await?;
+    limit(state, "password_account", rate, &who.user.id.to_string()).await
+}
+
 /// Changes the password after checking the current one; every other session ends.
 #[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
 pub async fn change_password(
@@ -336,7 +349,9 @@ pub async fn change_password(
     who: &Authenticated,
     current: &str,
     new: &str,
+    client: &ClientMeta,
 ) -> Result<(), AppError> {
+    password_attempt(state, who, client).await?;
     let mut check = FieldCheck::default();
     let current = check.check("current_password", GivenPassword::parse(current));
     let new = check.check(
@@ -432,13 +447,18 @@ pub async fn request_password_reset(
 }
 
 /// Sets a new password from a reset link (single use); every session of the account ends
-/// and the email counts as confirmed (the link reached it).
+/// and the email counts as confirmed (the link reached it). The link is checked before the
+/// new password is hashed, and attempts are limited per IP and per account, so bogus
+/// confirmations cost neither Argon2 time nor an unlimited number of guesses.
 #[tracing::instrument(skip_all)]
 pub async fn reset_password(
     state: &AppState,
     token: &str,
     new_password: &str,
+    client: &ClientMeta,
 ) -> Result<UserId, AppError> {
+    let rate = state.settings.auth.rate_limit_password;
+    limit(state, "password_ip", rate, &ip_key(client)).await?;
     let mut check = FieldCheck::default();
     let token = check.check("token", LinkToken::parse(token));
     let password = check.check("new_password", NewPassword::parse(new_password, None));
@@ -446,15 +466,17 @@ pub async fn reset_password(
     let (Some(token), Some(password)) = (token, password) else {
         return Err(AppError::BadRequest("invalid reset".into()));
     };
+    let fingerprint = fingerprint(token.expose());
+    let owner = db::token_owner(&state.db, &fingerprint, Purpose::ResetPassword)
+        .await?
+        .ok_or_else(bad_link)?;
+    limit(state, "password_account", rate, &owner.to_string()).await?;
     let hash = state.passwords.hash(password.secret()).await?;
     let mut tx = state.db.begin().await?;
-    let user = db::use_token(
-        &mut *tx,
-        &fingerprint(token.expose()),
-        Purpose::ResetPassword,
-    )
-    .await?
-    .ok_or_else(bad_link)?;
+    // Used here, in the transaction that sets the password (a second use in between loses).
+    let user = db::use_token(&mut *tx, &fingerprint, Purpose::ResetPassword)
+        .await?
+        .ok_or_else(bad_link)?;
     db::set_password_hash(&mut *tx, user, &hash).await?;
     db::mark_verified(&mut *tx, user).await?;
     db::void_tokens(&mut *tx, user, Purpose::ResetPassword).await?;
@@ -471,7 +493,9 @@ pub async fn delete_account(
     state: &AppState,
     who: &Authenticated,
     password: &str,
+    client: &ClientMeta,
 ) -> Result<(), AppError> {
+    password_attempt(state, who, client).await?;
     let password = GivenPassword::parse(password).map_err(|m| AppError::field("password", m))?;
     let (_, hash) = db::get_user(&state.db, who.user.id)
         .await?
@@ -482,6 +506,12 @@ pub async fn delete_account(
     let mut tx = state.db.begin().await?;
     db::delete_sessions(&mut *tx, who.user.id, None).await?;
     db::scrub_user(&mut tx, who.user.id).await?;
+    // Everything the account made or pays for closes with it, in this transaction: posts
+    // hidden, files handed to deletion jobs, subscriptions revoked and canceled at their
+    // rail by jobs, open checkouts closed (docs/ACCOUNTS.md).
+    crate::posts::close_account(&mut tx, who.user.id.0).await?;
+    crate::media::close_account(&mut tx, who.user.id).await?;
+    crate::billing::close_account(&mut tx, who.user.id.0).await?;
     tx.commit().await?;
     tracing::info!("account deleted");
     Ok(())

@@ -54,6 +54,9 @@ pub struct NewCheckout {
     pub currency: String,
     /// Tip message.
     pub message: Option<String>,
+    /// The free trial this subscription gets: the creator's, unless the fan subscribed to
+    /// them before (a trial is given once per fan and creator).
+    pub trial_days: i32,
 }
 
 /// Starts paying: records the checkout and asks the rail for its payment page. Answers the
@@ -112,14 +115,17 @@ pub async fn record(
         }
     };
     let grace = state.settings.content.subscription_grace.0;
-    let (creator, post_id, amount, message) = match kind {
+    let (creator, post_id, amount, currency, message, trial_days) = match kind {
         "ppv" => {
             let Some(post) = req.post_id.as_deref().and_then(|p| Uuid::parse_str(p).ok()) else {
                 check.add("post_id", "must be the id of a pay-per-view post");
                 check.finish()?;
                 return Err(AppError::BadRequest("post_id".into()));
             };
-            let Some((creator_id, price)) = super::db::ppv_post(&mut conn, post).await? else {
+            // The price and currency are the post's own, as shown on it: a creator who
+            // changes their currency later does not change what a post costs.
+            let Some((creator_id, price, currency)) = super::db::ppv_post(&mut conn, post).await?
+            else {
                 check.add("post_id", "is not a pay-per-view post on sale");
                 check.finish()?;
                 return Err(AppError::BadRequest("post_id".into()));
@@ -130,7 +136,7 @@ pub async fn record(
             if super::db::bought(&mut conn, fan.id.0, post).await? {
                 return Err(AppError::Conflict("you already bought this post".into()));
             }
-            (creator, Some(post), price, None)
+            (creator, Some(post), price, currency, None, 0)
         }
         _ => {
             let creator = creator_of(&mut conn, req.creator.as_deref(), &mut check).await?;
@@ -138,13 +144,22 @@ pub async fn record(
                 check.finish()?;
                 return Err(AppError::BadRequest("creator".into()));
             };
+            let currency = creator.currency.clone();
             if kind == "subscription" {
                 if super::db::subscribed(&mut conn, fan.id.0, creator.user_id, grace).await? {
                     return Err(AppError::Conflict(
                         "you already subscribe to this creator".into(),
                     ));
                 }
-                (creator.clone(), None, creator.price_minor, None)
+                let trial = trial_days_for(&mut conn, fan.id.0, &creator).await?;
+                (
+                    creator.clone(),
+                    None,
+                    creator.price_minor,
+                    currency,
+                    None,
+                    trial,
+                )
             } else {
                 let (min, max) = (
                     state.settings.billing.tip_min,
@@ -164,7 +179,7 @@ pub async fn record(
                     .as_deref()
                     .and_then(|m| check.text("message", m, MAX_TIP_MESSAGE, false))
                     .filter(|m| !m.is_empty());
-                (creator, None, amount, message)
+                (creator, None, amount, currency, message, 0)
             }
         }
     };
@@ -179,14 +194,29 @@ pub async fn record(
         id: Uuid::now_v7(),
         kind,
         fan: fan.id.0,
-        currency: creator.currency.clone(),
+        currency,
         creator,
         post_id,
         amount_minor: amount,
         message,
+        trial_days,
     };
     super::db::insert_checkout(&mut conn, provider.as_str(), &c).await?;
     Ok(c)
+}
+
+/// The free trial `fan` gets on subscribing to `creator`: the creator's trial, once per fan
+/// and creator (none for a fan who held a subscription to them before, on any rail).
+pub async fn trial_days_for(
+    conn: &mut PgConnection,
+    fan: Uuid,
+    creator: &Creator,
+) -> Result<i32, sqlx::Error> {
+    if creator.trial_days == 0 || super::db::subscribed_before(conn, fan, creator.user_id).await? {
+        Ok(0)
+    } else {
+        Ok(creator.trial_days)
+    }
 }
 
 async fn creator_of(
@@ -330,12 +360,9 @@ pub async fn stripe_session(
             "subscription_data[metadata][creator_id]",
             creator.user_id,
         );
-        if creator.trial_days > 0 {
-            field(
-                &mut f,
-                "subscription_data[trial_period_days]",
-                creator.trial_days,
-            );
+        // A returning fan gets no trial: the field is left out, not sent as 0.
+        if c.trial_days > 0 {
+            field(&mut f, "subscription_data[trial_period_days]", c.trial_days);
         }
         if let Some(account) = &destination {
             field(&mut f, "subscription_data[application_fee_percent]", fee);

@@ -82,8 +82,10 @@ pub struct Checkout {
     pub currency: String,
     /// Tip message.
     pub message: Option<String>,
-    /// open, completed, failed, expired.
+    /// open, completed, failed, expired, canceled, refused.
     pub status: String,
+    /// The free trial it grants (subscriptions; 0 for a returning fan).
+    pub trial_days: i32,
 }
 
 /// Finds a checkout by our id or the provider's session id, locked.
@@ -95,7 +97,7 @@ pub async fn checkout_for_update(
 ) -> Result<Option<Checkout>, sqlx::Error> {
     sqlx::query_as!(
         Checkout,
-        r#"select id, kind, fan_id, creator_id, post_id, amount_minor, currency, message, status
+        r#"select id, kind, fan_id, creator_id, post_id, amount_minor, currency, message, status, trial_days
            from checkouts
            where provider = $1 and (id = $2 or session_id = $3)
            order by (id = $2) desc nulls last
@@ -244,10 +246,10 @@ pub async fn subscription_by_provider_id(
     .await
 }
 
-/// Applies a provider's subscription state for (fan, creator), if it is not older than the
-/// state held: a newer subscription replaces an older one of the same pair; a canceled or
-/// expired subscription never comes back; at the same second the later status in the
-/// lifecycle wins. Returns whether anything changed.
+/// Applies a provider's subscription state to its own row (one per rail subscription; a
+/// fan's new subscription to the same creator is a new row, history kept), if it is not
+/// older than the state held: a canceled or expired subscription never comes back; at the
+/// same second the later status in the lifecycle wins. Returns whether anything changed.
 pub async fn apply_subscription(
     conn: &mut PgConnection,
     provider: &str,
@@ -263,33 +265,25 @@ pub async fn apply_subscription(
                                         cancel_at_period_end, provider, provider_subscription_id, state_at,
                                         price_minor, currency)
            values ($1, $2, $3, $4, $5, case when $4 = 'past_due' then $9::timestamptz end, $6, $7, $8, $9, $10, $11)
-           on conflict (fan_id, creator_id) do update set
+           on conflict (provider, provider_subscription_id) do update set
              status = excluded.status,
              current_period_end = excluded.current_period_end,
              past_due_since = case
                when excluded.status <> 'past_due' then null
-               when s.status = 'past_due' and s.provider_subscription_id = excluded.provider_subscription_id
-                 then coalesce(s.past_due_since, excluded.state_at)
+               when s.status = 'past_due' then coalesce(s.past_due_since, excluded.state_at)
                else excluded.state_at end,
              cancel_at_period_end = excluded.cancel_at_period_end,
-             provider = excluded.provider,
-             provider_subscription_id = excluded.provider_subscription_id,
              state_at = excluded.state_at,
              price_minor = coalesce(excluded.price_minor, s.price_minor),
-             currency = coalesce(excluded.currency, s.currency),
-             revoked_at = case when s.provider_subscription_id = excluded.provider_subscription_id
-                               then s.revoked_at end
-           where s.state_at is null
-              or (s.provider_subscription_id is distinct from excluded.provider_subscription_id
-                  and s.state_at <= excluded.state_at)
-              or (s.provider_subscription_id = excluded.provider_subscription_id
-                  and s.status not in ('canceled', 'incomplete_expired')
-                  and (s.state_at < excluded.state_at
-                       or (s.state_at = excluded.state_at
-                           and array_position(array['incomplete', 'trialing', 'active', 'past_due', 'unpaid',
-                                                    'paused', 'incomplete_expired', 'canceled'], excluded.status)
-                               >= array_position(array['incomplete', 'trialing', 'active', 'past_due', 'unpaid',
-                                                       'paused', 'incomplete_expired', 'canceled'], s.status))))
+             currency = coalesce(excluded.currency, s.currency)
+           where s.status not in ('canceled', 'incomplete_expired')
+             and (s.state_at is null
+                  or s.state_at < excluded.state_at
+                  or (s.state_at = excluded.state_at
+                      and array_position(array['incomplete', 'trialing', 'active', 'past_due', 'unpaid',
+                                               'paused', 'incomplete_expired', 'canceled'], excluded.status)
+                          >= array_position(array['incomplete', 'trialing', 'active', 'past_due', 'unpaid',
+                                                  'paused', 'incomplete_expired', 'canceled'], s.status)))
            returning true as "changed!""#,
         Uuid::now_v7(),
         fan,
@@ -529,20 +523,23 @@ pub async fn account_updated(
     Ok(r.rows_affected() > 0)
 }
 
-/// A pay-per-view post on sale (live, priced): its creator and price.
+/// A pay-per-view post on sale (live, priced, its creator's account open): its creator,
+/// and the price and currency fixed on the post (what the fan saw).
 pub async fn ppv_post(
     conn: &mut PgConnection,
     post: Uuid,
-) -> Result<Option<(Uuid, i32)>, sqlx::Error> {
+) -> Result<Option<(Uuid, i32, String)>, sqlx::Error> {
     let row = sqlx::query!(
-        r#"select creator_id, price_minor as "price_minor!" from posts
-           where id = $1 and deleted_at is null and visibility = 'ppv' and price_minor is not null
-             and published_at <= now() and (expires_at is null or expires_at > now())"#,
+        r#"select p.creator_id, p.price_minor as "price_minor!", p.currency as "currency!"
+           from posts p join users u on u.id = p.creator_id
+           where p.id = $1 and p.deleted_at is null and p.visibility = 'ppv' and p.price_minor is not null
+             and p.currency is not null and u.deleted_at is null
+             and p.published_at <= now() and (p.expires_at is null or p.expires_at > now())"#,
         post
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| (r.creator_id, r.price_minor)))
+    Ok(row.map(|r| (r.creator_id, r.price_minor, r.currency)))
 }
 
 /// Whether `fan` holds a paid purchase of `post`.
@@ -557,16 +554,43 @@ pub async fn bought(conn: &mut PgConnection, fan: Uuid, post: Uuid) -> Result<bo
     .await
 }
 
-/// Whether `fan`'s subscription to `creator` grants access now (the one rule decides).
+/// Whether one of `fan`'s subscriptions to `creator` grants access now (the one
+/// definition, `subscription_grants`).
 pub async fn subscribed(
     conn: &mut PgConnection,
     fan: Uuid,
     creator: Uuid,
     grace: std::time::Duration,
 ) -> Result<bool, sqlx::Error> {
-    let held = crate::posts::db::subscriptions(conn, fan, Some(&[creator])).await?;
-    let now = Utc::now();
-    Ok(held.iter().any(|(_, s)| s.grants(now, grace)))
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from subscriptions
+                          where fan_id = $1 and creator_id = $2
+                            and subscription_grants(status, current_period_end, past_due_since, revoked_at,
+                                                    make_interval(secs => $3), now())) as "subscribed!""#,
+        fan,
+        creator,
+        grace.as_secs_f64()
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Whether `fan` ever held a subscription to `creator` that started (trialing or paid, on
+/// any rail): such a fan has had their free trial.
+pub async fn subscribed_before(
+    conn: &mut PgConnection,
+    fan: Uuid,
+    creator: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from subscriptions
+                          where fan_id = $1 and creator_id = $2
+                            and status not in ('incomplete', 'incomplete_expired')) as "before!""#,
+        fan,
+        creator
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Records a new checkout.
@@ -576,8 +600,9 @@ pub async fn insert_checkout(
     c: &super::checkout::NewCheckout,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        r#"insert into checkouts (id, provider, fan_id, kind, creator_id, post_id, amount_minor, currency, message)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
+        r#"insert into checkouts (id, provider, fan_id, kind, creator_id, post_id, amount_minor, currency, message,
+                                     trial_days)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
         c.id,
         provider,
         c.fan,
@@ -586,7 +611,8 @@ pub async fn insert_checkout(
         c.post_id,
         c.amount_minor,
         c.currency,
-        c.message
+        c.message,
+        c.trial_days
     )
     .execute(conn)
     .await?;
@@ -618,7 +644,7 @@ pub async fn fans_checkout(
 ) -> Result<Option<Checkout>, sqlx::Error> {
     sqlx::query_as!(
         Checkout,
-        r#"select id, kind, fan_id, creator_id, post_id, amount_minor, currency, message, status
+        r#"select id, kind, fan_id, creator_id, post_id, amount_minor, currency, message, status, trial_days
            from checkouts where provider = $1 and id = $2 and fan_id = $3"#,
         provider,
         id,
@@ -742,31 +768,39 @@ pub struct MySubscription {
     pub status: String,
     /// Paid until.
     pub current_period_end: DateTime<Utc>,
-    /// Past due since.
-    pub past_due_since: Option<DateTime<Utc>>,
     /// Ends at the period's end.
     pub cancel_at_period_end: bool,
     /// Price.
     pub price_minor: Option<i32>,
     /// Currency.
     pub currency: Option<String>,
-    /// Withdrawn.
-    pub revoked: bool,
+    /// Grants access now (`subscription_grants`).
+    pub access: bool,
 }
 
-/// A fan's subscriptions, newest first.
+/// A fan's subscriptions, one per creator (the one that grants access, else the newest),
+/// newest first.
 pub async fn my_subscriptions(
     conn: &mut PgConnection,
     fan: Uuid,
+    grace: std::time::Duration,
 ) -> Result<Vec<MySubscription>, sqlx::Error> {
     sqlx::query_as!(
         MySubscription,
-        r#"select s.creator_id, c.handle, c.display_name, s.status, s.current_period_end, s.past_due_since,
-                  s.cancel_at_period_end, s.price_minor, s.currency, s.revoked_at is not null as "revoked!"
-           from subscriptions s join creators c on c.user_id = s.creator_id
-           where s.fan_id = $1
-           order by s.created_at desc"#,
-        fan
+        r#"select creator_id as "creator_id!", handle as "handle!", display_name as "display_name!",
+                  status as "status!", current_period_end as "current_period_end!",
+                  cancel_at_period_end as "cancel_at_period_end!", price_minor, currency,
+                  access as "access!"
+           from (select distinct on (s.creator_id) s.creator_id, c.handle, c.display_name, s.status,
+                        s.current_period_end, s.cancel_at_period_end, s.price_minor, s.currency, s.created_at,
+                        subscription_grants(s.status, s.current_period_end, s.past_due_since, s.revoked_at,
+                                            make_interval(secs => $2), now()) as access
+                 from subscriptions s join creators c on c.user_id = s.creator_id
+                 where s.fan_id = $1
+                 order by s.creator_id, access desc, s.created_at desc) as mine
+           order by created_at desc"#,
+        fan,
+        grace.as_secs_f64()
     )
     .fetch_all(conn)
     .await
@@ -922,37 +956,152 @@ pub async fn recent(
     .await
 }
 
-/// Subscribers whose subscription grants access now (counted as the profile counts them).
-pub async fn subscriber_count(conn: &mut PgConnection, creator: Uuid) -> Result<i64, sqlx::Error> {
+/// Fans whose subscription grants access now (`creator_subscribers`: as profiles and
+/// explore count them).
+pub async fn subscriber_count(
+    conn: &mut PgConnection,
+    creator: Uuid,
+    grace: std::time::Duration,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"select count(*) as "n!" from subscriptions
-           where creator_id = $1 and status in ('trialing', 'active', 'past_due')
-             and current_period_end > now() and revoked_at is null"#,
-        creator
+        r#"select creator_subscribers($1, make_interval(secs => $2), now()) as "n!""#,
+        creator,
+        grace.as_secs_f64()
     )
     .fetch_one(conn)
     .await
 }
 
-/// The fan's subscription to `creator` on `provider` that can still be canceled: its
-/// provider id, status and period end.
-pub async fn live_subscription(
+/// A subscription the rail may still bill.
+#[derive(Debug, Clone)]
+pub struct LiveSubscription {
+    /// Ours.
+    pub id: Uuid,
+    /// The rail.
+    pub provider: String,
+    /// The rail's id.
+    pub provider_subscription_id: String,
+    /// Fan.
+    pub fan_id: Uuid,
+    /// Creator.
+    pub creator_id: Uuid,
+    /// Status.
+    pub status: String,
+    /// Period end.
+    pub current_period_end: DateTime<Utc>,
+    /// Price.
+    pub price_minor: Option<i32>,
+    /// Currency.
+    pub currency: Option<String>,
+}
+
+/// The fan's subscriptions to `creator` on `provider` that the rail may still bill.
+pub async fn live_subscriptions(
     conn: &mut PgConnection,
     fan: Uuid,
     creator: Uuid,
     provider: &str,
-) -> Result<Option<(String, String, DateTime<Utc>)>, sqlx::Error> {
-    let row = sqlx::query!(
-        r#"select provider_subscription_id as "id!", status, current_period_end from subscriptions
+) -> Result<Vec<LiveSubscription>, sqlx::Error> {
+    sqlx::query_as!(
+        LiveSubscription,
+        r#"select id, provider as "provider!", provider_subscription_id as "provider_subscription_id!",
+                  fan_id, creator_id, status, current_period_end, price_minor, currency
+           from subscriptions
            where fan_id = $1 and creator_id = $2 and provider = $3 and provider_subscription_id is not null
-             and status in ('trialing', 'active', 'past_due', 'unpaid', 'incomplete')"#,
+             and status in ('trialing', 'active', 'past_due', 'unpaid', 'incomplete', 'paused')
+           order by created_at"#,
         fan,
         creator,
         provider
     )
+    .fetch_all(conn)
+    .await
+}
+
+/// One subscription by our id.
+pub async fn subscription(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<LiveSubscription>, sqlx::Error> {
+    sqlx::query_as!(
+        LiveSubscription,
+        r#"select id, provider as "provider!", provider_subscription_id as "provider_subscription_id!",
+                  fan_id, creator_id, status, current_period_end, price_minor, currency
+           from subscriptions where id = $1 and provider_subscription_id is not null"#,
+        id
+    )
     .fetch_optional(conn)
+    .await
+}
+
+/// Withdraws access from every subscription the rail may still bill of which `user` is
+/// the fan or the creator (their account closes), and answers those not already asked to
+/// end: each is then canceled at its rail by a job.
+pub async fn revoke_subscriptions_of(
+    conn: &mut PgConnection,
+    user: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"update subscriptions set revoked_at = coalesce(revoked_at, now()), cancel_requested_at = now()
+           where (fan_id = $1 or creator_id = $1) and provider_subscription_id is not null
+             and status in ('trialing', 'active', 'past_due', 'unpaid', 'incomplete', 'paused')
+             and cancel_requested_at is null
+           returning id"#,
+        user
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Whether `user`'s account is closed (deleted).
+pub async fn account_closed(conn: &mut PgConnection, user: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from users where id = $1 and deleted_at is not null) as "closed!""#,
+        user
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Closes every open checkout in which `user` pays or is paid (`canceled`, with `reason`);
+/// answers the rail and session of each, to close them at the rail too.
+pub async fn cancel_open_checkouts_of(
+    conn: &mut PgConnection,
+    user: Uuid,
+    reason: &str,
+) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"update checkouts set status = 'canceled', closed_reason = $2
+           where (fan_id = $1 or creator_id = $1) and status = 'open'
+           returning provider, session_id"#,
+        user,
+        reason
+    )
+    .fetch_all(conn)
     .await?;
-    Ok(row.map(|r| (r.id, r.status, r.current_period_end)))
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.provider, r.session_id))
+        .collect())
+}
+
+/// Ends a checkout whose paid amount or currency is not the checkout's (`refused`).
+pub async fn refuse_checkout(
+    conn: &mut PgConnection,
+    id: Uuid,
+    session_id: &str,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"update checkouts set status = 'refused', closed_reason = $3, session_id = coalesce(session_id, $2)
+           where id = $1"#,
+        id,
+        session_id,
+        reason
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A creator's payout account: id and flags (charges, payouts, submitted).

@@ -11,6 +11,7 @@ use super::service::Provider;
 use super::stripe::{Form, Stripe, StripeError, field};
 use crate::accounts::User;
 use crate::error::AppError;
+use crate::jobs::JobError;
 use crate::state::AppState;
 
 fn stripe(state: &AppState) -> Result<Stripe, AppError> {
@@ -33,36 +34,137 @@ pub async fn cancel(state: &AppState, fan: &User, handle: &str) -> Result<(), Ap
         crate::creators::Found::Creator(c) => c,
         crate::creators::Found::MovedTo(_) => return Err(AppError::NotFound),
     };
-    let sub = super::db::live_subscription(&mut conn, fan.id.0, creator.user_id, provider.as_str())
-        .await?
-        .ok_or(AppError::NotFound)?;
-    match provider {
-        Provider::Stripe => {
-            let mut f = Form::new();
-            field(&mut f, "cancel_at_period_end", "true");
-            stripe(state)?
-                .post(
-                    &format!("/v1/subscriptions/{}", sub.0),
-                    &format!("cancel-{}", sub.0),
-                    &f,
-                )
-                .await
-                .map_err(refused)?;
-        }
-        Provider::Simulated => {
-            let object = json!({"id": sub.0, "object": "subscription", "status": sub.1,
-                "cancel_at_period_end": true,
-                "metadata": {"fan_id": fan.id.0.to_string(), "creator_id": creator.user_id.to_string()},
-                "items": {"object": "list", "data": [{"current_period_end": sub.2.timestamp()}]}});
-            super::simulated::deliver(
-                state,
-                Utc::now().timestamp(),
-                vec![("customer.subscription.updated", object)],
-            )
+    let subs =
+        super::db::live_subscriptions(&mut conn, fan.id.0, creator.user_id, provider.as_str())
             .await?;
+    if subs.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    drop(conn);
+    // Each request is its own action with its own idempotency key: Stripe answers a reused
+    // key with the first answer for 24 hours, so a second cancel (after the fan resumed in
+    // the portal) under the first one's key would silently change nothing.
+    let action = Uuid::now_v7();
+    for sub in subs {
+        match provider {
+            Provider::Stripe => {
+                let mut f = Form::new();
+                field(&mut f, "cancel_at_period_end", "true");
+                stripe(state)?
+                    .post(
+                        &format!("/v1/subscriptions/{}", sub.provider_subscription_id),
+                        &format!("cancel-{}-{}", sub.provider_subscription_id, action),
+                        &f,
+                    )
+                    .await
+                    .map_err(refused)?;
+            }
+            Provider::Simulated => {
+                let object =
+                    simulated_subscription(&sub, &sub.status, true, sub.current_period_end);
+                super::simulated::deliver(
+                    state,
+                    Utc::now().timestamp(),
+                    vec![("customer.subscription.updated", object)],
+                )
+                .await?;
+            }
         }
     }
     Ok(())
+}
+
+/// A simulated subscription object as the rail would send it.
+fn simulated_subscription(
+    sub: &super::db::LiveSubscription,
+    status: &str,
+    cancel_at_period_end: bool,
+    period_end: chrono::DateTime<Utc>,
+) -> serde_json::Value {
+    json!({"id": sub.provider_subscription_id, "object": "subscription", "status": status,
+        "cancel_at_period_end": cancel_at_period_end,
+        "metadata": {"fan_id": sub.fan_id.to_string(), "creator_id": sub.creator_id.to_string()},
+        "items": {"object": "list", "data": [{"current_period_end": period_end.timestamp(),
+            "price": {"unit_amount": sub.price_minor, "currency": sub.currency.as_deref().map(str::to_ascii_lowercase)}}]}})
+}
+
+/// Cancels a subscription at its rail at once (no further charge): an account in it was
+/// closed. The rail's `customer.subscription.deleted` event then ends our row through the
+/// webhook path, on both rails. Idempotent: an ended subscription is left alone.
+pub(super) async fn end_now(state: &AppState, id: Uuid) -> Result<(), JobError> {
+    let mut conn = state.db.acquire().await.map_err(JobError::retry)?;
+    let Some(sub) = super::db::subscription(&mut conn, id)
+        .await
+        .map_err(JobError::retry)?
+    else {
+        return Ok(());
+    };
+    drop(conn);
+    if matches!(sub.status.as_str(), "canceled" | "incomplete_expired") {
+        return Ok(());
+    }
+    match Provider::parse(&sub.provider) {
+        Some(Provider::Stripe) => {
+            let stripe = stripe(state).map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
+            match stripe
+                .delete(&format!(
+                    "/v1/subscriptions/{}",
+                    sub.provider_subscription_id
+                ))
+                .await
+            {
+                Ok(_) => {}
+                // Gone at Stripe already: nothing left to bill.
+                Err(StripeError::Refused { status: 404, .. }) => {
+                    tracing::warn!(subscription = %sub.provider_subscription_id, "Stripe no longer knows this subscription");
+                }
+                Err(e) => return Err(JobError::Retry(e.into())),
+            }
+        }
+        Some(Provider::Simulated) => {
+            let now = Utc::now();
+            let object = simulated_subscription(&sub, "canceled", false, now);
+            super::simulated::deliver(
+                state,
+                now.timestamp(),
+                vec![("customer.subscription.deleted", object)],
+            )
+            .await
+            .map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
+        }
+        None => {
+            return Err(JobError::Abort(anyhow::anyhow!(
+                "unknown rail {}",
+                sub.provider
+            )));
+        }
+    }
+    tracing::info!(subscription = %sub.provider_subscription_id, rail = %sub.provider, "subscription canceled at the rail (account closed)");
+    Ok(())
+}
+
+/// Expires an open Stripe Checkout Session, so nobody can pay it any more (its checkout was
+/// closed by us). Stripe refuses to expire a session that is no longer open, which is the
+/// outcome wanted anyway.
+pub(super) async fn expire_session(state: &AppState, session: &str) -> Result<(), JobError> {
+    let stripe = stripe(state).map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
+    match stripe
+        .post(
+            &format!("/v1/checkout/sessions/{session}/expire"),
+            &format!("expire-{session}"),
+            &Form::new(),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(StripeError::Refused {
+            status: 400 | 404, ..
+        }) => {
+            tracing::info!(session, "checkout session was no longer open at Stripe");
+            Ok(())
+        }
+        Err(e) => Err(JobError::Retry(e.into())),
+    }
 }
 
 /// Where the fan manages cards and invoices (Stripe's customer portal).

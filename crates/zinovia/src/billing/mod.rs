@@ -7,6 +7,7 @@ mod api;
 mod checkout;
 pub mod db;
 pub mod events;
+mod jobs;
 mod manage;
 mod pages;
 mod service;
@@ -19,8 +20,10 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
+pub use checkout::trial_days_for;
+pub use jobs::{EndSubscription, ExpireCheckoutSession};
 pub use manage::{Payouts, onboard};
-pub use service::{ApplyBillingEvent, Provider, platform_fee};
+pub use service::{ApplyBillingEvent, Provider, close_account, platform_fee};
 pub use views::{Earnings, PeriodView, earnings};
 
 /// The web pages: checkouts, the fan's subscriptions and purchases, the simulated rail's

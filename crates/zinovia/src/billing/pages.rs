@@ -392,7 +392,7 @@ pub(super) async fn checkout_status(
     let mut response = site::render(&page, StatusCode::OK);
     response.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
+        axum::http::HeaderValue::from_static("private, no-store"),
     );
     Ok(response)
 }

@@ -92,6 +92,34 @@ pub async fn receive(
     Ok(new)
 }
 
+/// Closes `user`'s part in payments as their account is deleted, inside the deletion's
+/// transaction: every subscription they pay or are paid by stops granting access now and is
+/// canceled at its rail by a job (no further charge), and every open checkout they are in is
+/// closed (and expired at Stripe, so it cannot be paid). The ledger is not touched: money
+/// already earned stays recorded.
+pub async fn close_account(
+    conn: &mut sqlx::PgConnection,
+    user: uuid::Uuid,
+) -> Result<(), sqlx::Error> {
+    for subscription_id in db::revoke_subscriptions_of(conn, user).await? {
+        jobs::enqueue(
+            &mut *conn,
+            &super::jobs::EndSubscription { subscription_id },
+        )
+        .await?;
+    }
+    for (provider, session) in db::cancel_open_checkouts_of(conn, user, "account deleted").await? {
+        if let (Some(Provider::Stripe), Some(session_id)) = (Provider::parse(&provider), session) {
+            jobs::enqueue(
+                &mut *conn,
+                &super::jobs::ExpireCheckoutSession { session_id },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Applies one recorded event (the webhook's slow half).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApplyBillingEvent {
@@ -181,6 +209,27 @@ async fn apply_event(
             if let Some(customer) = &c.customer {
                 db::save_customer(conn, checkout.fan_id, provider, customer).await?;
             }
+            if checkout.kind != "subscription"
+                && (c.amount_minor != i64::from(checkout.amount_minor)
+                    || c.currency != checkout.currency)
+            {
+                // What was paid is not what the fan was shown: nothing is granted or
+                // recorded as earned; an operator settles it with the fan (refund).
+                let reason = format!(
+                    "paid {} {} for a checkout of {} {}",
+                    c.amount_minor, c.currency, checkout.amount_minor, checkout.currency
+                );
+                tracing::error!(checkout = %checkout.id, session = %c.session_id, %reason,
+                    "a checkout was paid an amount or currency other than its own; refused");
+                db::refuse_checkout(conn, checkout.id, &c.session_id, &reason).await?;
+                return Ok(());
+            }
+            if checkout.status == "canceled" {
+                // Closed by us (an account in it was deleted) but paid at the rail anyway.
+                tracing::error!(checkout = %checkout.id, session = %c.session_id,
+                    "a checkout closed by an account deletion was paid at the rail; nothing granted, refund it");
+                return Ok(());
+            }
             db::set_checkout_status(conn, checkout.id, "completed", &c.session_id).await?;
             if checkout.kind == "subscription" {
                 return Ok(()); // invoices carry the money, subscription events the access
@@ -189,11 +238,7 @@ async fn apply_event(
             if db::payment_reversed(conn, provider, &payment).await? {
                 return Ok(());
             }
-            let gross = if c.amount_minor > 0 {
-                c.amount_minor
-            } else {
-                i64::from(checkout.amount_minor)
-            };
+            let gross = c.amount_minor;
             let kind = if checkout.kind == "ppv" { "ppv" } else { "tip" };
             match (kind, checkout.post_id) {
                 ("ppv", Some(post)) => {
@@ -249,6 +294,19 @@ async fn apply_event(
                 },
             };
             db::apply_subscription(conn, provider, fan, creator, s, at).await?;
+            // A subscription of a closed account (a checkout paid as it closed, or an event
+            // that crossed the closing) is ended at once, as the closing did for the others.
+            for party in [fan, creator] {
+                if db::account_closed(conn, party).await? {
+                    for subscription_id in db::revoke_subscriptions_of(conn, party).await? {
+                        jobs::enqueue(
+                            &mut *conn,
+                            &super::jobs::EndSubscription { subscription_id },
+                        )
+                        .await?;
+                    }
+                }
+            }
         }
         Event::InvoicePaid(i) => {
             let Some(sub_id) = &i.subscription else {

@@ -53,7 +53,7 @@ pub async fn complete(
     id: Uuid,
     outcome: Outcome,
 ) -> Result<String, AppError> {
-    let (c, creator) = open_checkout(state, fan, id).await?;
+    let (c, _) = open_checkout(state, fan, id).await?;
     if c.status != "open" {
         return Err(AppError::Conflict(format!("this checkout is {}", c.status)));
     }
@@ -77,9 +77,10 @@ pub async fn complete(
         )),
         (Outcome::Pay, "subscription") => {
             let sub = format!("sub_sim_{}", simple(c.id));
-            let trial = creator.trial_days > 0;
+            // The checkout's trial: none for a fan who subscribed to this creator before.
+            let trial = c.trial_days > 0;
             let end = if trial {
-                now + Span::days(i64::from(creator.trial_days))
+                now + Span::days(i64::from(c.trial_days))
             } else {
                 now + Span::days(30)
             };

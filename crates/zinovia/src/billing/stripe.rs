@@ -78,17 +78,36 @@ impl Stripe {
         idempotency: &str,
         form: &Form,
     ) -> Result<Value, StripeError> {
-        let url = self
-            .base
-            .join(path)
-            .map_err(|e| StripeError::Transport(e.to_string()))?;
-        let r = self
+        let url = self.url(path)?;
+        let request = self
             .http
             .post(url)
+            .header("Idempotency-Key", idempotency)
+            .form(form);
+        self.send(path, request).await
+    }
+
+    /// DELETEs an object (Stripe's cancel of a subscription). DELETE is idempotent by
+    /// definition, and Stripe ignores idempotency keys on it, so none is sent.
+    pub async fn delete(&self, path: &str) -> Result<Value, StripeError> {
+        let url = self.url(path)?;
+        self.send(path, self.http.delete(url)).await
+    }
+
+    fn url(&self, path: &str) -> Result<Url, StripeError> {
+        self.base
+            .join(path)
+            .map_err(|e| StripeError::Transport(e.to_string()))
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, StripeError> {
+        let r = request
             .bearer_auth(self.key.expose_secret())
             .header("Stripe-Version", API_VERSION)
-            .header("Idempotency-Key", idempotency)
-            .form(form)
             .send()
             .await
             .map_err(|e| StripeError::Transport(e.to_string()))?;

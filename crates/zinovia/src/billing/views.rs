@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 use super::db;
 use crate::error::AppError;
-use crate::posts::entitlements::SubscriptionFacts;
 use crate::state::AppState;
 
 /// One of the fan's subscriptions.
@@ -85,33 +84,23 @@ pub struct Earnings {
     pub recent: Vec<db::Transaction>,
 }
 
-/// The fan's subscriptions.
+/// The fan's subscriptions (one per creator: the one that grants access, else the newest).
 pub async fn my_subscriptions(state: &AppState, fan: Uuid) -> Result<MySubscriptions, AppError> {
     let mut conn = state.db.acquire().await?;
     let grace = state.settings.content.subscription_grace.0;
-    let now = Utc::now();
-    let rows = db::my_subscriptions(&mut conn, fan).await?;
+    let rows = db::my_subscriptions(&mut conn, fan, grace).await?;
     Ok(MySubscriptions {
         subscriptions: rows
             .into_iter()
-            .map(|r| {
-                let access = SubscriptionFacts {
-                    status: r.status.clone(),
-                    current_period_end: r.current_period_end,
-                    past_due_since: r.past_due_since,
-                    revoked: r.revoked,
-                }
-                .grants(now, grace);
-                SubscriptionView {
-                    creator: r.handle,
-                    creator_name: r.display_name,
-                    status: r.status,
-                    current_period_end: r.current_period_end,
-                    cancel_at_period_end: r.cancel_at_period_end,
-                    price_minor: r.price_minor,
-                    currency: r.currency,
-                    access,
-                }
+            .map(|r| SubscriptionView {
+                creator: r.handle,
+                creator_name: r.display_name,
+                status: r.status,
+                current_period_end: r.current_period_end,
+                cancel_at_period_end: r.cancel_at_period_end,
+                price_minor: r.price_minor,
+                currency: r.currency,
+                access: r.access,
             })
             .collect(),
     })
@@ -157,7 +146,12 @@ pub async fn earnings(state: &AppState, creator: Uuid) -> Result<Earnings, AppEr
                 net_minor,
             })
             .collect(),
-        subscribers: db::subscriber_count(&mut conn, creator).await?,
+        subscribers: db::subscriber_count(
+            &mut conn,
+            creator,
+            state.settings.content.subscription_grace.0,
+        )
+        .await?,
         by_day: periods(by_day, "%Y-%m-%d"),
         by_month: periods(by_month, "%Y-%m"),
         recent: db::recent(&mut conn, creator, 20).await?,

@@ -102,7 +102,8 @@ pub(crate) async fn response(
     c: Creator,
     own: bool,
 ) -> Result<CreatorResponse, AppError> {
-    let counts = db::counts(&state.db, c.user_id).await?;
+    let grace = state.settings.content.subscription_grace.0;
+    let counts = db::counts(&state.db, c.user_id, grace).await?;
     let (avatar, banner) = service::profile_images(state, &c).await?;
     Ok(CreatorResponse {
         bio_html: posts::text_html(&c.bio),

@@ -196,6 +196,7 @@ pub(super) struct Counts {
 pub(super) async fn counts(
     conn: impl PgExecutor<'_>,
     user_id: Uuid,
+    grace: Duration,
 ) -> Result<Counts, sqlx::Error> {
     sqlx::query_as!(
         Counts,
@@ -211,11 +212,10 @@ pub(super) async fn counts(
              join media_assets a on a.id = pm.asset_id
            where p.creator_id = $1 and p.deleted_at is null and p.published_at <= now()
              and (p.expires_at is null or p.expires_at > now()) and a.kind = 'video') as "videos!",
-          (select count(*) from subscriptions s where s.creator_id = $1
-             and s.status in ('trialing', 'active', 'past_due') and s.current_period_end > now()
-             and s.revoked_at is null) as "subscribers!"
+          creator_subscribers($1, make_interval(secs => $2), now()) as "subscribers!"
         "#,
-        user_id
+        user_id,
+        grace.as_secs_f64()
     )
     .fetch_one(conn)
     .await

@@ -83,17 +83,19 @@ pub(super) async fn profile(
     };
     let viewer_id = viewer.as_ref().map(|v| v.user.id.0);
     let own = viewer_id == Some(creator.user_id);
-    let subscribed = match viewer_id {
-        Some(fan) if !own => {
+    let (subscribed, trial_days) = match viewer_id {
+        Some(fan) if !own => (
             crate::billing::db::subscribed(
                 &mut conn,
                 fan,
                 creator.user_id,
                 state.settings.content.subscription_grace.0,
             )
-            .await?
-        }
-        _ => false,
+            .await?,
+            // A fan who subscribed before is not promised a second trial.
+            crate::billing::trial_days_for(&mut conn, fan, &creator).await?,
+        ),
+        _ => (false, creator.trial_days),
     };
     drop(conn);
     let after = posts::cursor_param(&q.cursor)?;
@@ -123,7 +125,7 @@ pub(super) async fn profile(
             i64::from(profile.price.amount_minor),
             &profile.price.currency,
         ),
-        trial_days: profile.trial_days,
+        trial_days,
         posts: profile.counts.posts,
         images: profile.counts.images,
         videos: profile.counts.videos,

@@ -192,9 +192,21 @@ pub async fn put(
             true
         }
         Some(old) => {
+            let before = db::by_user(&mut *tx, user_id).await?;
             db::update(&mut *tx, &row)
                 .await
                 .on_constraint("creators_handle_key", taken)?;
+            // A replaced or removed avatar or banner is kept no longer than it is used.
+            if let Some(before) = before {
+                for (was, now) in [
+                    (before.avatar_id, row.avatar_id),
+                    (before.banner_id, row.banner_id),
+                ] {
+                    if let Some(was) = was.filter(|w| Some(*w) != now) {
+                        media::discard(&mut tx, MediaId(was)).await?;
+                    }
+                }
+            }
             if old != handle.as_str() {
                 db::move_handle(
                     &mut tx,

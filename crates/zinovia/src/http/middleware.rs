@@ -173,7 +173,8 @@ pub fn csp(origins: &[String]) -> HeaderValue {
     HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(CSP))
 }
 
-/// Security headers on every response. A handler that needs a different CSP sets its own.
+/// Security headers on every response, and `Cache-Control: private, no-store` on those that
+/// do not set their own. A handler that needs a different CSP sets its own.
 pub async fn security_headers(https: bool, csp: HeaderValue, req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let h = response.headers_mut();
@@ -199,6 +200,15 @@ pub async fn security_headers(https: bool, csp: HeaderValue, req: Request, next:
     );
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    // Pages and API answers depend on who asks (a session, a subscription, CSRF tokens):
+    // no shared cache may keep them. What is the same for everyone (hashed assets, the
+    // OpenAPI document, signed media) says so itself.
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
     }
     if https {
         h.insert(

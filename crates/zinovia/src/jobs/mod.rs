@@ -155,26 +155,6 @@ pub async fn enqueue<'e, J: Job>(
     enqueue_at(conn, job, None).await
 }
 
-/// Enqueues a job by kind name, for kinds whose handler lives in a part of the system that
-/// is not linked here (or not yet): the job waits, queued, until a worker that knows the
-/// kind claims it. Prefer [`enqueue`] with a [`Job`] type.
-pub async fn enqueue_named<'e>(
-    conn: impl PgExecutor<'e>,
-    kind: &'static str,
-    payload: serde_json::Value,
-    dedup_key: Option<String>,
-    max_attempts: i32,
-) -> Result<Option<JobId>, sqlx::Error> {
-    let new = NewJob {
-        kind,
-        payload,
-        max_attempts: max_attempts.max(1),
-        priority: 0,
-        dedup_key,
-    };
-    db::insert(conn, &new, None).await
-}
-
 /// Like [`enqueue`], to run no earlier than `run_at`.
 pub async fn enqueue_at<'e, J: Job>(
     conn: impl PgExecutor<'e>,
@@ -237,6 +217,8 @@ impl Registry {
             .with::<ProcessMedia>()
             .with::<DeleteMediaFiles>()
             .with::<crate::billing::ApplyBillingEvent>()
+            .with::<crate::billing::EndSubscription>()
+            .with::<crate::billing::ExpireCheckoutSession>()
             .every(hourly, "prune_finished_jobs", &PruneFinishedJobs)
             .every(hourly, "prune_auth_records", &PruneAuthRecords)
             .every(hourly, "abandon_stale_uploads", &AbandonStaleUploads)

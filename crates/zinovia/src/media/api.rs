@@ -24,6 +24,36 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(complete_upload))
         .routes(routes!(get_media, delete_media))
         .routes(routes!(media_url))
+        .routes(routes!(storage_usage))
+}
+
+/// What an account keeps in storage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageResponse {
+    /// Bytes kept: every file (unfinished uploads at their declared size) and the sizes
+    /// made from them.
+    pub used_bytes: i64,
+    /// The most the account may keep (`MEDIA_STORAGE_QUOTA_BYTES`); an upload that would
+    /// pass it is refused with 409.
+    pub quota_bytes: i64,
+}
+
+/// Your storage: bytes used and your quota.
+#[utoipa::path(get, path = "/api/v1/media/usage", tag = "media",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Bytes used and the quota", body = UsageResponse),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+async fn storage_usage(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<UsageResponse>, AppError> {
+    let u = service::usage(&state, user.user.id).await?;
+    Ok(axum::Json(UsageResponse {
+        used_bytes: u.used_bytes,
+        quota_bytes: u.quota_bytes,
+    }))
 }
 
 /// Ask to upload a file.
@@ -182,7 +212,7 @@ fn parse_id(raw: &str) -> Result<MediaId, AppError> {
         (status = 201, description = "Upload instructions", body = CreateUploadResponse),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Post media is for creators", body = ErrorBody),
-        (status = 409, description = "Too many unfinished uploads", body = ErrorBody),
+        (status = 409, description = "Too many unfinished uploads, or the storage quota would be passed", body = ErrorBody),
         (status = 422, description = "Type not accepted, size over the limit, or a field of the wrong type", body = ErrorBody),
     ))]
 async fn create_upload(

@@ -139,6 +139,23 @@ pub(super) async fn ready_variants(
         .collect())
 }
 
+/// What an account keeps in storage: its assets (unfinished uploads at their declared size)
+/// and every file made from them; assets being deleted no longer count.
+pub(super) async fn storage_used(
+    conn: impl PgExecutor<'_>,
+    owner: UserId,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select (coalesce(sum(a.byte_size), 0)
+                   + coalesce((select sum(v.byte_size) from media_variants v join media_assets va on va.id = v.asset_id
+                               where va.owner_id = $1 and va.state <> 'deleting'), 0))::bigint as "used!"
+           from media_assets a where a.owner_id = $1 and a.state <> 'deleting'"#,
+        owner.0,
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// Unfinished uploads of an account.
 pub(super) async fn count_awaiting(
     conn: impl PgExecutor<'_>,
@@ -178,6 +195,19 @@ pub(super) async fn mark_deleting(
     Ok(())
 }
 
+/// Marks every asset of `owner` as deleting (hidden at once); returns their ids.
+pub(super) async fn mark_all_deleting(
+    conn: impl PgExecutor<'_>,
+    owner: UserId,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "update media_assets set state = 'deleting' where owner_id = $1 and state <> 'deleting' returning id",
+        owner.0
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// Deletes the row (its variants go with it).
 pub(super) async fn delete(conn: impl PgExecutor<'_>, id: MediaId) -> Result<(), sqlx::Error> {
     sqlx::query!("delete from media_assets where id = $1", id.0)
@@ -186,7 +216,8 @@ pub(super) async fn delete(conn: impl PgExecutor<'_>, id: MediaId) -> Result<(),
     Ok(())
 }
 
-/// Marks uploads never completed and older than `age` as deleting; returns their ids.
+/// Marks uploads never completed and older than `age`, and profile images (avatars,
+/// banners) older than `age` that no profile uses, as deleting; returns their ids.
 pub(super) async fn abandon(
     conn: impl PgExecutor<'_>,
     age: Duration,
@@ -196,11 +227,15 @@ pub(super) async fn abandon(
         r#"
         update media_assets set state = 'deleting'
         where id in (
-            select id from media_assets
-            where state = 'awaiting_upload' and created_at < now() - make_interval(secs => $1)
-            order by created_at
+            select a.id from media_assets a
+            where a.created_at < now() - make_interval(secs => $1)
+              and (a.state = 'awaiting_upload'
+                   or (a.purpose in ('avatar', 'banner') and a.state <> 'deleting'
+                       and not exists (select 1 from creators c
+                                       where c.avatar_id = a.id or c.banner_id = a.id)))
+            order by a.created_at
             limit $2
-            for update skip locked
+            for update of a skip locked
         )
         returning id
         "#,

@@ -15,7 +15,9 @@ use crate::state::AppState;
 
 pub use jobs::{AbandonStaleUploads, DeleteMedia};
 pub use process::{DeleteMediaFiles, ProcessMedia, Processing};
-pub use service::{Access, PROCESS_MEDIA, access, find, ready_variants};
+pub use service::{
+    Access, Usage, access, bytes_text, close_account, discard, find, ready_variants, usage,
+};
 pub use types::{Asset, Kind, MediaId, Purpose, State, Variant};
 
 /// The JSON API (`/api/v1/media/...`).

@@ -24,7 +24,6 @@ use zinovia_media::video::Tools;
 use zinovia_media::{Format, ImageLimits, MediaError, VideoLimits};
 
 use super::db;
-use super::service::PROCESS_MEDIA;
 use super::types::{Asset, Kind, MediaId, State};
 use crate::config::Settings;
 use crate::jobs::{Job, JobContext, JobError};
@@ -120,7 +119,7 @@ pub struct ProcessMedia {
 }
 
 impl Job for ProcessMedia {
-    const KIND: &'static str = PROCESS_MEDIA;
+    const KIND: &'static str = "process_media";
     const MAX_ATTEMPTS: i32 = 5;
     const PRIORITY: i16 = 5;
     const TIMEOUT: Duration = Duration::from_secs(45 * 60);

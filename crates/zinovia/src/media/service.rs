@@ -6,14 +6,12 @@ use uuid::Uuid;
 
 use super::db::{self, NewAsset};
 use super::jobs::DeleteMedia;
+use super::process::ProcessMedia;
 use super::types::{Asset, Kind, MediaId, Purpose, State, Variant, sanitize_filename};
-use crate::accounts::{Authenticated, Role, User};
+use crate::accounts::{Authenticated, Role, User, UserId};
 use crate::error::{AppError, FieldErrors};
 use crate::state::AppState;
 use crate::storage::{PresignedUpload, StorageKey};
-
-/// The job kind that processes an uploaded asset (the media worker's pipeline).
-pub const PROCESS_MEDIA: &str = "process_media";
 
 /// An upload request, as received.
 #[derive(Debug, Clone)]
@@ -117,6 +115,15 @@ pub async fn create_upload(
     if !fields.is_empty() {
         return Err(AppError::Validation(fields));
     }
+    let used = db::storage_used(&state.db, who.user.id).await?;
+    let quota = media.media_storage_quota_bytes;
+    if u64::try_from(used).unwrap_or(0).saturating_add(size) > quota {
+        return Err(AppError::Conflict(format!(
+            "this file would take your storage past its quota ({} of {} used); delete files you no longer need first",
+            bytes_text(used),
+            bytes_text(i64::try_from(quota).unwrap_or(i64::MAX))
+        )));
+    }
     let pending = db::count_awaiting(&state.db, who.user.id).await?;
     if pending >= i64::from(media.media_max_pending_uploads) {
         return Err(AppError::Conflict(format!(
@@ -156,6 +163,49 @@ pub async fn create_upload(
     })
 }
 
+/// An account's storage: bytes used and its quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes kept (files and the sizes made from them).
+    pub used_bytes: i64,
+    /// `MEDIA_STORAGE_QUOTA_BYTES`.
+    pub quota_bytes: i64,
+}
+
+/// What `owner` keeps in storage, against the quota.
+pub async fn usage(state: &AppState, owner: UserId) -> Result<Usage, AppError> {
+    Ok(Usage {
+        used_bytes: db::storage_used(&state.db, owner).await?,
+        quota_bytes: i64::try_from(state.settings.media.media_storage_quota_bytes)
+            .unwrap_or(i64::MAX),
+    })
+}
+
+/// Bytes as people read them (`1.5 GB`, decimal units).
+pub fn bytes_text(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "kB", "MB", "GB", "TB"];
+    #[expect(clippy::cast_precision_loss, reason = "a rounded figure for people")]
+    let mut value = bytes.max(0) as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value} {}", UNITS[0])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Hands an asset to deletion inside the caller's transaction (a profile image that was
+/// replaced): hidden at once, its objects and row removed by a job.
+pub async fn discard(conn: &mut sqlx::PgConnection, id: MediaId) -> Result<(), sqlx::Error> {
+    db::mark_deleting(&mut *conn, id).await?;
+    crate::jobs::enqueue(&mut *conn, &DeleteMedia { asset_id: id }).await?;
+    Ok(())
+}
+
 /// Marks an upload complete once its object is in storage with the signed size, and
 /// enqueues its processing in the same transaction. Completing twice is harmless.
 #[tracing::instrument(skip_all, fields(media_id = %id))]
@@ -190,14 +240,8 @@ pub async fn complete(
     };
     if locked.state == State::AwaitingUpload {
         db::mark_uploaded(&mut *tx, id).await?;
-        crate::jobs::enqueue_named(
-            &mut *tx,
-            PROCESS_MEDIA,
-            serde_json::json!({ "asset_id": id }),
-            Some(id.to_string()),
-            5,
-        )
-        .await?;
+        // Typed, so the job's own priority and attempts apply.
+        crate::jobs::enqueue(&mut *tx, &ProcessMedia { asset_id: id }).await?;
     }
     let asset = db::get(&mut *tx, id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
@@ -279,6 +323,32 @@ pub async fn delete(state: &AppState, who: &Authenticated, id: MediaId) -> Resul
     crate::jobs::enqueue(&mut *tx, &DeleteMedia { asset_id: id }).await?;
     tx.commit().await?;
     tracing::info!(media_id = %id, "media deletion requested");
+    Ok(())
+}
+
+/// Deletes every file of an account being deleted, inside the deletion's transaction:
+/// hidden at once (no URL is signed for an asset being deleted), objects and rows removed by
+/// one deletion job each, on whichever storage holds them.
+pub async fn close_account(
+    conn: &mut sqlx::PgConnection,
+    owner: UserId,
+) -> Result<(), sqlx::Error> {
+    let ids = db::mark_all_deleting(&mut *conn, owner).await?;
+    for id in &ids {
+        crate::jobs::enqueue(
+            &mut *conn,
+            &DeleteMedia {
+                asset_id: MediaId(*id),
+            },
+        )
+        .await?;
+    }
+    if !ids.is_empty() {
+        tracing::info!(
+            assets = ids.len(),
+            "media handed to deletion with their account"
+        );
+    }
     Ok(())
 }
 

@@ -164,7 +164,8 @@ async fn explore(
         },
     };
     let limit = limit(q.limit.as_deref())?;
-    let rows = db::explore(&state.db, popular, offset, limit).await?;
+    let grace = state.settings.content.subscription_grace.0;
+    let rows = db::explore(&state.db, popular, offset, limit, grace).await?;
     Ok(axum::Json(ExploreResponse {
         creators: rows
             .into_iter()

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::entitlements::SubscriptionFacts;
 use super::types::{Cursor, DELIVERED, MediaRow, PostRow, VariantRow};
 use crate::media::Kind;
 
@@ -326,6 +325,20 @@ pub async fn soft_delete(conn: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx
     Ok(())
 }
 
+/// Takes down every post of a closed account at once: deleted (hidden from everyone by the
+/// rule) and its text cleared. The rows stay for the money facts that name them.
+pub async fn take_down_all(conn: &mut PgConnection, creator: Uuid) -> Result<u64, sqlx::Error> {
+    let n = sqlx::query!(
+        r#"update posts set deleted_at = coalesce(deleted_at, now()), pinned = false, body = ''
+           where creator_id = $1 and (deleted_at is null or body <> '')"#,
+        creator
+    )
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n)
+}
+
 /// Likes (idempotent); keeps the post's count.
 pub async fn set_like(
     conn: &mut PgConnection,
@@ -502,66 +515,52 @@ pub async fn explore(
     popular: bool,
     offset: i64,
     limit: i64,
+    grace: std::time::Duration,
 ) -> Result<Vec<ExploreRow>, sqlx::Error> {
     sqlx::query_as!(
         ExploreRow,
         r#"
         select c.user_id, c.handle, c.display_name, c.bio, c.avatar_id, c.price_minor, c.currency,
                c.created_at,
-               (select count(*) from subscriptions s where s.creator_id = c.user_id
-                  and s.status in ('trialing', 'active', 'past_due') and s.current_period_end > now()
-                  and s.revoked_at is null) as "subscribers!"
+               creator_subscribers(c.user_id, make_interval(secs => $4), now()) as "subscribers!"
         from creators c join users u on u.id = c.user_id
         where u.deleted_at is null and exists (
             select 1 from posts p where p.creator_id = c.user_id and p.visibility = 'public'
               and p.deleted_at is null and p.published_at <= now()
               and (p.expires_at is null or p.expires_at > now()))
-        order by case when $1 then (select count(*) from subscriptions s where s.creator_id = c.user_id
-                  and s.status in ('trialing', 'active', 'past_due') and s.current_period_end > now()
-                  and s.revoked_at is null) else 0 end desc,
+        order by case when $1 then creator_subscribers(c.user_id, make_interval(secs => $4), now()) else 0 end desc,
                  c.created_at desc, c.user_id desc
         offset $2 limit $3
         "#,
         popular,
         offset,
-        limit
+        limit,
+        grace.as_secs_f64()
     )
     .fetch_all(conn)
     .await
 }
 
-/// A fan's subscriptions (to `creators` when given; otherwise those not yet over), as
-/// `(creator, facts)`.
-pub async fn subscriptions(
+/// The creators among `creators` (all, when `None`) to whom `fan` holds a subscription that
+/// grants access now: any of the fan's subscriptions to them (a fan may hold an ended one
+/// and a new one) passing `subscription_grants`, the one definition (migration 0008).
+pub async fn subscribed_creators(
     conn: &mut PgConnection,
     fan: Uuid,
     creators: Option<&[Uuid]>,
-) -> Result<Vec<(Uuid, SubscriptionFacts)>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"select creator_id, status, current_period_end, past_due_since,
-                  revoked_at is not null as "revoked!"
-           from subscriptions
+    grace: std::time::Duration,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select distinct creator_id from subscriptions
            where fan_id = $1 and ($2::uuid[] is null or creator_id = any($2))
-             and ($2::uuid[] is not null or current_period_end > now())"#,
+             and subscription_grants(status, current_period_end, past_due_since, revoked_at,
+                                     make_interval(secs => $3), now())"#,
         fan,
-        creators as Option<&[Uuid]>
+        creators as Option<&[Uuid]>,
+        grace.as_secs_f64()
     )
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.creator_id,
-                SubscriptionFacts {
-                    status: r.status,
-                    current_period_end: r.current_period_end,
-                    past_due_since: r.past_due_since,
-                    revoked: r.revoked,
-                },
-            )
-        })
-        .collect())
+    .await
 }
 
 /// The posts among `posts` that `fan` bought (paid, not refunded or disputed).
@@ -630,54 +629,6 @@ pub async fn asset_in_live_post(
     )
     .fetch_one(conn)
     .await
-}
-
-/// Writes a subscription (tests and operators; payments write them from provider events).
-pub async fn upsert_subscription(
-    conn: impl PgExecutor<'_>,
-    fan: Uuid,
-    creator: Uuid,
-    status: &str,
-    current_period_end: DateTime<Utc>,
-    past_due_since: Option<DateTime<Utc>>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        r#"insert into subscriptions (id, fan_id, creator_id, status, current_period_end, past_due_since)
-           values ($1, $2, $3, $4, $5, $6)
-           on conflict (fan_id, creator_id) do update set status = excluded.status,
-             current_period_end = excluded.current_period_end, past_due_since = excluded.past_due_since"#,
-        Uuid::now_v7(),
-        fan,
-        creator,
-        status,
-        current_period_end,
-        past_due_since
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Writes a purchase at the post's price (tests and operators).
-pub async fn upsert_purchase(
-    conn: impl PgExecutor<'_>,
-    fan: Uuid,
-    post: Uuid,
-    status: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        r#"insert into post_purchases (id, fan_id, post_id, amount_minor, currency, status)
-           select $1, $2, p.id, coalesce(p.price_minor, 0), coalesce(p.currency, 'USD'), $4
-           from posts p where p.id = $3
-           on conflict (fan_id, post_id) do update set status = excluded.status"#,
-        Uuid::now_v7(),
-        fan,
-        post,
-        status
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]

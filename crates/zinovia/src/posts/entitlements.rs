@@ -3,10 +3,13 @@
 //! grants access to paid media.
 //!
 //! A viewer may see a post's media if they are its creator, or the post is public, or they
-//! hold a subscription to the creator that grants access now (active or trialing, or past
-//! due within `SUBSCRIPTION_GRACE`, its period not over, and not revoked for a refunded or
-//! disputed payment), or they bought that
-//! post (pay-per-view; a purchase survives a later change of visibility). Admins may see everything; what they see only as admins is audited.
+//! hold a subscription to the creator that grants access now, or they bought that post
+//! (pay-per-view; a purchase survives a later change of visibility). Whether a
+//! subscription grants access now is one SQL function, `subscription_grants` (migration
+//! 0008: active or trialing, or past due within `SUBSCRIPTION_GRACE`; its period not over;
+//! not revoked for a refunded or disputed payment or a closed account), which subscriber
+//! counts use too; a fan may hold several subscriptions to one creator over time (the
+//! rail's, one row each) and any one that passes grants. Admins may see everything; what they see only as admins is audited.
 //! Deleted posts are hidden from everyone; scheduled and expired ones from everyone but
 //! their creator (and admins).
 
@@ -36,36 +39,6 @@ pub struct PostFacts {
     pub expires_at: Option<DateTime<Utc>>,
     /// Soft-deleted.
     pub deleted: bool,
-}
-
-/// A subscription as stored.
-#[derive(Debug, Clone)]
-pub struct SubscriptionFacts {
-    /// Provider status.
-    pub status: String,
-    /// Paid until.
-    pub current_period_end: DateTime<Utc>,
-    /// Past due since.
-    pub past_due_since: Option<DateTime<Utc>>,
-    /// Access withdrawn by us (its payment was disputed or refunded), whatever the status.
-    pub revoked: bool,
-}
-
-impl SubscriptionFacts {
-    /// Whether this subscription grants access at `now`.
-    pub fn grants(&self, now: DateTime<Utc>, grace: Duration) -> bool {
-        if self.revoked || self.current_period_end <= now {
-            return false;
-        }
-        match self.status.as_str() {
-            "active" | "trialing" => true,
-            "past_due" => {
-                let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::zero());
-                self.past_due_since.is_some_and(|since| now < since + grace)
-            }
-            _ => false,
-        }
-    }
 }
 
 /// What a viewer holds: the creators whose subscription grants access now, and the posts
@@ -173,14 +146,10 @@ pub async fn load_grants(
     let Some(viewer) = viewer else {
         return Ok(grants);
     };
-    let now = Utc::now();
     if !creators.is_empty() {
-        let subs = db::subscriptions(conn.get().await?, viewer.id.0, Some(creators)).await?;
-        grants.subscribed.extend(
-            subs.into_iter()
-                .filter(|(_, s)| s.grants(now, grace))
-                .map(|(creator, _)| creator),
-        );
+        let subscribed =
+            db::subscribed_creators(conn.get().await?, viewer.id.0, Some(creators), grace).await?;
+        grants.subscribed.extend(subscribed);
     }
     if !posts.is_empty() {
         grants
@@ -196,13 +165,7 @@ pub async fn subscribed_creators(
     fan: Uuid,
     grace: Duration,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    let now = Utc::now();
-    Ok(db::subscriptions(conn, fan, None)
-        .await?
-        .into_iter()
-        .filter(|(_, s)| s.grants(now, grace))
-        .map(|(creator, _)| creator)
-        .collect())
+    db::subscribed_creators(conn, fan, None, grace).await
 }
 
 /// Records what an admin saw only because they are an admin.
@@ -215,48 +178,4 @@ pub async fn audit_admin_views(
         return Ok(());
     }
     db::audit(pool, admin.id.0, "view_post_media", "post", posts).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sub(status: &str, end_in_h: i64, past_due_h_ago: Option<i64>) -> SubscriptionFacts {
-        let now = Utc::now();
-        SubscriptionFacts {
-            status: status.into(),
-            current_period_end: now + chrono::Duration::hours(end_in_h),
-            past_due_since: past_due_h_ago.map(|h| now - chrono::Duration::hours(h)),
-            revoked: false,
-        }
-    }
-
-    #[test]
-    fn subscriptions_grant_while_paid_or_within_grace() {
-        let grace = Duration::from_secs(72 * 3600);
-        let now = Utc::now();
-        assert!(sub("active", 1, None).grants(now, grace));
-        assert!(sub("trialing", 1, None).grants(now, grace));
-        assert!(!sub("active", -1, None).grants(now, grace), "period over");
-        assert!(sub("past_due", 24, Some(24)).grants(now, grace));
-        assert!(
-            !sub("past_due", 24, Some(100)).grants(now, grace),
-            "grace over"
-        );
-        assert!(!sub("past_due", 24, None).grants(now, grace));
-        for s in [
-            "canceled",
-            "unpaid",
-            "incomplete",
-            "incomplete_expired",
-            "paused",
-        ] {
-            assert!(!sub(s, 24, None).grants(now, grace), "{s}");
-        }
-        let revoked = SubscriptionFacts {
-            revoked: true,
-            ..sub("active", 24, None)
-        };
-        assert!(!revoked.grants(now, grace), "payment disputed or refunded");
-    }
 }

@@ -15,10 +15,9 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 pub use cache::{CHANNEL, PostsCache};
-pub use db::{upsert_purchase as grant_purchase, upsert_subscription as grant_subscription};
 pub use pages::{Card, CardMedia, card, cards, cursor_param, summary, urlencode};
-pub use service::asset_visible;
 pub use service::{CreatorPage, DEFAULT_PAGE, creator_page};
+pub use service::{asset_visible, close_account};
 pub use types::{Cursor, Visibility, text_html};
 pub use view::{CreatorRef, Listing, MediaView, PostView, Price, VariantUrl};
 

@@ -396,7 +396,7 @@ pub(super) async fn like(
         _ => return Err(AppError::field("like", "must be 1 or 0")),
     };
     service::like(&state, &user.user, id, like).await?;
-    let back = site::local_path(&form.back, "/feed");
+    let back = site::local_path(&state.settings.public_base_url(), &form.back, "/feed");
     Ok(Redirect::to(&format!("{back}#post-{id}")).into_response())
 }
 
@@ -418,6 +418,8 @@ struct ComposePage {
     currency: String,
     ppv_min: String,
     ppv_max: String,
+    /// `1.2 GB of 50.0 GB`: the creator's storage against the quota.
+    storage: String,
     errors: FieldErrors,
     form_error: String,
 }
@@ -453,10 +455,16 @@ async fn compose_page(
         .await?
         .ok_or_else(|| AppError::Conflict("become a creator first".into()))?;
     let c = &state.settings.content;
+    let usage = crate::media::usage(state, user.user.id).await?;
     Ok(site::render(
         &ComposePage {
             layout,
             form,
+            storage: format!(
+                "{} of {}",
+                crate::media::bytes_text(usage.used_bytes),
+                crate::media::bytes_text(usage.quota_bytes)
+            ),
             currency: creator.currency,
             ppv_min: site::decimal(i64::from(c.ppv_price_min)),
             ppv_max: site::decimal(i64::from(c.ppv_price_max)),

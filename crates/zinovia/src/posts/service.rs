@@ -585,6 +585,17 @@ pub async fn delete(state: &AppState, who: &Authenticated, id: Uuid) -> Result<(
     Ok(())
 }
 
+/// Takes down every post of an account being deleted, inside the deletion's transaction:
+/// hidden from everyone at once (cached pages are dropped through the posts trigger's
+/// NOTIFY), text cleared. Their files go with the account's media.
+pub async fn close_account(conn: &mut sqlx::PgConnection, user: Uuid) -> Result<(), sqlx::Error> {
+    let n = db::take_down_all(conn, user).await?;
+    if n > 0 {
+        tracing::info!(posts = n, "posts taken down with their account");
+    }
+    Ok(())
+}
+
 /// A post the caller may interact with (like, comment), with its grants.
 async fn interactable(state: &AppState, who: &User, id: Uuid) -> Result<PostRow, AppError> {
     let mut conn = LazyConn::new(&state.db);

@@ -87,13 +87,33 @@ impl Said {
 }
 
 /// A path on this site to return to (`next`, `back`), or `otherwise`: never another host.
-pub fn local_path(next: &str, otherwise: &str) -> String {
-    let ok = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
-    if ok {
-        next.to_owned()
-    } else {
-        otherwise.to_owned()
+/// The target is read as a browser would read it (as a URL relative to `base`, the site's
+/// `PUBLIC_BASE_URL`: tabs and newlines dropped, `\` as `/`), must be a path (start with
+/// `/`) and keep `base`'s origin; what comes back is that URL's path, query and fragment as
+/// the URL parser encodes them, so it is always a valid `Location` header.
+pub fn local_path(base: &url::Url, next: &str, otherwise: &str) -> String {
+    let same_site = next
+        .starts_with('/')
+        .then(|| base.join(next).ok())
+        .flatten()
+        .filter(|u| u.origin() == base.origin());
+    let Some(target) = same_site else {
+        return otherwise.to_owned();
+    };
+    let mut path = target.path().to_owned();
+    if let Some(q) = target.query() {
+        path.push('?');
+        path.push_str(q);
     }
+    if let Some(f) = target.fragment() {
+        path.push('#');
+        path.push_str(f);
+    }
+    // A path the URL parser kept as `//…` would read as another host in a Location header.
+    if path.starts_with("//") || path.starts_with("/\\") {
+        return otherwise.to_owned();
+    }
+    path
 }
 
 /// `12.50 EUR` from minor units.
@@ -173,6 +193,46 @@ impl FromRequestParts<AppState> for Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn return_paths_stay_on_this_site_and_are_valid_headers() {
+        let base = url::Url::parse("https://zinovia.example/").unwrap();
+        let ok = |next: &str| local_path(&base, next, "/home");
+        assert_eq!(ok("/feed?x=1"), "/feed?x=1");
+        assert_eq!(ok("/ada#post-1"), "/ada#post-1");
+        assert_eq!(ok("/a b"), "/a%20b");
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "\t//evil.example",
+            " //evil.example",
+            "",
+            "javascript:alert(1)",
+            "https://zinovia.example.evil.example/",
+        ] {
+            assert_eq!(ok(bad), "/home", "{bad:?}");
+        }
+        // Whatever comes back is a valid header value.
+        for odd in [
+            "/\r\n/x",
+            "/x\r\nSet-Cookie: a=b",
+            "/\u{7f}x",
+            "/%0d%0a/x",
+            "/é",
+        ] {
+            let path = ok(odd);
+            assert!(
+                axum::http::HeaderValue::from_str(&path).is_ok()
+                    && path.starts_with('/')
+                    && !path.starts_with("//"),
+                "{odd:?} -> {path:?}"
+            );
+        }
+    }
 
     #[test]
     fn amounts_read_as_people_type_them() {

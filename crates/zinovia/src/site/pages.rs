@@ -44,7 +44,8 @@ async fn tiles(
     offset: i64,
     limit: i64,
 ) -> Result<Vec<CreatorTile>, AppError> {
-    let rows = crate::posts::db::explore(&state.db, popular, offset, limit).await?;
+    let grace = state.settings.content.subscription_grace.0;
+    let rows = crate::posts::db::explore(&state.db, popular, offset, limit, grace).await?;
     let ids: Vec<uuid::Uuid> = rows.iter().filter_map(|r| r.avatar_id).collect();
     let avatars = crate::creators::avatar_urls(state, &ids).await?;
     Ok(rows
@@ -136,8 +137,9 @@ pub fn error_page(info: &ErrorInfo) -> Response {
         .render()
         .unwrap_or_else(|_| format!("{} {title}", info.status.as_u16()));
     let mut response = (info.status, Html(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     response
 }

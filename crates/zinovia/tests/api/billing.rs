@@ -15,9 +15,9 @@ use zinovia::jobs::Registry;
 use crate::helpers::TestApp;
 use crate::posts::{Member, call, creator, member, post, ready_photo};
 
-const SECRET: &str = "whsec_zinovia_tests_0123456789";
+pub const SECRET: &str = "whsec_zinovia_tests_0123456789";
 
-async fn app() -> TestApp {
+pub async fn app() -> TestApp {
     TestApp::spawn_with(|s| {
         s.billing.payment_provider = Provider::Stripe;
         s.billing.stripe_webhook_secret = Some(SECRET.to_owned().into());
@@ -27,7 +27,7 @@ async fn app() -> TestApp {
 }
 
 /// Posts `event` to the Stripe webhook, signed at `signed_at` with `secret`.
-async fn deliver_signed(
+pub async fn deliver_signed(
     app: &TestApp,
     event: &Value,
     secret: &str,
@@ -51,19 +51,25 @@ async fn deliver_signed(
 }
 
 /// Delivers `event` correctly signed now and runs the jobs it enqueued.
-async fn deliver(app: &TestApp, event: &Value) -> Value {
+pub async fn deliver(app: &TestApp, event: &Value) -> Value {
     let (status, body) = deliver_signed(app, event, SECRET, Utc::now().timestamp()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     app.run_pending_jobs(&Registry::standard()).await;
     body
 }
 
-fn event(id: &str, kind: &str, created: i64, object: Value) -> Value {
+pub fn event(id: &str, kind: &str, created: i64, object: Value) -> Value {
     json!({"id": id, "object": "event", "type": kind, "created": created, "api_version": "2025-03-31.basil",
            "data": {"object": object}})
 }
 
-fn subscription(id: &str, status: &str, fan: &Member, creator: &Member, period_end: i64) -> Value {
+pub fn subscription(
+    id: &str,
+    status: &str,
+    fan: &Member,
+    creator: &Member,
+    period_end: i64,
+) -> Value {
     json!({"id": id, "object": "subscription", "customer": "cus_fan", "status": status,
            "cancel_at_period_end": false,
            "metadata": {"fan_id": fan.id.to_string(), "creator_id": creator.id.to_string()},
@@ -71,14 +77,14 @@ fn subscription(id: &str, status: &str, fan: &Member, creator: &Member, period_e
                       "price": {"id": "price_1", "unit_amount": 999, "currency": "usd"}}]}})
 }
 
-fn invoice(id: &str, subscription: &str, charge: &str, amount: i64, period_end: i64) -> Value {
+pub fn invoice(id: &str, subscription: &str, charge: &str, amount: i64, period_end: i64) -> Value {
     json!({"id": id, "object": "invoice", "amount_paid": amount, "currency": "usd", "charge": charge,
            "parent": {"subscription_details": {"subscription": subscription}},
            "lines": {"data": [{"period": {"start": period_end - 30 * 86400, "end": period_end}}]}})
 }
 
 /// Whether `viewer` sees the media of `post_id` on the creator's page.
-async fn sees(app: &TestApp, handle: &str, viewer: &Member, post_id: &str) -> bool {
+pub async fn sees(app: &TestApp, handle: &str, viewer: &Member, post_id: &str) -> bool {
     let (status, page) = call(
         app,
         Method::GET,
@@ -101,7 +107,7 @@ async fn sees(app: &TestApp, handle: &str, viewer: &Member, post_id: &str) -> bo
     unlocked
 }
 
-async fn locked_post(app: &TestApp, who: &Member, visibility: &str) -> String {
+pub async fn locked_post(app: &TestApp, who: &Member, visibility: &str) -> String {
     let photo = ready_photo(&app.state.db, who.id).await;
     let mut body = json!({"text": "for some", "media_ids": [photo], "visibility": visibility});
     if visibility == "ppv" {
@@ -113,7 +119,7 @@ async fn locked_post(app: &TestApp, who: &Member, visibility: &str) -> String {
         .to_owned()
 }
 
-async fn ledger(db: &PgPool, creator: Uuid) -> Vec<(String, i64, i64, i64)> {
+pub async fn ledger(db: &PgPool, creator: Uuid) -> Vec<(String, i64, i64, i64)> {
     sqlx::query_as(
         "select kind, gross_minor, platform_fee_minor, net_minor from ledger_entries
          where creator_id = $1 order by id",
@@ -134,7 +140,7 @@ async fn balance(db: &PgPool, creator: Uuid) -> i64 {
     .unwrap()
 }
 
-async fn count(db: &PgPool, sql: &str) -> i64 {
+pub async fn count(db: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
 }
 
@@ -587,11 +593,11 @@ fn production_refuses_the_simulated_rail_and_stripe_without_its_secrets() {
 }
 
 /// A test app on the simulated rail (the embedded default).
-async fn simulated_app() -> TestApp {
+pub async fn simulated_app() -> TestApp {
     TestApp::spawn_with(|s| s.billing.platform_fee_percent = 10).await
 }
 
-async fn start(app: &TestApp, fan: &Member, body: Value) -> (StatusCode, Value) {
+pub async fn start(app: &TestApp, fan: &Member, body: Value) -> (StatusCode, Value) {
     call(
         app,
         Method::POST,
@@ -602,7 +608,7 @@ async fn start(app: &TestApp, fan: &Member, body: Value) -> (StatusCode, Value) 
     .await
 }
 
-async fn click(
+pub async fn click(
     app: &TestApp,
     fan: &Member,
     checkout: &Value,
@@ -914,16 +920,17 @@ async fn checkouts_refuse_bad_input_field_by_field_and_store_nothing() {
 
 /// One request Stripe's fake received.
 #[derive(Debug, Clone)]
-struct StripeCall {
-    path: String,
-    auth: String,
-    idempotency: String,
-    version: String,
-    form: Vec<(String, String)>,
+pub struct StripeCall {
+    pub method: String,
+    pub path: String,
+    pub auth: String,
+    pub idempotency: String,
+    pub version: String,
+    pub form: Vec<(String, String)>,
 }
 
 impl StripeCall {
-    fn get(&self, key: &str) -> Option<&str> {
+    pub fn get(&self, key: &str) -> Option<&str> {
         self.form
             .iter()
             .find(|(k, _)| k == key)
@@ -933,23 +940,24 @@ impl StripeCall {
 
 /// A local stand-in for Stripe's API: records what we send, answers like Stripe, and
 /// refuses a wrong key or a missing idempotency key as Stripe would.
-struct FakeStripe {
-    base: String,
+pub struct FakeStripe {
+    pub base: String,
     calls: std::sync::Arc<std::sync::Mutex<Vec<StripeCall>>>,
     stop: tokio_util::sync::CancellationToken,
 }
 
 impl FakeStripe {
-    async fn start() -> FakeStripe {
+    pub async fn start() -> FakeStripe {
         use axum::http::{HeaderMap, StatusCode as Code};
         let calls: std::sync::Arc<std::sync::Mutex<Vec<StripeCall>>> = Default::default();
         let seen = calls.clone();
         let app = axum::Router::new().fallback(
-            move |uri: axum::http::Uri, headers: HeaderMap, body: axum::body::Bytes| {
+            move |method: Method, uri: axum::http::Uri, headers: HeaderMap, body: axum::body::Bytes| {
                 let seen = seen.clone();
                 async move {
                     let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
                     let call = StripeCall {
+                        method: method.to_string(),
                         path: uri.path().to_owned(),
                         auth: h("authorization"),
                         idempotency: h("idempotency-key"),
@@ -961,7 +969,8 @@ impl FakeStripe {
                         calls.push(call.clone());
                         calls.len()
                     };
-                    if call.auth != "Bearer sk_test_zinovia" || call.idempotency.is_empty() {
+                    // Stripe takes idempotency keys on POST; DELETE is idempotent by itself.
+                    if call.auth != "Bearer sk_test_zinovia" || (call.method == "POST" && call.idempotency.is_empty()) {
                         return (Code::UNAUTHORIZED, axum::Json(json!({"error": {"message": "Invalid API Key provided"}})));
                     }
                     if call.get("line_items[0][price_data][unit_amount]") == Some("666") {
@@ -977,7 +986,9 @@ impl FakeStripe {
                         "/v1/account_links" => json!({"object": "account_link", "url": format!("https://connect.stripe.com/setup/e/acct/{n}")}),
                         "/v1/billing_portal/sessions" => json!({"id": format!("bps_{n}"), "object": "billing_portal.session",
                                                                 "url": format!("https://billing.stripe.com/p/session/{n}")}),
+                        p if p.starts_with("/v1/subscriptions/") && call.method == "DELETE" => json!({"id": &p[18..], "object": "subscription", "status": "canceled"}),
                         p if p.starts_with("/v1/subscriptions/") => json!({"id": &p[18..], "object": "subscription", "cancel_at_period_end": true}),
+                        p if p.starts_with("/v1/checkout/sessions/") && p.ends_with("/expire") => json!({"id": &p[22..p.len() - 7], "object": "checkout.session", "status": "expired"}),
                         _ => return (Code::NOT_FOUND, axum::Json(json!({"error": {"message": "Unrecognized request URL"}}))),
                     };
                     (Code::OK, axum::Json(answer))
@@ -1001,7 +1012,7 @@ impl FakeStripe {
         }
     }
 
-    fn calls(&self) -> Vec<StripeCall> {
+    pub fn calls(&self) -> Vec<StripeCall> {
         self.calls.lock().unwrap().clone()
     }
 }
@@ -1229,7 +1240,11 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
     let cancel = fake.calls().last().cloned().unwrap();
     assert_eq!(cancel.path, "/v1/subscriptions/sub_live");
     assert_eq!(cancel.get("cancel_at_period_end"), Some("true"));
-    assert_eq!(cancel.idempotency, "cancel-sub_live");
+    assert!(
+        cancel.idempotency.starts_with("cancel-sub_live-"),
+        "{}",
+        cancel.idempotency
+    );
     let (status, _) = call(
         &app,
         Method::POST,
@@ -1411,7 +1426,7 @@ async fn on_the_simulated_rail_a_fan_cancels_keeping_access_to_the_period_end_an
     assert_eq!(payouts["onboarding_url"], Value::Null);
 }
 
-async fn clock(app: &TestApp, who: Option<&Member>, days: Value) -> (StatusCode, Value) {
+pub async fn clock(app: &TestApp, who: Option<&Member>, days: Value) -> (StatusCode, Value) {
     let r = call(
         app,
         Method::POST,

@@ -1087,3 +1087,54 @@ pub async fn upload(
     assert_eq!(status, StatusCode::ACCEPTED, "{done}");
     id
 }
+
+/// Writes `fan`'s subscription to `creator` directly, as the simulated rail would hold it
+/// (one fixture subscription per pair, updated in place): for tests of what access follows
+/// from a state. Payments write subscriptions only from the rail's events.
+pub async fn grant_subscription(
+    db: &PgPool,
+    fan: uuid::Uuid,
+    creator: uuid::Uuid,
+    status: &str,
+    current_period_end: chrono::DateTime<chrono::Utc>,
+    past_due_since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"insert into subscriptions (id, fan_id, creator_id, status, current_period_end, past_due_since,
+                                      provider, provider_subscription_id)
+           values ($1, $2, $3, $4, $5, $6, 'simulated', 'sub_fixture_' || $2::text || '_' || $3::text)
+           on conflict (provider, provider_subscription_id) do update set status = excluded.status,
+             current_period_end = excluded.current_period_end, past_due_since = excluded.past_due_since"#,
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(fan)
+    .bind(creator)
+    .bind(status)
+    .bind(current_period_end)
+    .bind(past_due_since)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Writes `fan`'s purchase of `post` at the post's price directly (tests of access).
+pub async fn grant_purchase(
+    db: &PgPool,
+    fan: uuid::Uuid,
+    post: uuid::Uuid,
+    status: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"insert into post_purchases (id, fan_id, post_id, amount_minor, currency, status)
+           select $1, $2, p.id, coalesce(p.price_minor, 0), coalesce(p.currency, 'USD'), $4
+           from posts p where p.id = $3
+           on conflict (fan_id, post_id) do update set status = excluded.status"#,
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(fan)
+    .bind(post)
+    .bind(status)
+    .execute(db)
+    .await?;
+    Ok(())
+}

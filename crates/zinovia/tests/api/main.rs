@@ -10,6 +10,7 @@ mod embedded;
 mod harness;
 mod http;
 mod jobs;
+mod lifecycle;
 mod media;
 mod pages;
 mod posts;

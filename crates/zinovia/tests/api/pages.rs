@@ -9,7 +9,7 @@ use crate::helpers::{TestApp, assert_error, token_of, unique_email};
 const PASSWORD: &str = "purple lighthouse at dawn";
 
 /// A browser: keeps cookies, does not follow redirects.
-fn browser() -> reqwest::Client {
+pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -18,7 +18,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// The CSRF token in a page's forms.
-fn csrf_of(html: &str) -> String {
+pub fn csrf_of(html: &str) -> String {
     html.split("name=\"csrf_token\" value=\"")
         .nth(1)
         .and_then(|s| s.split('"').next())
@@ -26,12 +26,12 @@ fn csrf_of(html: &str) -> String {
         .to_owned()
 }
 
-async fn page(b: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+pub async fn page(b: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
     let r = b.get(format!("{}{path}", app.base)).send().await.unwrap();
     (r.status(), r.text().await.unwrap())
 }
 
-async fn post_form(
+pub async fn post_form(
     b: &reqwest::Client,
     app: &TestApp,
     path: &str,
@@ -45,7 +45,7 @@ async fn post_form(
 }
 
 /// Signs up through the sign-up page; returns the browser (logged in) and a CSRF token.
-async fn signed_up_browser(app: &TestApp, email: &str) -> (reqwest::Client, String) {
+pub async fn signed_up_browser(app: &TestApp, email: &str) -> (reqwest::Client, String) {
     let b = browser();
     let (_, html) = page(&b, app, "/signup").await;
     let csrf = csrf_of(&html);
@@ -450,7 +450,7 @@ async fn the_simulated_checkout_page_pays_on_a_click_with_its_csrf_token() {
 }
 
 /// A page as a bearer-token client sees it (pages accept the API's tokens too).
-async fn page_as(app: &TestApp, token: Option<&str>, path: &str) -> (StatusCode, String) {
+pub async fn page_as(app: &TestApp, token: Option<&str>, path: &str) -> (StatusCode, String) {
     let mut req = browser().get(format!("{}{path}", app.base));
     if let Some(t) = token {
         req = req.bearer_auth(t);

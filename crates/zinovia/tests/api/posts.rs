@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::helpers::{grant_purchase, grant_subscription};
 use chrono::{Duration as Days, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -14,7 +15,6 @@ use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 use zinovia::accounts::Role;
-use zinovia::posts::{grant_purchase, grant_subscription};
 
 use crate::helpers::{TestApp, TestDb, unique_email, wait_until};
 

@@ -26,7 +26,7 @@ fn halves(w: u32, h: u32) -> Vec<u8> {
         .collect()
 }
 
-fn jpeg(w: u32, h: u32) -> Vec<u8> {
+pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
         .encode(&halves(w, h), w, h, image::ExtendedColorType::Rgb8)
@@ -358,12 +358,11 @@ async fn a_phone_photo_becomes_upright_variants_without_exif_or_gps() {
     assert_eq!(stored.len(), 7, "the upload and six variants: {stored:?}");
 
     // Running the job again (a redelivery) changes nothing: same rows, same keys.
-    zinovia::jobs::enqueue_named(
+    zinovia::jobs::enqueue(
         &app.state.db,
-        "process_media",
-        json!({"asset_id": id}),
-        None,
-        5,
+        &zinovia::media::ProcessMedia {
+            asset_id: zinovia::media::MediaId(id.parse().unwrap()),
+        },
     )
     .await
     .unwrap();

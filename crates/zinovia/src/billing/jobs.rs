@@ -1,0 +1,49 @@
+//! Payments' background jobs besides applying events: ending subscriptions and closing
+//! checkouts at the rail when an account in them is closed.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::jobs::{Job, JobContext, JobError};
+
+/// Cancels one subscription at its rail at once (an account in it was closed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndSubscription {
+    /// Our subscription row.
+    pub subscription_id: Uuid,
+}
+
+impl Job for EndSubscription {
+    const KIND: &'static str = "end_subscription";
+    const MAX_ATTEMPTS: i32 = 12;
+    const PRIORITY: i16 = 10;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(self.subscription_id.to_string())
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        super::manage::end_now(&ctx.state, self.subscription_id).await
+    }
+}
+
+/// Expires an open Stripe Checkout Session whose checkout we closed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpireCheckoutSession {
+    /// Stripe's session id.
+    pub session_id: String,
+}
+
+impl Job for ExpireCheckoutSession {
+    const KIND: &'static str = "expire_checkout_session";
+    const MAX_ATTEMPTS: i32 = 8;
+    const PRIORITY: i16 = 10;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(self.session_id.clone())
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        super::manage::expire_session(&ctx.state, &self.session_id).await
+    }
+}
