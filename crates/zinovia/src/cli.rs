@@ -350,8 +350,8 @@ fn run(command: Command, m: &ArgMatches) -> anyhow::Result<ExitCode> {
             }));
         }
         Command::Openapi => {
-            let doc = crate::http::openapi_document()
-                .to_pretty_json()
+            // The embedded defaults' limits; a server serves its own at /api/v1/openapi.json.
+            let doc = crate::http::openapi_json(&Settings::defaults())
                 .context("serialising the OpenAPI document")?;
             println!("{doc}");
         }

@@ -37,13 +37,18 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[serde(default)]
 pub struct SignUpRequest {
     /// Email address (unique, case-insensitive).
-    #[schema(example = "ana@example.com", max_length = 254)]
+    #[schema(example = "ana@example.com", format = Email, min_length = 3, max_length = 254)]
     pub email: String,
-    /// 8–1024 characters; common passwords are refused.
-    #[schema(example = "purple lighthouse at dawn", max_length = 1024)]
+    /// 8–1024 characters, exactly as typed; common passwords and the email itself are
+    /// refused.
+    #[schema(
+        example = "purple lighthouse at dawn",
+        min_length = 8,
+        max_length = 1024
+    )]
     pub password: String,
-    /// Public name, 1–80 characters.
-    #[schema(example = "Ana", max_length = 80)]
+    /// Public name, 1–80 characters (no invisible or control characters).
+    #[schema(example = "Ana", min_length = 1, max_length = 80)]
     pub display_name: String,
     /// Must be `true`: the person confirms being 18 or older.
     pub confirm_adult: bool,
@@ -54,9 +59,10 @@ pub struct SignUpRequest {
 #[serde(default)]
 pub struct LogInRequest {
     /// Email address.
-    #[schema(example = "ana@example.com")]
+    #[schema(example = "ana@example.com", format = Email, min_length = 3, max_length = 254)]
     pub email: String,
     /// Password.
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
 }
 
@@ -145,8 +151,10 @@ pub struct SessionResponse {
 #[serde(default)]
 pub struct ChangePasswordRequest {
     /// The current password.
+    #[schema(min_length = 1, max_length = 1024)]
     pub current_password: String,
     /// The new password (same rules as at sign-up).
+    #[schema(min_length = 8, max_length = 1024)]
     pub new_password: String,
 }
 
@@ -155,6 +163,7 @@ pub struct ChangePasswordRequest {
 #[serde(default)]
 pub struct VerifyEmailRequest {
     /// The `token` parameter of the link.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,128}$", min_length = 1, max_length = 128)]
     pub token: String,
 }
 
@@ -163,6 +172,7 @@ pub struct VerifyEmailRequest {
 #[serde(default)]
 pub struct PasswordResetRequest {
     /// The account's email address.
+    #[schema(format = Email, min_length = 3, max_length = 254)]
     pub email: String,
 }
 
@@ -171,8 +181,10 @@ pub struct PasswordResetRequest {
 #[serde(default)]
 pub struct PasswordResetConfirm {
     /// The `token` parameter of the link.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,128}$", min_length = 1, max_length = 128)]
     pub token: String,
-    /// The new password.
+    /// The new password (same rules as at sign-up).
+    #[schema(min_length = 8, max_length = 1024)]
     pub new_password: String,
 }
 
@@ -181,6 +193,7 @@ pub struct PasswordResetConfirm {
 #[serde(default)]
 pub struct DeleteAccountRequest {
     /// The account's password, typed again.
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
 }
 

@@ -188,6 +188,7 @@ async fn start_checkout(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SimulatedOutcome {
     /// `pay` or `decline`.
+    #[schema(pattern = "^(pay|decline)$", example = "pay")]
     pub outcome: String,
 }
 
@@ -228,6 +229,7 @@ async fn simulated_checkout(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ClockRequest {
     /// Days (1–400).
+    #[schema(minimum = 1, maximum = 400)]
     pub days: i64,
 }
 

@@ -20,18 +20,22 @@ pub const MAX_TIP_MESSAGE: usize = 500;
 pub struct CheckoutRequest {
     /// `subscription`, `ppv` or `tip`.
     #[serde(default)]
+    #[schema(pattern = "^(subscription|ppv|tip)$", example = "subscription")]
     pub kind: String,
     /// The creator's handle (subscriptions and tips).
     #[serde(default)]
+    #[schema(pattern = "^@?[A-Za-z0-9_]{3,30}$")]
     pub creator: Option<String>,
     /// The pay-per-view post.
     #[serde(default)]
+    #[schema(format = Uuid)]
     pub post_id: Option<String>,
     /// The tip, in minor units of the creator's currency (`TIP_MIN`–`TIP_MAX`).
     #[serde(default)]
     pub amount_minor: Option<i64>,
     /// A note with the tip (at most 500 characters).
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub message: Option<String>,
 }
 

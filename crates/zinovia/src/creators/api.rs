@@ -27,13 +27,16 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 /// A creator's profile.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreatorRequest {
-    /// 3–30 of a-z, 0-9 and `_` (case folds; reserved words refused).
-    #[schema(example = "ada_lovelace")]
+    /// 3–30 of a-z, 0-9 and `_` (case folds, a leading `@` is dropped; reserved words
+    /// such as `admin` or `explore` are refused).
+    #[schema(example = "ada_lovelace", pattern = "^@?[A-Za-z0-9_]{3,30}$")]
     pub handle: String,
-    /// Public name.
+    /// Public name, 1–60 characters.
+    #[schema(min_length = 1, max_length = 60)]
     pub display_name: String,
-    /// About (plain text).
+    /// About (plain text, at most 1,000 characters).
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub bio: String,
     /// A ready image of yours uploaded with purpose `avatar`.
     #[serde(default)]
@@ -47,11 +50,13 @@ pub struct CreatorRequest {
     /// ISO 4217 code among the site's currencies.
     #[schema(example = "USD")]
     pub currency: String,
-    /// Free days before the first charge (0–90).
+    /// Free days before the first charge (0–90); each fan gets a trial once.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 90)]
     pub trial_days: i64,
-    /// Sent to new subscribers.
+    /// Sent to new subscribers (at most 2,000 characters).
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub welcome_message: Option<String>,
 }
 

@@ -80,13 +80,22 @@ fn documented_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the whole API, as served at `/api/v1/openapi.json`.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    documented_routes().into_openapi()
+    let mut doc = documented_routes().into_openapi();
+    openapi::declare_common_errors(&mut doc);
+    doc
+}
+
+/// The OpenAPI document as served by a server with `settings` (its limits in the schemas),
+/// as pretty JSON.
+pub fn openapi_json(settings: &crate::config::Settings) -> Result<String, serde_json::Error> {
+    let mut doc = serde_json::to_value(openapi_document())?;
+    openapi::apply_settings(&mut doc, settings);
+    serde_json::to_string_pretty(&doc)
 }
 
 /// The complete router for a role, with every layer.
 pub fn router(state: AppState, role: ServeRole) -> Router {
-    let spec = openapi_document();
-    let spec_json = Arc::new(spec.to_json().unwrap_or_else(|_| "{}".to_owned()));
+    let spec_json = Arc::new(openapi_json(&state.settings).unwrap_or_else(|_| "{}".to_owned()));
     let (health, _) = OpenApiRouter::new()
         .merge(health::router())
         .split_for_parts();

@@ -75,6 +75,205 @@ pub fn base_document() -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// Declares, on every operation, the error answers that the layers in front of every
+/// handler can give (so a client generated from the document knows them), unless the
+/// operation documents that status itself: 400 (a malformed path, query or body), 429
+/// (`RATE_LIMIT_API`, on `/api`), 500 and 503 everywhere; 401 where a session is required;
+/// 403 (a browser's missing CSRF token) on every state change; 413, 415 and 422 where a body
+/// is read; 422 where parameters are validated. All in the one error envelope.
+pub fn declare_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let envelope = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in &mut doc.paths.paths {
+        let api = path.starts_with("/api/");
+        let shared_parameters = item.parameters.as_ref().is_some_and(|p| !p.is_empty());
+        let operations = [
+            (false, item.get.as_mut()),
+            (false, item.head.as_mut()),
+            (true, item.post.as_mut()),
+            (true, item.put.as_mut()),
+            (true, item.patch.as_mut()),
+            (true, item.delete.as_mut()),
+        ];
+        for (changes, op) in operations {
+            let Some(op) = op else { continue };
+            let body = op.request_body.is_some();
+            let parameters =
+                shared_parameters || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let signed_in = op
+                .security
+                .as_ref()
+                .is_some_and(|s| s.iter().any(|r| *r != Default::default()));
+            let mut add = |status: &str, when: bool, description: &str| {
+                if when {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| envelope(description));
+                }
+            };
+            add(
+                "400",
+                api,
+                "Malformed request: a path, query or body that cannot be read (`bad_request`)",
+            );
+            add(
+                "401",
+                signed_in,
+                "Not signed in, or the session ended (`unauthorized`)",
+            );
+            add(
+                "403",
+                api && changes,
+                "A browser request without its CSRF token (`csrf_failed`), or not allowed (`forbidden`)",
+            );
+            add(
+                "413",
+                body,
+                "The body is larger than allowed (`payload_too_large`)",
+            );
+            add(
+                "415",
+                body,
+                "The body is not `application/json` (`unsupported_media_type`)",
+            );
+            add(
+                "422",
+                body || parameters,
+                "Some fields are invalid; `fields` says which and why (`validation_failed`)",
+            );
+            add(
+                "429",
+                api,
+                "Too many requests; retry after `Retry-After` seconds (`rate_limited`)",
+            );
+            add(
+                "500",
+                true,
+                "An unexpected error, logged; nothing was changed (`internal`)",
+            );
+            add(
+                "503",
+                true,
+                "A dependency is unavailable or the request took too long; retry later (`service_unavailable`, `timeout`)",
+            );
+        }
+    }
+}
+
+/// Puts the limits this server enforces from its settings into the request schemas of
+/// `doc` (as JSON): creators' prices and currencies, pay-per-view prices, tips, upload sizes.
+/// Another server with other settings serves other numbers, each its own truth.
+pub fn apply_settings(doc: &mut serde_json::Value, settings: &crate::config::Settings) {
+    use serde_json::json;
+    let content = &settings.content;
+    let billing = &settings.billing;
+    let media = &settings.media;
+    let largest_upload = media.media_max_image_bytes.max(media.media_max_video_bytes);
+    let limits = [
+        (
+            "CreatorRequest",
+            "price_minor",
+            json!({"minimum": content.creator_price_min, "maximum": content.creator_price_max}),
+        ),
+        (
+            "CreatorRequest",
+            "currency",
+            json!({"enum": content.currencies}),
+        ),
+        (
+            "PostRequest",
+            "price_minor",
+            json!({"minimum": content.ppv_price_min, "maximum": content.ppv_price_max}),
+        ),
+        (
+            "CheckoutRequest",
+            "amount_minor",
+            json!({"minimum": billing.tip_min, "maximum": billing.tip_max}),
+        ),
+        (
+            "CreateUploadRequest",
+            "byte_size",
+            json!({"maximum": largest_upload}),
+        ),
+    ];
+    require_non_empty(doc);
+    for (schema, field, add) in limits {
+        let Some(property) = doc
+            .pointer_mut(&format!("/components/schemas/{schema}/properties/{field}"))
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            tracing::warn!(schema, field, "no such field in the OpenAPI document");
+            continue;
+        };
+        if let Some(add) = add.as_object() {
+            for (k, v) in add {
+                property.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// Request fields that must not be empty are required: the types read a missing one as
+/// empty (so every problem is answered at once, field by field), which the generated
+/// schema would otherwise show as a `""` default that its own `minLength` refuses.
+fn require_non_empty(doc: &mut serde_json::Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    for schema in schemas.values_mut() {
+        let mut required = Vec::new();
+        if let Some(properties) = schema
+            .get_mut("properties")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            for (name, property) in properties.iter_mut() {
+                let non_empty = property
+                    .get("minLength")
+                    .and_then(serde_json::Value::as_u64)
+                    .is_some_and(|n| n > 0);
+                if non_empty
+                    && let Some(p) = property.as_object_mut()
+                    && p.get("default") == Some(&serde_json::Value::String(String::new()))
+                {
+                    p.remove("default");
+                    required.push(serde_json::Value::String(name.clone()));
+                }
+            }
+        }
+        if required.is_empty() {
+            continue;
+        }
+        if let Some(object) = schema.as_object_mut() {
+            let list = object
+                .entry("required")
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if let Some(list) = list.as_array_mut() {
+                for name in required {
+                    if !list.contains(&name) {
+                        list.push(name);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "api_docs.html")]
 struct DocsPage<'a> {

@@ -61,13 +61,17 @@ async fn storage_usage(
 pub struct CreateUploadRequest {
     /// `image` or `video`.
     pub kind: Kind,
-    /// The file's content type (JPEG, PNG, WebP, GIF; MP4, QuickTime, WebM).
-    #[schema(example = "image/jpeg")]
+    /// The file's content type (JPEG, PNG, WebP, GIF for images; MP4, QuickTime, WebM for
+    /// videos).
+    #[schema(
+        example = "image/jpeg",
+        pattern = "^(image/(jpeg|png|webp|gif)|video/(mp4|quicktime|webm))$"
+    )]
     pub content_type: String,
-    /// The file's exact size in bytes.
-    #[schema(example = 2_345_678)]
+    /// The file's exact size in bytes (at most the site's limit for its kind).
+    #[schema(example = 2_345_678, minimum = 1)]
     pub byte_size: i64,
-    /// The file's name on the device (kept as information only).
+    /// The file's name on the device (kept as information only; longer names are cut).
     #[serde(default)]
     #[schema(example = "IMG_0042.jpg")]
     pub filename: String,

@@ -59,7 +59,7 @@ fn parse_id(raw: &str) -> Result<Uuid, AppError> {
 #[utoipa::path(get, path = "/api/v1/creators/{handle}/posts", tag = "posts",
     params(("handle" = String, Path, description = "The creator's handle"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-        ("limit" = Option<i64>, Query, description = "Posts per page (1–50, default 20)")),
+        ("limit" = Option<i64>, Query, description = "Posts per page (1–50, default 20)", minimum = 1, maximum = 50)),
     responses(
         (status = 200, description = "A page of posts", body = Listing),
         (status = 301, description = "The creator changed handle: see Location"),
@@ -86,7 +86,7 @@ async fn creator_posts(
 /// Your feed: posts of the creators you subscribe to and the posts you bought, newest
 /// first.
 #[utoipa::path(get, path = "/api/v1/feed", tag = "posts", params(("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-        ("limit" = Option<i64>, Query, description = "Posts per page (1–50, default 20)")),
+        ("limit" = Option<i64>, Query, description = "Posts per page (1–50, default 20)", minimum = 1, maximum = 50)),
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
         (status = 200, description = "A page of posts", body = Listing),
@@ -102,6 +102,27 @@ async fn feed(
     let mut after = service::cursor(q.cursor.as_deref())?;
     after.pinned = false;
     service::feed(&state, &user.user, after, limit).await
+}
+
+/// How explore orders creators.
+#[derive(Debug, Clone, Copy, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ExploreSort {
+    /// The newest creators first.
+    Newest,
+    /// The most subscribed first.
+    Popular,
+}
+
+impl ExploreSort {
+    /// From the query string (absent or empty: newest).
+    pub fn parse(raw: Option<&str>) -> Option<ExploreSort> {
+        match raw {
+            None | Some("" | "newest") => Some(ExploreSort::Newest),
+            Some("popular") => Some(ExploreSort::Popular),
+            Some(_) => None,
+        }
+    }
 }
 
 /// Exploring creators.
@@ -140,9 +161,9 @@ pub struct ExploreResponse {
 }
 
 /// Creators who have public posts: the newest, or the most subscribed.
-#[utoipa::path(get, path = "/api/v1/explore", tag = "posts", params(("sort" = Option<String>, Query, description = "`newest` (default) or `popular`"),
-        ("offset" = Option<i64>, Query, description = "How many to skip (0–1000)"),
-        ("limit" = Option<i64>, Query, description = "How many (1–50, default 20)")),
+#[utoipa::path(get, path = "/api/v1/explore", tag = "posts", params(("sort" = inline(Option<ExploreSort>), Query, description = "`newest` (default) or `popular`"),
+        ("offset" = Option<i64>, Query, description = "How many to skip (0–1000)", minimum = 0, maximum = 1000),
+        ("limit" = Option<i64>, Query, description = "How many (1–50, default 20)", minimum = 1, maximum = 50)),
     responses(
         (status = 200, description = "Creators", body = ExploreResponse),
         (status = 422, description = "Bad sort, offset or limit", body = ErrorBody),
@@ -151,10 +172,10 @@ async fn explore(
     State(state): State<AppState>,
     Query(q): Query<ExploreQuery>,
 ) -> Result<axum::Json<ExploreResponse>, AppError> {
-    let popular = match q.sort.as_deref() {
-        None | Some("" | "newest") => false,
-        Some("popular") => true,
-        Some(_) => return Err(AppError::field("sort", "must be newest or popular")),
+    let popular = match ExploreSort::parse(q.sort.as_deref()) {
+        Some(ExploreSort::Newest) => false,
+        Some(ExploreSort::Popular) => true,
+        None => return Err(AppError::field("sort", "must be newest or popular")),
     };
     let offset = match q.offset.as_deref() {
         None | Some("") => 0,
@@ -195,8 +216,10 @@ fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PostRequest {
     /// Plain text (at most 5,000 characters; links become clickable).
+    #[schema(max_length = 5000)]
     pub text: Option<String>,
     /// Ready uploads of yours (purpose `post`), in order; at most 20.
+    #[schema(max_items = 20)]
     pub media_ids: Option<Vec<Uuid>>,
     /// `public`, `subscribers` or `ppv` (required when creating).
     pub visibility: Option<Visibility>,
@@ -398,7 +421,7 @@ fn comment(c: service::Comment, viewer: Option<Uuid>) -> CommentResponse {
 #[utoipa::path(get, path = "/api/v1/posts/{id}/comments", tag = "posts",
     params(("id" = Uuid, Path, description = "The post"),
         ("after" = Option<Uuid>, Query, description = "The last comment seen"),
-        ("limit" = Option<i64>, Query, description = "How many (1–50, default 20)")),
+        ("limit" = Option<i64>, Query, description = "How many (1–50, default 20)", minimum = 1, maximum = 50)),
     responses(
         (status = 200, description = "Comments", body = CommentsResponse),
         (status = 402, description = "Locked", body = ErrorBody),
@@ -433,6 +456,7 @@ async fn list_comments(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CommentRequest {
     /// Plain text, 1–2,000 characters.
+    #[schema(min_length = 1, max_length = 2000)]
     pub text: String,
 }
 

@@ -1300,3 +1300,113 @@ async fn processing_is_queued_with_the_jobs_own_priority() {
     assert_eq!(attempts, zinovia::media::ProcessMedia::MAX_ATTEMPTS);
     assert!(priority > 0, "ahead of the default");
 }
+
+// --- 12. The OpenAPI document says what the server does -----------------------------------
+
+#[tokio::test]
+async fn every_operation_declares_the_common_errors_and_schemas_state_the_real_limits() {
+    let app = TestApp::spawn_with(|s| {
+        s.content.creator_price_min = 400;
+        s.content.creator_price_max = 9_000;
+        s.content.currencies = vec!["EUR".into(), "USD".into()];
+    })
+    .await;
+    let (status, doc) = app.get_json("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(responses) = op["responses"].as_object() else {
+                continue;
+            };
+            operations += 1;
+            let has = |code: &str| {
+                responses.get(code).is_some_and(|r| {
+                    r["content"]["application/json"]["schema"].is_object()
+                        || r["content"].as_object().is_some_and(|c| !c.is_empty())
+                })
+            };
+            let what = format!("{method} {path}");
+            for code in ["500", "503"] {
+                assert!(has(code), "{what} lacks {code}");
+            }
+            if path.starts_with("/api/") {
+                for code in ["400", "429"] {
+                    assert!(has(code), "{what} lacks {code}");
+                }
+            }
+            if op["requestBody"].is_object() {
+                for code in ["413", "415", "422"] {
+                    assert!(has(code), "{what} lacks {code}");
+                }
+            }
+            let secured = op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+            });
+            if secured {
+                assert!(has("401"), "{what} lacks 401");
+            }
+            if path.starts_with("/api/") && method != "get" {
+                assert!(has("403"), "{what} lacks 403");
+            }
+        }
+    }
+    assert!(operations > 40, "{operations}");
+    let schema =
+        |name: &str, field: &str| doc["components"]["schemas"][name]["properties"][field].clone();
+    let password = schema("SignUpRequest", "password");
+    assert_eq!(
+        (
+            password["minLength"].as_i64(),
+            password["maxLength"].as_i64()
+        ),
+        (Some(8), Some(1024))
+    );
+    assert!(
+        doc["components"]["schemas"]["SignUpRequest"]["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("password")),
+        "a field that must not be empty is required"
+    );
+    assert_eq!(
+        schema("CreatorRequest", "handle")["pattern"],
+        "^@?[A-Za-z0-9_]{3,30}$"
+    );
+    let price = schema("CreatorRequest", "price_minor");
+    assert_eq!(
+        (price["minimum"].as_i64(), price["maximum"].as_i64()),
+        (Some(400), Some(9_000))
+    );
+    assert_eq!(
+        schema("CreatorRequest", "currency")["enum"],
+        json!(["EUR", "USD"])
+    );
+    assert_eq!(schema("CreatorRequest", "trial_days")["maximum"], 90);
+    assert_eq!(
+        schema("CheckoutRequest", "kind")["pattern"],
+        "^(subscription|ppv|tip)$"
+    );
+    assert!(schema("CheckoutRequest", "amount_minor")["minimum"].is_number());
+    assert!(schema("PostRequest", "price_minor")["maximum"].is_number());
+    assert_eq!(schema("PostRequest", "media_ids")["maxItems"], 20);
+    assert!(schema("CreateUploadRequest", "byte_size")["maximum"].is_number());
+    assert_eq!(schema("ClockRequest", "days")["maximum"], 400);
+    let explore = &doc["paths"]["/api/v1/explore"]["get"]["parameters"];
+    let sort = explore
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "sort")
+        .unwrap();
+    assert_eq!(sort["schema"]["enum"], json!(["newest", "popular"]));
+    // What the document says is what the server does: a price below the served minimum is
+    // refused, one at it is accepted.
+    let c = member(&app, Role::Fan).await;
+    for (price, ok) in [(399, false), (400, true)] {
+        let (status, body) = call(&app, Method::PUT, "/api/v1/me/creator", Some(&c.token),
+            Some(json!({"handle": "documented", "display_name": "Doc", "price_minor": price, "currency": "EUR"}))).await;
+        assert_eq!(status.is_success(), ok, "{price}: {body}");
+    }
+}
