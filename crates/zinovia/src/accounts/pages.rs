@@ -418,7 +418,7 @@ pub(super) async fn delete_account(
                 &MessagePage {
                     layout: Layout::anonymous(layout.csrf),
                     title: "Your account is deleted",
-                    body: "Your personal details are erased and every session has ended. Thank you for having been here.",
+                    body: "Your personal details are erased, every session has ended and nothing will be charged again. Thank you for having been here.",
                     link_href: "/",
                     link_text: "Home",
                 },
