@@ -198,8 +198,9 @@ async fn the_openapi_document_is_3_1_and_describes_the_api() {
             "ErrorDetail.{field} missing: {doc}"
         );
     }
-    // The same document the CLI prints (`zinovia openapi`).
-    let cli = zinovia::http::openapi_document().to_json().unwrap();
+    // The same document the CLI prints (`zinovia openapi`: the embedded defaults' limits,
+    // which the test app keeps).
+    let cli = zinovia::http::openapi_json(&zinovia::config::Settings::defaults()).unwrap();
     assert_eq!(doc, serde_json::from_str::<Value>(&cli).unwrap());
 }
 
