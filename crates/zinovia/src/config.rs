@@ -399,7 +399,7 @@ pub struct MediaSettings {
 
     /// Bytes one account may keep in storage: its files and the sizes made from them
     /// (posts, profile images, unfinished uploads at their declared size).
-    #[arg(long, env = "MEDIA_STORAGE_QUOTA_BYTES", default_value = "53687091200",
+    #[arg(long, env = "MEDIA_STORAGE_QUOTA_BYTES", default_value = "50000000000",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub media_storage_quota_bytes: u64,
 

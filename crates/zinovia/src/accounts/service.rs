@@ -506,9 +506,10 @@ pub async fn delete_account(
     let mut tx = state.db.begin().await?;
     db::delete_sessions(&mut *tx, who.user.id, None).await?;
     db::scrub_user(&mut tx, who.user.id).await?;
-    // Everything the account made or pays for closes with it, in this transaction: posts
-    // hidden, files handed to deletion jobs, subscriptions revoked and canceled at their
+    // Everything the account made or pays for closes with it, in this transaction: the
+    // profile cleared, posts hidden, files handed to deletion jobs, subscriptions revoked and canceled at their
     // rail by jobs, open checkouts closed (docs/ACCOUNTS.md).
+    crate::creators::close_account(&mut tx, who.user.id.0).await?;
     crate::posts::close_account(&mut tx, who.user.id.0).await?;
     crate::media::close_account(&mut tx, who.user.id).await?;
     crate::billing::close_account(&mut tx, who.user.id.0).await?;

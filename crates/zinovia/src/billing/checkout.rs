@@ -205,7 +205,30 @@ pub async fn record(
         message,
         trial_days,
     };
-    super::db::insert_checkout(&mut conn, provider.as_str(), &c).await?;
+    drop(conn);
+    let mut tx = state.db.begin().await?;
+    // Both accounts are locked (shared) while the checkout is written: a deletion running
+    // now either closed them already (seen here) or waits, and then closes this checkout.
+    if !super::db::accounts_open(&mut tx, c.fan, c.creator.user_id).await? {
+        return Err(AppError::field(
+            if kind == "ppv" { "post_id" } else { "creator" },
+            "is no longer available",
+        ));
+    }
+    if kind == "subscription" {
+        // One open subscription checkout per fan and creator: an older one is closed, so a
+        // trial decided when it started cannot be collected twice.
+        let replaced = super::db::cancel_open_subscription_checkouts(
+            &mut tx,
+            c.fan,
+            c.creator.user_id,
+            "replaced by a newer checkout",
+        )
+        .await?;
+        super::service::expire_at_rail(&mut tx, replaced).await?;
+    }
+    super::db::insert_checkout(&mut tx, provider.as_str(), &c).await?;
+    tx.commit().await?;
     Ok(c)
 }
 

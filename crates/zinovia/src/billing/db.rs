@@ -1053,14 +1053,56 @@ pub async fn revoke_subscriptions_of(
     .await
 }
 
-/// Whether `user`'s account is closed (deleted).
+/// Whether `user`'s account is closed (deleted). The row is locked (shared) until the end
+/// of the transaction: a deletion in progress is waited for, then seen.
 pub async fn account_closed(conn: &mut PgConnection, user: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"select exists (select 1 from users where id = $1 and deleted_at is not null) as "closed!""#,
+    let deleted = sqlx::query_scalar!(
+        r#"select deleted_at is not null as "closed!" from users where id = $1 for share"#,
         user
     )
-    .fetch_one(conn)
-    .await
+    .fetch_optional(conn)
+    .await?;
+    Ok(deleted.unwrap_or(true))
+}
+
+/// Whether both accounts are open, locking them (shared) until the end of the transaction.
+pub async fn accounts_open(
+    conn: &mut PgConnection,
+    fan: Uuid,
+    creator: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let open = sqlx::query_scalar!(
+        r#"select deleted_at is null as "open!" from users where id in ($1, $2) order by id for share"#,
+        fan,
+        creator
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(open.len() == 2 && open.iter().all(|o| *o))
+}
+
+/// Closes `fan`'s open subscription checkouts for `creator` (`canceled`, with `reason`);
+/// answers the rail and session of each.
+pub async fn cancel_open_subscription_checkouts(
+    conn: &mut PgConnection,
+    fan: Uuid,
+    creator: Uuid,
+    reason: &str,
+) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"update checkouts set status = 'canceled', closed_reason = $3
+           where fan_id = $1 and creator_id = $2 and kind = 'subscription' and status = 'open'
+           returning provider, session_id"#,
+        fan,
+        creator,
+        reason
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.provider, r.session_id))
+        .collect())
 }
 
 /// Closes every open checkout in which `user` pays or is paid (`canceled`, with `reason`);

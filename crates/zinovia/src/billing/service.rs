@@ -108,7 +108,17 @@ pub async fn close_account(
         )
         .await?;
     }
-    for (provider, session) in db::cancel_open_checkouts_of(conn, user, "account deleted").await? {
+    let closed = db::cancel_open_checkouts_of(conn, user, "account deleted").await?;
+    expire_at_rail(conn, closed).await
+}
+
+/// Enqueues the expiry at Stripe of each closed checkout that has a Stripe session (the
+/// simulated rail's page refuses a closed checkout by itself).
+pub(super) async fn expire_at_rail(
+    conn: &mut sqlx::PgConnection,
+    closed: Vec<(String, Option<String>)>,
+) -> Result<(), sqlx::Error> {
+    for (provider, session) in closed {
         if let (Some(Provider::Stripe), Some(session_id)) = (Provider::parse(&provider), session) {
             jobs::enqueue(
                 &mut *conn,

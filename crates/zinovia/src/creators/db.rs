@@ -58,6 +58,21 @@ pub async fn by_user(
     .await
 }
 
+/// Clears a closed account's profile: name, bio, welcome message, avatar and banner. The row
+/// and its handle stay (ledger rows point to it; the address fans knew is not given to
+/// someone else).
+pub(super) async fn scrub(conn: impl PgExecutor<'_>, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"update creators set display_name = 'Deleted creator', bio = '', welcome_message = null,
+                  avatar_id = null, banner_id = null
+           where user_id = $1"#,
+        user_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The current handle a previous handle redirects to (while the redirect lasts).
 pub(super) async fn redirect(
     conn: impl PgExecutor<'_>,
@@ -66,7 +81,8 @@ pub(super) async fn redirect(
     sqlx::query_scalar!(
         r#"
         select c.handle from creator_handle_redirects r join creators c on c.user_id = r.creator_id
-        where r.handle = $1 and r.expires_at > now()
+          join users u on u.id = c.user_id
+        where r.handle = $1 and r.expires_at > now() and u.deleted_at is null
         "#,
         old
     )

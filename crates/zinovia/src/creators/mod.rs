@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 pub use db::{by_handle, by_user, names};
-pub use service::{Found, ProfileInput, avatar_urls, find, profile_images, put};
+pub use service::{Found, ProfileInput, avatar_urls, close_account, find, profile_images, put};
 pub use types::{Creator, Handle};
 
 /// A permanent redirect (a creator's previous handle).

@@ -228,6 +228,12 @@ pub async fn put(
     Ok((creator, created))
 }
 
+/// Clears the profile of an account being deleted, inside the deletion's transaction (the
+/// page is already gone with the account; this removes the personal details it held).
+pub async fn close_account(conn: &mut sqlx::PgConnection, user: Uuid) -> Result<(), sqlx::Error> {
+    db::scrub(&mut *conn, user).await
+}
+
 /// Signed files (`names`) of ready images, as `(asset, file)` in the order stored.
 async fn signed_variants(
     state: &AppState,

@@ -139,6 +139,21 @@ pub(super) async fn ready_variants(
         .collect())
 }
 
+/// Serialises, until the end of the transaction, what counts an account's storage against
+/// its limits (a transaction-scoped advisory lock keyed by the account).
+pub(super) async fn lock_owner(
+    conn: impl PgExecutor<'_>,
+    owner: UserId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1::text, 727002))",
+        owner.0.to_string()
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// What an account keeps in storage: its assets (unfinished uploads at their declared size)
 /// and every file made from them; assets being deleted no longer count.
 pub(super) async fn storage_used(

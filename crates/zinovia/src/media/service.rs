@@ -115,7 +115,11 @@ pub async fn create_upload(
     if !fields.is_empty() {
         return Err(AppError::Validation(fields));
     }
-    let used = db::storage_used(&state.db, who.user.id).await?;
+    // The quota and the pending count are checked and the asset recorded under one lock
+    // per account, so uploads started at the same moment cannot pass the limits together.
+    let mut tx = state.db.begin().await?;
+    db::lock_owner(&mut *tx, who.user.id).await?;
+    let used = db::storage_used(&mut *tx, who.user.id).await?;
     let quota = media.media_storage_quota_bytes;
     if u64::try_from(used).unwrap_or(0).saturating_add(size) > quota {
         return Err(AppError::Conflict(format!(
@@ -124,7 +128,7 @@ pub async fn create_upload(
             bytes_text(i64::try_from(quota).unwrap_or(i64::MAX))
         )));
     }
-    let pending = db::count_awaiting(&state.db, who.user.id).await?;
+    let pending = db::count_awaiting(&mut *tx, who.user.id).await?;
     if pending >= i64::from(media.media_max_pending_uploads) {
         return Err(AppError::Conflict(format!(
             "you have {pending} unfinished uploads; finish or delete them first"
@@ -141,7 +145,7 @@ pub async fn create_upload(
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
     let asset = db::insert(
-        &state.db,
+        &mut *tx,
         &NewAsset {
             id,
             owner: who.user.id,
@@ -155,6 +159,7 @@ pub async fn create_upload(
         },
     )
     .await?;
+    tx.commit().await?;
     tracing::info!(media_id = %id, kind = req.kind.as_str(), size, "upload requested");
     Ok(NewUpload {
         asset,

@@ -511,7 +511,17 @@ async fn resolve(
         media,
         visibility,
         price_minor,
-        currency: price_minor.map(|_| creator.currency.clone()),
+        // A price set now is in the profile's currency; one left as it was keeps the currency
+        // it was set in (a later change of the profile's currency changes no post's price).
+        currency: price_minor.map(|_| match (&changes.price_minor, current) {
+            (
+                None,
+                Some(PostRow {
+                    currency: Some(c), ..
+                }),
+            ) => c.clone(),
+            _ => creator.currency.clone(),
+        }),
         text_is_teaser: changes
             .text_is_teaser
             .or(current.map(|p| p.text_is_teaser))

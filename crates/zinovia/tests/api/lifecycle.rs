@@ -126,7 +126,13 @@ async fn profile(app: &TestApp, c: &Member, handle: &str, currency: &str, trial_
 /// test clock renews nothing; the money already earned stays in the ledger.
 async fn a_deleted_creator_is_taken_down_everywhere(app: TestApp) {
     let db = &app.state.db;
-    let c = creator(&app, "leaving").await;
+    // Under a handle given up before: it redirects while the account lives.
+    let c = creator(&app, "leaving_before").await;
+    profile(&app, &c, "leaving", "USD", 0).await;
+    assert_eq!(
+        app.get("/api/v1/creators/leaving_before").await.status(),
+        StatusCode::MOVED_PERMANENTLY
+    );
     let mut photos = Vec::new();
     for name in ["a.jpg", "b.jpg"] {
         photos.push(upload(&app, &c.token, "image", "image/jpeg", name, jpeg(640, 480)).await);
@@ -201,7 +207,13 @@ async fn a_deleted_creator_is_taken_down_everywhere(app: TestApp) {
             assert_eq!(status, StatusCode::NOT_FOUND, "media {id}: {body}");
         }
     }
-    for path in ["/api/v1/creators/leaving", "/api/v1/creators/leaving/posts"] {
+    for path in [
+        "/api/v1/creators/leaving",
+        "/api/v1/creators/leaving/posts",
+        "/api/v1/creators/leaving_before",
+        "/leaving",
+        "/leaving_before",
+    ] {
         assert_eq!(
             app.get(path).await.status(),
             StatusCode::NOT_FOUND,
@@ -224,6 +236,18 @@ async fn a_deleted_creator_is_taken_down_everywhere(app: TestApp) {
     assert_eq!(
         count(db, "select count(*) from checkouts where status = 'open'").await,
         0
+    );
+    let kept: (String, String, Option<String>) = sqlx::query_as(
+        "select display_name, bio, welcome_message from creators where user_id = $1",
+    )
+    .bind(c.id)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert_eq!(
+        kept,
+        ("Deleted creator".to_owned(), String::new(), None),
+        "the profile is cleared"
     );
     // The subscription stopped granting at once...
     assert_eq!(
@@ -434,7 +458,16 @@ async fn a_free_trial_is_given_once_per_fan_and_creator() {
     let c = creator(&app, "trial_once").await;
     profile(&app, &c, "trial_once", "USD", 7).await;
     let fan = member(&app, Role::Fan).await;
-    subscribe(&app, &fan, "trial_once").await;
+    // Two checkouts opened before either is paid: only the newest can be paid, so the trial
+    // decided at their start is collected once.
+    let body = json!({"kind": "subscription", "creator": "trial_once"});
+    let (_, older) = start(&app, &fan, body.clone()).await;
+    let (_, newer) = start(&app, &fan, body).await;
+    let (status, _) = click(&app, &fan, &newer, "pay").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, replaced) = click(&app, &fan, &older, "pay").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{replaced}");
+    assert_eq!(statuses(&app, fan.id).await, ["trialing"]);
     assert_eq!(
         my_subscription(&app, &fan, "trial_once").await["status"],
         "trialing"
@@ -529,7 +562,8 @@ async fn on_stripe_a_returning_fan_is_sent_without_a_trial() {
 
 #[tokio::test]
 async fn on_stripe_a_late_event_about_an_old_subscription_never_touches_the_new_one() {
-    let app = crate::billing::app().await;
+    let fake = FakeStripe::start().await;
+    let app = stripe_app(&fake).await;
     let c = creator(&app, "late_events").await;
     let fan = member(&app, Role::Fan).await;
     let post_id = locked_post(&app, &c, "subscribers").await;
@@ -632,6 +666,13 @@ async fn on_stripe_a_late_event_about_an_old_subscription_never_touches_the_new_
         my_subscription(&app, &fan, "late_events").await["status"],
         "active"
     );
+    // Cancelling now reaches the live subscription at Stripe, not the old one.
+    assert_eq!(
+        cancel(&app, &fan, "late_events").await,
+        StatusCode::ACCEPTED
+    );
+    let paths: Vec<String> = fake.calls().iter().map(|k| k.path.clone()).collect();
+    assert_eq!(paths, ["/v1/subscriptions/sub_new"]);
 }
 
 #[tokio::test]
@@ -934,6 +975,15 @@ async fn a_ppv_post_is_sold_in_its_own_currency_and_a_paid_amount_must_match_the
     let c = creator(&app, "ppv_currency").await;
     let ppv = locked_post(&app, &c, "ppv").await;
     profile(&app, &c, "ppv_currency", "EUR", 0).await;
+    let (status, edited) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/posts/{ppv}"),
+        Some(&c.token),
+        Some(json!({"text": "a typo fixed"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
     let (_, shown) = call(
         &app,
         Method::GET,
@@ -1112,6 +1162,15 @@ async fn storage_is_limited_per_account_and_profile_images_are_kept_only_while_u
         html.contains("Storage used: 150.0 kB of 200.0 kB"),
         "the composer shows it"
     );
+    // Uploads asked at the same moment cannot pass the quota together.
+    let racer = creator(&app, "quota_racer").await;
+    let answers =
+        futures::future::join_all((0..8).map(|_| upload_intent(&app, &racer.token, 120_000))).await;
+    let created = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{answers:?}");
     let id = first["asset_id"].as_str().unwrap();
     let (status, _) = call(
         &app,
