@@ -61,6 +61,43 @@ impl Shutdown {
     }
 }
 
+/// The features' routes: the JSON API and the web pages.
+pub fn routes() -> http::Routes {
+    http::Routes {
+        api: utoipa_axum::router::OpenApiRouter::new()
+            .merge(crate::accounts::api_router())
+            .merge(crate::media::api_router())
+            .merge(crate::creators::api_router())
+            .merge(crate::posts::api_router())
+            .merge(crate::billing::api_router()),
+        pages: axum::Router::new()
+            .merge(crate::site::router())
+            .merge(crate::accounts::pages_router())
+            .merge(crate::billing::pages_router())
+            .merge(crate::posts::pages_router())
+            // Last: `/{handle}` answers only what no other page claims.
+            .merge(crate::creators::pages_router()),
+    }
+}
+
+/// The complete router of a server role, every feature mounted.
+pub fn router(state: AppState, role: ServeRole) -> axum::Router {
+    http::router(state, role, routes())
+}
+
+/// The OpenAPI document of the whole API as a server with `settings` serves it.
+pub fn openapi_json(settings: &Settings) -> Result<String, serde_json::Error> {
+    http::openapi_json(routes().api, settings)
+}
+
+/// Every job of the application: the queue's own and each feature's, with their schedules.
+pub fn jobs() -> Registry {
+    let registry = Registry::core();
+    let registry = crate::accounts::jobs(registry);
+    let registry = crate::media::jobs(registry);
+    crate::billing::jobs(registry)
+}
+
 /// Refuses to start when the settings have problems (all listed at once); logs warnings.
 pub fn check_settings(settings: &Settings, role: Role) -> anyhow::Result<()> {
     let report = settings.validate(role);
@@ -114,10 +151,10 @@ async fn run_up(
         .await?
         .with_processing()
         .await;
-    let app = http::router(state.clone(), ServeRole::All);
+    let app = router(state.clone(), ServeRole::All);
     let http_stop = CancellationToken::new();
     state.start_posts_cache(http_stop.clone());
-    let worker = Worker::new(state, Registry::standard());
+    let worker = Worker::new(state, jobs());
 
     let worker_stop = CancellationToken::new();
     let server = tokio::spawn(http::serve(listener, app, http_stop.clone(), grace));
@@ -161,7 +198,7 @@ pub async fn serve(mut settings: Settings, role: ServeRole) -> anyhow::Result<()
             .await?;
         let stop = CancellationToken::new();
         state.start_posts_cache(stop.clone());
-        let app = http::router(state, role);
+        let app = router(state, role);
         tracing::info!(%url, ?role, "serving");
         let server = tokio::spawn(http::serve(listener, app, stop.clone(), grace));
         shutdown.graceful.cancelled().await;
@@ -190,7 +227,7 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
             .with_processing()
             .await;
         let stop = CancellationToken::new();
-        let task = tokio::spawn(Worker::new(state, Registry::standard()).run(stop.clone()));
+        let task = tokio::spawn(Worker::new(state, jobs()).run(stop.clone()));
         shutdown.graceful.cancelled().await;
         stop.cancel();
         tokio::select! {

@@ -351,7 +351,7 @@ fn run(command: Command, m: &ArgMatches) -> anyhow::Result<ExitCode> {
         }
         Command::Openapi => {
             // The embedded defaults' limits; a server serves its own at /api/v1/openapi.json.
-            let doc = crate::http::openapi_json(&Settings::defaults())
+            let doc = app::openapi_json(&Settings::defaults())
                 .context("serialising the OpenAPI document")?;
             println!("{doc}");
         }

@@ -54,3 +54,12 @@ pub fn pages_router() -> Router<AppState> {
             get(pages::reset_confirm_page).post(pages::reset_confirm),
         )
 }
+
+/// Adds the jobs of accounts (its emails, pruning expired sessions and links) to `registry`.
+pub fn jobs(registry: crate::jobs::Registry) -> crate::jobs::Registry {
+    registry
+        .with::<SendVerificationEmail>()
+        .with::<SendPasswordReset>()
+        .with::<PruneAuthRecords>()
+        .every(crate::jobs::HOURLY, "prune_auth_records", &PruneAuthRecords)
+}

@@ -54,3 +54,12 @@ pub fn pages_router() -> axum::Router<AppState> {
 pub fn api_router() -> OpenApiRouter<AppState> {
     api::router()
 }
+
+/// Adds the jobs of payments (applying the rails' events, ending subscriptions and closing
+/// checkouts at the rail) to `registry`.
+pub fn jobs(registry: crate::jobs::Registry) -> crate::jobs::Registry {
+    registry
+        .with::<ApplyBillingEvent>()
+        .with::<EndSubscription>()
+        .with::<ExpireCheckoutSession>()
+}

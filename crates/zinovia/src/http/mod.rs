@@ -1,5 +1,5 @@
-//! The HTTP server: the router that merges every feature's routes, the layers every request
-//! goes through, and serving with graceful shutdown.
+//! The HTTP server: the router over the features' routes (composed by `app`), the layers
+//! every request goes through, and serving with graceful shutdown.
 
 pub mod csrf;
 pub mod extract;
@@ -49,53 +49,46 @@ impl ServeRole {
     }
 }
 
-/// The JSON API under `/api/v1`: features add their routers here.
-fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(crate::accounts::api_router())
-        .merge(crate::media::api_router())
-        .merge(crate::creators::api_router())
-        .merge(crate::posts::api_router())
-        .merge(crate::billing::api_router())
+/// What the features serve, composed by the application (`app::routes`): the JSON API (its
+/// OpenAPI document is generated from exactly these routes) and the web pages.
+pub struct Routes {
+    /// The JSON API under `/api/v1`.
+    pub api: OpenApiRouter<AppState>,
+    /// The web pages.
+    pub pages: Router<AppState>,
 }
 
-/// The web pages: features add their routers here.
-fn page_routes() -> Router<AppState> {
-    Router::new()
-        .merge(crate::site::router())
-        .merge(crate::accounts::pages_router())
-        .merge(crate::billing::pages_router())
-        .merge(crate::posts::pages_router())
-        // Last: `/{handle}` answers only what no other page claims.
-        .merge(crate::creators::pages_router())
-}
-
-/// Every documented route: the JSON API plus the operational endpoints. The OpenAPI
-/// document is generated from exactly these.
-fn documented_routes() -> OpenApiRouter<AppState> {
+/// Every documented route: the JSON API plus the operational endpoints.
+fn documented_routes(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base_document())
         .merge(health::router())
-        .merge(api_routes())
+        .merge(api)
 }
 
-/// The OpenAPI document of the whole API, as served at `/api/v1/openapi.json`.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let mut doc = documented_routes().into_openapi();
+/// The OpenAPI document of `api` with the operational endpoints and the errors every
+/// operation can answer.
+pub fn openapi_document(api: OpenApiRouter<AppState>) -> utoipa::openapi::OpenApi {
+    let mut doc = documented_routes(api).into_openapi();
     openapi::declare_common_errors(&mut doc);
     doc
 }
 
 /// The OpenAPI document as served by a server with `settings` (its limits in the schemas),
 /// as pretty JSON.
-pub fn openapi_json(settings: &crate::config::Settings) -> Result<String, serde_json::Error> {
-    let mut doc = serde_json::to_value(openapi_document())?;
+pub fn openapi_json(
+    api: OpenApiRouter<AppState>,
+    settings: &crate::config::Settings,
+) -> Result<String, serde_json::Error> {
+    let mut doc = serde_json::to_value(openapi_document(api))?;
     openapi::apply_settings(&mut doc, settings);
     serde_json::to_string_pretty(&doc)
 }
 
 /// The complete router for a role, with every layer.
-pub fn router(state: AppState, role: ServeRole) -> Router {
-    let spec_json = Arc::new(openapi_json(&state.settings).unwrap_or_else(|_| "{}".to_owned()));
+pub fn router(state: AppState, role: ServeRole, routes: Routes) -> Router {
+    let Routes { api, pages } = routes;
+    let spec_json =
+        Arc::new(openapi_json(api.clone(), &state.settings).unwrap_or_else(|_| "{}".to_owned()));
     let (health, _) = OpenApiRouter::new()
         .merge(health::router())
         .split_for_parts();
@@ -104,11 +97,11 @@ pub fn router(state: AppState, role: ServeRole) -> Router {
         .merge(health)
         .route("/assets/{file}", get(crate::assets::serve_asset));
     if role.api() {
-        let (api, _) = api_routes().split_for_parts();
+        let (api, _) = api.split_for_parts();
         app = app.merge(api).merge(openapi::router(spec_json));
     }
     if role.web() {
-        app = app.merge(page_routes());
+        app = app.merge(pages);
     }
     let settings = &state.settings;
     let timeout = settings.http.request_timeout.0;

@@ -176,6 +176,9 @@ struct Registered {
     timeout: Duration,
 }
 
+/// Once an hour, for periodic jobs.
+pub const HOURLY: Duration = Duration::from_secs(3600);
+
 /// A periodic job: enqueued once per interval across all workers.
 #[derive(Debug, Clone)]
 struct Schedule {
@@ -201,27 +204,14 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// Every job of the application, with its periodic schedules.
-    pub fn standard() -> Registry {
-        use crate::accounts::{PruneAuthRecords, SendPasswordReset, SendVerificationEmail};
-        use crate::media::{AbandonStaleUploads, DeleteMedia, DeleteMediaFiles, ProcessMedia};
-        let hourly = Duration::from_secs(3600);
+    /// The queue's own jobs: the canary (`zinovia jobs canary`) and pruning finished jobs.
+    /// Features add theirs (`<feature>::jobs(registry)`); the application composes them
+    /// (`app::jobs()`).
+    pub fn core() -> Registry {
         Registry::default()
             .with::<Canary>()
             .with::<PruneFinishedJobs>()
-            .with::<SendVerificationEmail>()
-            .with::<SendPasswordReset>()
-            .with::<PruneAuthRecords>()
-            .with::<DeleteMedia>()
-            .with::<AbandonStaleUploads>()
-            .with::<ProcessMedia>()
-            .with::<DeleteMediaFiles>()
-            .with::<crate::billing::ApplyBillingEvent>()
-            .with::<crate::billing::EndSubscription>()
-            .with::<crate::billing::ExpireCheckoutSession>()
-            .every(hourly, "prune_finished_jobs", &PruneFinishedJobs)
-            .every(hourly, "prune_auth_records", &PruneAuthRecords)
-            .every(hourly, "abandon_stale_uploads", &AbandonStaleUploads)
+            .every(HOURLY, "prune_finished_jobs", &PruneFinishedJobs)
     }
 
     /// Adds a job kind.

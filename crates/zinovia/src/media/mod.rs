@@ -13,8 +13,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub use jobs::{AbandonStaleUploads, DeleteMedia};
-pub use process::{DeleteMediaFiles, ProcessMedia, Processing};
+pub use jobs::{AbandonStaleUploads, DeleteMedia, DeleteMediaFiles, ProcessMedia};
+pub use process::Processing;
 pub use service::{
     Access, Usage, access, bytes_text, close_account, discard, find, ready_variants, usage,
 };
@@ -23,4 +23,18 @@ pub use types::{Asset, Kind, MediaId, Purpose, State, Variant};
 /// The JSON API (`/api/v1/media/...`).
 pub fn api_router() -> OpenApiRouter<AppState> {
     api::router()
+}
+
+/// Adds the jobs of media (processing, deletion, cleanup of abandoned files) to `registry`.
+pub fn jobs(registry: crate::jobs::Registry) -> crate::jobs::Registry {
+    registry
+        .with::<DeleteMedia>()
+        .with::<AbandonStaleUploads>()
+        .with::<ProcessMedia>()
+        .with::<DeleteMediaFiles>()
+        .every(
+            crate::jobs::HOURLY,
+            "abandon_stale_uploads",
+            &AbandonStaleUploads,
+        )
 }

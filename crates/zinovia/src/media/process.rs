@@ -14,9 +14,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 use zinovia_media::image::{Encoding, Processed};
@@ -26,7 +24,7 @@ use zinovia_media::{Format, ImageLimits, MediaError, VideoLimits};
 use super::db;
 use super::types::{Asset, Kind, MediaId, State};
 use crate::config::Settings;
-use crate::jobs::{Job, JobContext, JobError};
+use crate::jobs::JobError;
 use crate::metrics::MediaLabels;
 use crate::scan::{Clamd, Verdict};
 use crate::state::AppState;
@@ -110,101 +108,59 @@ impl Processing {
     }
 }
 
-/// Processes one upload. Enqueued by upload completion (as `process_media`, deduplicated
-/// per asset); safe to run again at any point.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ProcessMedia {
-    /// The asset.
-    pub asset_id: MediaId,
-}
-
-impl Job for ProcessMedia {
-    const KIND: &'static str = "process_media";
-    const MAX_ATTEMPTS: i32 = 5;
-    const PRIORITY: i16 = 5;
-    const TIMEOUT: Duration = Duration::from_secs(45 * 60);
-
-    fn dedup_key(&self) -> Option<String> {
-        Some(self.asset_id.to_string())
+/// Processes one upload (the `process_media` job's work): safe to run again at any point.
+/// `last_attempt`: this run is the job's last, so a failure on our side is final.
+pub(super) async fn process(
+    state: &AppState,
+    id: MediaId,
+    last_attempt: bool,
+) -> Result<(), JobError> {
+    let Some(asset) = db::get(&state.db, id).await? else {
+        tracing::info!(media_id = %id, "asset gone before processing; nothing to do");
+        return Ok(());
+    };
+    if !matches!(
+        asset.state,
+        State::Uploaded | State::Processing | State::Failed
+    ) {
+        tracing::info!(media_id = %id, state = asset.state.as_str(), "asset already processed");
+        return Ok(());
     }
-
-    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
-        let state = &ctx.state;
-        let id = self.asset_id;
-        let Some(asset) = db::get(&state.db, id).await? else {
-            tracing::info!(media_id = %id, "asset gone before processing; nothing to do");
-            return Ok(());
-        };
-        if !matches!(
-            asset.state,
-            State::Uploaded | State::Processing | State::Failed
-        ) {
-            tracing::info!(media_id = %id, state = asset.state.as_str(), "asset already processed");
-            return Ok(());
+    db::mark_processing(&state.db, id).await?;
+    let kind = asset.kind.as_str();
+    let count = |outcome: &'static str| {
+        state
+            .metrics
+            .media_processed
+            .get_or_create(&MediaLabels { kind, outcome })
+            .inc();
+    };
+    match make(state, &asset).await {
+        Ok(made) => {
+            store(state, &asset, made).await?;
+            count("ready");
+            tracing::info!(media_id = %id, kind, "media ready");
+            Ok(())
         }
-        db::mark_processing(&state.db, id).await?;
-        let kind = asset.kind.as_str();
-        let count = |outcome: &'static str| {
-            state
-                .metrics
-                .media_processed
-                .get_or_create(&MediaLabels { kind, outcome })
-                .inc();
-        };
-        match make(state, &asset).await {
-            Ok(made) => {
-                store(state, &asset, made).await?;
-                count("ready");
-                tracing::info!(media_id = %id, kind, "media ready");
-                Ok(())
+        Err(Failure::Rejected { reason, infected }) => {
+            reject(state, id, &reason).await?;
+            count(if infected { "infected" } else { "rejected" });
+            tracing::info!(media_id = %id, kind, %reason, "media rejected");
+            Ok(())
+        }
+        Err(Failure::Retry(e)) => {
+            if last_attempt {
+                db::mark_failed(&state.db, id, FAILED_REASON).await?;
+                count("failed");
+                tracing::error!(media_id = %id, kind, error = %format!("{e:#}"), "media processing failed for good");
             }
-            Err(Failure::Rejected { reason, infected }) => {
-                reject(state, id, &reason).await?;
-                count(if infected { "infected" } else { "rejected" });
-                tracing::info!(media_id = %id, kind, %reason, "media rejected");
-                Ok(())
-            }
-            Err(Failure::Retry(e)) => {
-                if ctx.attempt >= ctx.max_attempts {
-                    db::mark_failed(&state.db, id, FAILED_REASON).await?;
-                    count("failed");
-                    tracing::error!(media_id = %id, kind, error = %format!("{e:#}"), "media processing failed for good");
-                }
-                Err(JobError::Retry(e))
-            }
+            Err(JobError::Retry(e))
         }
     }
 }
 
 /// Shown to the uploader when processing kept failing on our side.
 const FAILED_REASON: &str = "We could not finish processing this file because of a problem on our side. It is kept and will be tried again.";
-
-/// Deletes the files of a rejected asset (its upload and anything made from it), keeping
-/// the row so the uploader can see why. Safe to run twice.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DeleteMediaFiles {
-    /// The asset.
-    pub asset_id: MediaId,
-}
-
-impl Job for DeleteMediaFiles {
-    const KIND: &'static str = "delete_media_files";
-    const MAX_ATTEMPTS: i32 = 10;
-
-    fn dedup_key(&self) -> Option<String> {
-        Some(self.asset_id.to_string())
-    }
-
-    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
-        ctx.state
-            .storage()
-            .map_err(|e| JobError::Retry(e.into()))?
-            .delete_asset(self.asset_id.0)
-            .await
-            .map_err(JobError::retry)?;
-        Ok(())
-    }
-}
 
 /// Why an upload did not become media.
 #[derive(Debug)]
@@ -524,7 +480,7 @@ async fn reject(state: &AppState, id: MediaId, reason: &str) -> Result<(), JobEr
     }
     db::replace_variants(&mut tx, id, &[]).await?;
     db::mark_rejected(&mut *tx, id, reason).await?;
-    crate::jobs::enqueue(&mut *tx, &DeleteMediaFiles { asset_id: id }).await?;
+    crate::jobs::enqueue(&mut *tx, &super::jobs::DeleteMediaFiles { asset_id: id }).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -5,8 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::db::{self, NewAsset};
-use super::jobs::DeleteMedia;
-use super::process::ProcessMedia;
+use super::jobs::{DeleteMedia, ProcessMedia};
 use super::types::{Asset, Kind, MediaId, Purpose, State, Variant, sanitize_filename};
 use crate::accounts::{Authenticated, Role, User, UserId};
 use crate::error::{AppError, FieldErrors};

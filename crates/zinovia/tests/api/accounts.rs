@@ -691,8 +691,7 @@ async fn mail_goes_through_smtp_when_configured() {
     let app = TestApp::spawn_with(|s| s.mail.smtp_url = Some(url.into())).await;
     let email = unique_email("smtp");
     app.sign_up(&email, PASSWORD).await;
-    app.run_pending_jobs(&zinovia::jobs::Registry::standard())
-        .await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
     let messages = sink.messages();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].0, [format!("<{email}>")]);
@@ -719,8 +718,7 @@ async fn a_failing_smtp_server_retries_the_mail_instead_of_failing_the_request()
     })
     .await;
     app.sign_up(&unique_email("retry"), PASSWORD).await; // 201 although mail cannot go out
-    app.run_pending_jobs(&zinovia::jobs::Registry::standard())
-        .await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
     let (state, attempts, error): (String, i32, Option<String>) = sqlx::query_as(
         "select state, attempts, last_error from jobs where kind = 'send_verification_email'",
     )

@@ -10,7 +10,6 @@ use zinovia::accounts::Role;
 use zinovia::billing::Provider;
 use zinovia::billing::signature;
 use zinovia::config::{Environment, Role as ConfigRole, Settings};
-use zinovia::jobs::Registry;
 
 use crate::helpers::TestApp;
 use crate::posts::{Member, call, creator, member, post, ready_photo};
@@ -54,7 +53,7 @@ pub async fn deliver_signed(
 pub async fn deliver(app: &TestApp, event: &Value) -> Value {
     let (status, body) = deliver_signed(app, event, SECRET, Utc::now().timestamp()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    app.run_pending_jobs(&Registry::standard()).await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
     body
 }
 
@@ -316,7 +315,7 @@ async fn forged_stale_or_unsigned_webhooks_are_refused_and_change_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    app.run_pending_jobs(&Registry::standard()).await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
     let db = &app.state.db;
     assert_eq!(count(db, "select count(*) from billing_events").await, 0);
     assert_eq!(count(db, "select count(*) from subscriptions").await, 0);
@@ -623,7 +622,7 @@ pub async fn click(
         Some(json!({"outcome": outcome})),
     )
     .await;
-    app.run_pending_jobs(&Registry::standard()).await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
     r
 }
 
@@ -1364,7 +1363,7 @@ async fn on_the_simulated_rail_a_fan_cancels_keeping_access_to_the_period_end_an
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    app.run_pending_jobs(&Registry::standard()).await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
     let (_, subs) = call(
         &app,
         Method::GET,
@@ -1412,7 +1411,7 @@ async fn on_the_simulated_rail_a_fan_cancels_keeping_access_to_the_period_end_an
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{payouts}");
-    app.run_pending_jobs(&Registry::standard()).await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
     let (_, payouts) = call(
         &app,
         Method::POST,
@@ -1435,7 +1434,7 @@ pub async fn clock(app: &TestApp, who: Option<&Member>, days: Value) -> (StatusC
         Some(json!({ "days": days })),
     )
     .await;
-    app.run_pending_jobs(&Registry::standard()).await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
     r
 }
 
@@ -1465,7 +1464,7 @@ async fn the_test_clock_ends_canceled_subscriptions_renews_the_others_and_exists
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    app.run_pending_jobs(&Registry::standard()).await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
 
     // Bad input and strangers change nothing.
     for days in [json!(0), json!(401), json!(-3), json!("a month")] {

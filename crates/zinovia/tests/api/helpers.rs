@@ -394,7 +394,7 @@ impl TestApp {
             .expect("storage")
             .with_processing()
             .await;
-        let app = http::router(state.clone(), ServeRole::All);
+        let app = zinovia::app::router(state.clone(), ServeRole::All);
         let stop = CancellationToken::new();
         state.start_posts_cache(stop.clone());
         tokio::spawn(http::serve(
@@ -707,7 +707,7 @@ impl TestApp {
     /// Runs the queued jobs (so mail is written), then returns every link with a token
     /// found in the local mail folder, oldest first.
     pub async fn mailed_links(&self) -> Vec<String> {
-        self.run_pending_jobs(&Registry::standard()).await;
+        self.run_pending_jobs(&zinovia::app::jobs()).await;
         mail_links(&self.data_dir().join("mail"))
     }
 }

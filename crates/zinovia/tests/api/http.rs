@@ -200,7 +200,7 @@ async fn the_openapi_document_is_3_1_and_describes_the_api() {
     }
     // The same document the CLI prints (`zinovia openapi`: the embedded defaults' limits,
     // which the test app keeps).
-    let cli = zinovia::http::openapi_json(&zinovia::config::Settings::defaults()).unwrap();
+    let cli = zinovia::app::openapi_json(&zinovia::config::Settings::defaults()).unwrap();
     assert_eq!(doc, serde_json::from_str::<Value>(&cli).unwrap());
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use zinovia::accounts::Role;
 use zinovia::billing::{Provider, signature};
-use zinovia::jobs::{Job, Registry};
+use zinovia::jobs::Job;
 
 use crate::billing::{
     FakeStripe, SECRET, click, clock, count, deliver, event, invoice, ledger, locked_post, sees,
@@ -23,7 +23,7 @@ use crate::processing::jpeg;
 const PASSWORD: &str = "purple lighthouse at dawn";
 
 async fn jobs(app: &TestApp) {
-    app.run_pending_jobs(&Registry::standard()).await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
 }
 
 async fn delete_account(app: &TestApp, who: &Member) {

@@ -509,8 +509,7 @@ async fn deletion_and_cleanup(app: &TestApp) {
         StatusCode::NOT_FOUND
     );
     // ...and from storage once the job ran.
-    app.run_pending_jobs(&zinovia::jobs::Registry::standard())
-        .await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
     assert_eq!(storage.list().await.unwrap(), Vec::<String>::new());
     let rows: i64 = sqlx::query_scalar("select count(*) from media_assets")
         .fetch_one(&app.state.db)
@@ -543,8 +542,7 @@ async fn deletion_and_cleanup(app: &TestApp) {
         .execute(&app.state.db)
         .await
         .unwrap();
-    app.run_pending_jobs(&zinovia::jobs::Registry::standard())
-        .await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
     assert_eq!(
         storage.list().await.unwrap(),
         Vec::<String>::new(),

@@ -435,8 +435,7 @@ async fn the_simulated_checkout_page_pays_on_a_click_with_its_csrf_token() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    app.run_pending_jobs(&zinovia::jobs::Registry::standard())
-        .await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
     let subscribed: i64 = sqlx::query_scalar(
         "select count(*) from subscriptions where creator_id = $1 and status = 'active'",
     )
@@ -804,8 +803,7 @@ async fn fans_pay_from_the_pages_and_see_their_subscriptions_and_purchases() {
     let (status, html) = page(&b, &app, &format!("/checkout/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("http-equiv=\"refresh\""), "{html}");
-    app.run_pending_jobs(&zinovia::jobs::Registry::standard())
-        .await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
     let (_, html) = page(&b, &app, &format!("/checkout/{id}")).await;
     assert!(html.contains("You are subscribed to Ada."), "{html}");
     let (_, html) = page(&b, &app, "/page_shop").await;
@@ -875,8 +873,7 @@ async fn fans_pay_from_the_pages_and_see_their_subscriptions_and_purchases() {
         r.headers()["location"],
         "/account/subscriptions?done=canceled"
     );
-    app.run_pending_jobs(&zinovia::jobs::Registry::standard())
-        .await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
     let (_, html) = page(&b, &app, "/account/subscriptions").await;
     assert!(
         html.contains("Canceled: ends") && !html.contains("Cancel subscription"),

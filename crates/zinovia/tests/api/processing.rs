@@ -9,7 +9,6 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use zinovia::accounts::Role;
-use zinovia::jobs::Registry;
 use zinovia::storage::StorageKey;
 
 use crate::helpers::{ClamdServer, Proc, S3Server, TestApp, assert_error, eicar, upload, zinovia};
@@ -196,7 +195,7 @@ fn ffprobe_tags(file: &Path) -> String {
 // ---- helpers ----------------------------------------------------------------------------
 
 async fn process(app: &TestApp) {
-    app.run_pending_jobs(&Registry::standard()).await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
 }
 
 async fn media(app: &TestApp, token: &str, id: &str) -> Value {
