@@ -508,7 +508,7 @@ pub struct BillingSettings {
         long,
         env = "PAYMENT_PROVIDER",
         value_enum,
-        default_value = "simulated"
+        default_value_t = crate::billing::Provider::Simulated
     )]
     pub payment_provider: crate::billing::Provider,
 

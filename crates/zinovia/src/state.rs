@@ -145,34 +145,6 @@ impl AppState {
             .ok_or_else(|| missing("the session secret"))
     }
 
-    /// The signing secret of webhooks from `provider`: `None` unless it is the configured
-    /// rail. Stripe's is `STRIPE_WEBHOOK_SECRET`; the simulated rail's is derived from the
-    /// session secret (the server signs its own deliveries).
-    pub fn webhook_secret(&self, provider: crate::billing::Provider) -> Option<String> {
-        use secrecy::ExposeSecret;
-        if provider != self.settings.billing.payment_provider {
-            return None;
-        }
-        match provider {
-            crate::billing::Provider::Stripe => self
-                .settings
-                .billing
-                .stripe_webhook_secret
-                .as_ref()
-                .map(|s| s.expose_secret().to_owned()),
-            crate::billing::Provider::Simulated => {
-                let key = self.session_secret.as_deref()?;
-                Some(format!(
-                    "whsec_sim_{}",
-                    crate::crypto::hmac_b64(
-                        key.expose_secret().as_bytes(),
-                        b"zinovia simulated webhooks"
-                    )
-                ))
-            }
-        }
-    }
-
     /// The rate limiter (HTTP roles only).
     pub fn limiter(&self) -> Result<&RateLimiter, AppError> {
         self.limiter

@@ -426,3 +426,18 @@ pub(super) async fn prune(conn: &mut PgConnection) -> Result<(u64, u64), sqlx::E
             .rows_affected();
     Ok((sessions, tokens))
 }
+
+/// Locks these accounts' rows (shared) until the end of the transaction and answers whether
+/// all exist and are open: a deletion in progress is waited for, then seen.
+pub(super) async fn lock_open(conn: &mut PgConnection, ids: &[Uuid]) -> Result<bool, sqlx::Error> {
+    let open = sqlx::query_scalar!(
+        r#"select deleted_at is null as "open!" from users where id = any($1) order by id for share"#,
+        ids
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut wanted = ids.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    Ok(open.len() == wanted.len() && open.iter().all(|o| *o))
+}

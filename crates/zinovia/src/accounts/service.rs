@@ -518,6 +518,14 @@ pub async fn delete_account(
     Ok(())
 }
 
+/// Whether these accounts all exist and are open, their rows locked (shared) until the end
+/// of the caller's transaction: a deletion in progress is waited for and then seen, so
+/// whatever the caller writes next cannot slip past a deletion (payments use it for
+/// checkouts and subscriptions).
+pub async fn lock_open(conn: &mut sqlx::PgConnection, ids: &[Uuid]) -> Result<bool, sqlx::Error> {
+    db::lock_open(conn, ids).await
+}
+
 /// Creates an account from the operator's command line: verified, adult confirmed by the
 /// operator, with the given role.
 pub async fn create_user(

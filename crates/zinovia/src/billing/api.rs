@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::checkout::{self, CheckoutRequest};
-use super::service::{self, Provider};
+use super::service;
 use super::simulated::{self, Outcome};
+use super::types::{CheckoutId, CheckoutKind, Provider};
 use super::views;
 use crate::error::{AppError, ErrorBody};
-use crate::http::extract::{ApiJson, CurrentUser};
+use crate::http::extract::{ApiJson, CurrentUser, PathId};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -148,7 +148,7 @@ async fn my_earnings(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Started {
     /// Ours.
-    pub checkout_id: Uuid,
+    pub checkout_id: CheckoutId,
     /// The rail (`simulated` or `stripe`).
     pub provider: String,
     /// Send the fan here to pay.
@@ -208,10 +208,9 @@ pub struct SimulatedOutcome {
 async fn simulated_checkout(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<CheckoutId>,
     ApiJson(req): ApiJson<SimulatedOutcome>,
 ) -> Result<axum::Json<Completed>, AppError> {
-    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
     let outcome = match req.outcome.as_str() {
         "pay" => Outcome::Pay,
         "decline" => Outcome::Decline,
@@ -261,9 +260,9 @@ async fn simulated_clock(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Completed {
     /// The checkout.
-    pub checkout_id: Uuid,
-    /// subscription, ppv or tip.
-    pub kind: String,
+    pub checkout_id: CheckoutId,
+    /// What it paid for.
+    pub kind: CheckoutKind,
     /// pay or decline.
     pub outcome: String,
 }

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::service::Provider;
+use super::types::{CheckoutId, CheckoutKind, CheckoutStatus, Provider, SessionMode};
 use crate::accounts::{FieldCheck, User};
 use crate::creators::{self, Creator, Found};
 use crate::error::AppError;
@@ -20,7 +20,7 @@ pub const MAX_TIP_MESSAGE: usize = 500;
 pub struct CheckoutRequest {
     /// `subscription`, `ppv` or `tip`.
     #[serde(default)]
-    #[schema(pattern = "^(subscription|ppv|tip)$", example = "subscription")]
+    #[schema(value_type = CheckoutKind)]
     pub kind: String,
     /// The creator's handle (subscriptions and tips).
     #[serde(default)]
@@ -43,9 +43,9 @@ pub struct CheckoutRequest {
 #[derive(Debug, Clone)]
 pub struct NewCheckout {
     /// Ours (the rail's `client_reference_id`).
-    pub id: Uuid,
-    /// subscription, ppv or tip.
-    pub kind: &'static str,
+    pub id: CheckoutId,
+    /// What it pays for.
+    pub kind: CheckoutKind,
     /// Who pays.
     pub fan: Uuid,
     /// Who is paid.
@@ -74,7 +74,7 @@ pub async fn start(
     let c = record(state, fan, provider, req).await?;
     let url = match provider {
         Provider::Simulated => {
-            super::db::set_session(&state.db, c.id, &format!("cs_sim_{}", c.id.simple())).await?;
+            super::db::set_session(&state.db, c.id, &format!("cs_sim_{}", c.id.0.simple())).await?;
             state.settings.link(&super::simulated::checkout_path(c.id))
         }
         Provider::Stripe => match stripe_session(state, fan, &c).await {
@@ -91,12 +91,65 @@ pub async fn start(
 
 /// Where the rail sends the fan back: the checkout's own page (with `?outcome=cancel` when
 /// they gave up).
-pub fn return_path(id: Uuid, canceled: bool) -> String {
+pub fn return_path(id: CheckoutId, canceled: bool) -> String {
     if canceled {
         format!("/checkout/{id}?outcome=cancel")
     } else {
         format!("/checkout/{id}")
     }
+}
+
+/// How far a fan's checkout has come, for the page the rail sends them back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Not paid yet, or paid but what it pays for is not granted yet (the rail's events are
+    /// handled one by one, in any order).
+    Waiting,
+    /// Paid, and what it pays for is there (the subscription grants access, the post is
+    /// bought; a tip needs nothing more).
+    Granted,
+    /// It will not be paid: failed, expired, closed or refused.
+    Failed,
+}
+
+/// A fan's checkout on the configured rail and how far it has come (404 when it is not
+/// theirs).
+pub async fn progress(
+    state: &AppState,
+    fan: &User,
+    id: CheckoutId,
+) -> Result<(super::db::Checkout, Progress), AppError> {
+    let provider = state.settings.billing.payment_provider;
+    let c = super::db::fans_checkout(&state.db, provider, id, fan.id.0)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let progress = match c.status {
+        CheckoutStatus::Open => Progress::Waiting,
+        CheckoutStatus::Failed
+        | CheckoutStatus::Expired
+        | CheckoutStatus::Canceled
+        | CheckoutStatus::Refused => Progress::Failed,
+        CheckoutStatus::Completed => {
+            let mut conn = state.db.acquire().await?;
+            let granted = match (c.kind, c.post_id) {
+                (CheckoutKind::Subscription, _) => {
+                    let grace = state.settings.content.subscription_grace.0;
+                    super::db::subscribed(&mut conn, c.fan_id, c.creator_id, grace).await?
+                }
+                (CheckoutKind::Ppv, Some(post)) => {
+                    super::db::bought(&mut conn, c.fan_id, post).await?
+                }
+                (CheckoutKind::Ppv, None) => false,
+                (CheckoutKind::Tip, _) => true,
+            };
+            if granted {
+                Progress::Granted
+            } else {
+                Progress::Waiting
+            }
+        }
+    };
+    Ok((c, progress))
 }
 
 /// Validates a request and records the checkout (status `open`).
@@ -108,19 +161,20 @@ pub async fn record(
 ) -> Result<NewCheckout, AppError> {
     let mut conn = state.db.acquire().await?;
     let mut check = FieldCheck::default();
-    let kind = match req.kind.as_str() {
-        "subscription" => "subscription",
-        "ppv" => "ppv",
-        "tip" => "tip",
-        _ => {
-            check.add("kind", "must be subscription, ppv or tip");
-            check.finish()?;
-            return Err(AppError::BadRequest("kind".into()));
-        }
+    let Some(kind) = CheckoutKind::parse(&req.kind) else {
+        check.add("kind", "must be subscription, ppv or tip");
+        check.finish()?;
+        return Err(AppError::BadRequest("kind".into()));
+    };
+    // The field a problem with who is paid is reported on.
+    let paid_field = if kind == CheckoutKind::Ppv {
+        "post_id"
+    } else {
+        "creator"
     };
     let grace = state.settings.content.subscription_grace.0;
     let (creator, post_id, amount, currency, message, trial_days) = match kind {
-        "ppv" => {
+        CheckoutKind::Ppv => {
             let Some(post) = req.post_id.as_deref().and_then(|p| Uuid::parse_str(p).ok()) else {
                 check.add("post_id", "must be the id of a pay-per-view post");
                 check.finish()?;
@@ -128,28 +182,28 @@ pub async fn record(
             };
             // The price and currency are the post's own, as shown on it: a creator who
             // changes their currency later does not change what a post costs.
-            let Some((creator_id, price, currency)) = super::db::ppv_post(&mut conn, post).await?
-            else {
+            let Some(offer) = crate::posts::ppv_offer(&mut conn, post).await? else {
                 check.add("post_id", "is not a pay-per-view post on sale");
                 check.finish()?;
                 return Err(AppError::BadRequest("post_id".into()));
             };
-            let creator = creators::by_user(&mut *conn, creator_id)
+            let creator = creators::by_user(&mut *conn, offer.creator_id)
                 .await?
                 .ok_or(AppError::NotFound)?;
             if super::db::bought(&mut conn, fan.id.0, post).await? {
                 return Err(AppError::Conflict("you already bought this post".into()));
             }
-            (creator, Some(post), price, currency, None, 0)
+            let price = i32::try_from(offer.price.minor).unwrap_or(i32::MAX);
+            (creator, Some(post), price, offer.price.currency, None, 0)
         }
-        _ => {
+        CheckoutKind::Subscription | CheckoutKind::Tip => {
             let creator = creator_of(&mut conn, req.creator.as_deref(), &mut check).await?;
             let Some(creator) = creator else {
                 check.finish()?;
                 return Err(AppError::BadRequest("creator".into()));
             };
             let currency = creator.currency.clone();
-            if kind == "subscription" {
+            if kind == CheckoutKind::Subscription {
                 if super::db::subscribed(&mut conn, fan.id.0, creator.user_id, grace).await? {
                     return Err(AppError::Conflict(
                         "you already subscribe to this creator".into(),
@@ -188,14 +242,11 @@ pub async fn record(
         }
     };
     if creator.user_id == fan.id.0 {
-        check.add(
-            if kind == "ppv" { "post_id" } else { "creator" },
-            "is your own",
-        );
+        check.add(paid_field, "is your own");
     }
     check.finish()?;
     let c = NewCheckout {
-        id: Uuid::now_v7(),
+        id: CheckoutId(Uuid::now_v7()),
         kind,
         fan: fan.id.0,
         currency,
@@ -209,27 +260,36 @@ pub async fn record(
     let mut tx = state.db.begin().await?;
     // Both accounts are locked (shared) while the checkout is written: a deletion running
     // now either closed them already (seen here) or waits, and then closes this checkout.
-    if !super::db::accounts_open(&mut tx, c.fan, c.creator.user_id).await? {
-        return Err(AppError::field(
-            if kind == "ppv" { "post_id" } else { "creator" },
-            "is no longer available",
-        ));
+    if !crate::accounts::lock_open(&mut tx, &[c.fan, c.creator.user_id]).await? {
+        return Err(AppError::field(paid_field, "is no longer available"));
     }
-    if kind == "subscription" {
+    if kind == CheckoutKind::Subscription {
         // One open subscription checkout per fan and creator: an older one is closed, so a
         // trial decided when it started cannot be collected twice.
-        let replaced = super::db::cancel_open_subscription_checkouts(
+        let replaced = super::db::cancel_open_checkouts(
             &mut tx,
             c.fan,
-            c.creator.user_id,
+            Some(c.creator.user_id),
             "replaced by a newer checkout",
         )
         .await?;
         super::service::expire_at_rail(&mut tx, replaced).await?;
     }
-    super::db::insert_checkout(&mut tx, provider.as_str(), &c).await?;
+    super::db::insert_checkout(&mut tx, provider, &c).await?;
     tx.commit().await?;
     Ok(c)
+}
+
+/// Whether one of `fan`'s subscriptions to `creator` grants access now (the one
+/// definition, `subscription_grants`).
+pub async fn subscribed(
+    conn: &mut PgConnection,
+    settings: &crate::config::Settings,
+    fan: Uuid,
+    creator: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let grace = settings.content.subscription_grace.0;
+    super::db::subscribed(conn, fan, creator, grace).await
 }
 
 /// The free trial `fan` gets on subscribing to `creator`: the creator's trial, once per fan
@@ -290,7 +350,7 @@ pub async fn stripe_session(
         AppError::Unavailable
     };
     let mut conn = state.db.acquire().await?;
-    let provider = Provider::Stripe.as_str();
+    let provider = Provider::Stripe;
     let customer = match super::db::customer_of(&mut conn, fan.id.0, provider).await? {
         Some(id) => id,
         None => {
@@ -319,7 +379,7 @@ pub async fn stripe_session(
     field(&mut f, "metadata[checkout_id]", c.id);
     field(&mut f, "metadata[fan_id]", c.fan);
     field(&mut f, "metadata[creator_id]", creator.user_id);
-    if c.kind == "subscription" {
+    if c.kind == CheckoutKind::Subscription {
         let price = match super::db::creator_price(
             &mut conn,
             creator.user_id,
@@ -378,7 +438,7 @@ pub async fn stripe_session(
                 price
             }
         };
-        field(&mut f, "mode", "subscription");
+        field(&mut f, "mode", SessionMode::Subscription);
         field(&mut f, "line_items[0][price]", &price);
         field(&mut f, "line_items[0][quantity]", 1);
         field(&mut f, "subscription_data[metadata][fan_id]", c.fan);
@@ -401,10 +461,10 @@ pub async fn stripe_session(
         }
     } else {
         let name = match c.kind {
-            "ppv" => format!("A post by @{}", creator.handle),
+            CheckoutKind::Ppv => format!("A post by @{}", creator.handle),
             _ => format!("A tip for @{}", creator.handle),
         };
-        field(&mut f, "mode", "payment");
+        field(&mut f, "mode", SessionMode::Payment);
         field(&mut f, "line_items[0][price_data][currency]", &currency);
         field(
             &mut f,

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::types::{SessionPaymentStatus, SubscriptionStatus};
+
 /// A received event: its id, type, time and object.
 #[derive(Debug, Clone)]
 pub struct Envelope {
@@ -71,8 +73,8 @@ pub struct SubscriptionState {
     pub id: String,
     /// The provider's customer.
     pub customer: Option<String>,
-    /// incomplete, incomplete_expired, trialing, active, past_due, canceled, unpaid, paused.
-    pub status: String,
+    /// Its status.
+    pub status: SubscriptionStatus,
     /// End of the paid (or trial) period.
     pub current_period_end: Option<DateTime<Utc>>,
     /// Ends at the period's end.
@@ -139,8 +141,10 @@ pub enum Event {
     CheckoutPaid(CheckoutOutcome),
     /// A checkout completed without the money yet (an asynchronous payment method).
     CheckoutPending(CheckoutOutcome),
-    /// A checkout's payment failed or the session expired.
+    /// A checkout's payment failed.
     CheckoutFailed(CheckoutOutcome),
+    /// A checkout's session expired unpaid.
+    CheckoutExpired(CheckoutOutcome),
     /// A subscription was created or changed.
     Subscription(SubscriptionState),
     /// An invoice was paid.
@@ -162,16 +166,22 @@ pub fn from_stripe(e: &Envelope) -> Event {
     let o = &e.object;
     match e.kind.as_str() {
         "checkout.session.completed" => match checkout(o) {
-            Some(c) if str_of(o, "payment_status") == Some("unpaid") => Event::CheckoutPending(c),
+            Some(c)
+                if str_of(o, "payment_status").and_then(SessionPaymentStatus::parse)
+                    == Some(SessionPaymentStatus::Unpaid) =>
+            {
+                Event::CheckoutPending(c)
+            }
             Some(c) => Event::CheckoutPaid(c),
             None => Event::Ignored,
         },
         "checkout.session.async_payment_succeeded" => {
             checkout(o).map_or(Event::Ignored, Event::CheckoutPaid)
         }
-        "checkout.session.async_payment_failed" | "checkout.session.expired" => {
+        "checkout.session.async_payment_failed" => {
             checkout(o).map_or(Event::Ignored, Event::CheckoutFailed)
         }
+        "checkout.session.expired" => checkout(o).map_or(Event::Ignored, Event::CheckoutExpired),
         "customer.subscription.created"
         | "customer.subscription.updated"
         | "customer.subscription.deleted" => {
@@ -246,7 +256,7 @@ fn subscription(o: &Value) -> Option<SubscriptionState> {
     Some(SubscriptionState {
         id: str_of(o, "id")?.to_owned(),
         customer: id_of(o, "customer"),
-        status: str_of(o, "status")?.to_owned(),
+        status: SubscriptionStatus::parse(str_of(o, "status")?)?,
         current_period_end: period_end,
         cancel_at_period_end: o
             .get("cancel_at_period_end")

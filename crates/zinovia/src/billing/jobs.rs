@@ -1,10 +1,35 @@
-//! Payments' background jobs besides applying events: ending subscriptions and closing
-//! checkouts at the rail when an account in them is closed.
+//! Payments' background jobs: applying a received event, and ending subscriptions and
+//! closing checkouts at the rail when an account in them is closed.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::types::Provider;
 use crate::jobs::{Job, JobContext, JobError};
+
+/// Applies one recorded event (the webhook's slow half), in any order and any number of
+/// times.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApplyBillingEvent {
+    /// Its provider.
+    pub provider: Provider,
+    /// Its id there.
+    pub event_id: String,
+}
+
+impl Job for ApplyBillingEvent {
+    const KIND: &'static str = "apply_billing_event";
+    const MAX_ATTEMPTS: i32 = 8;
+    const PRIORITY: i16 = 10;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(format!("{}:{}", self.provider.as_str(), self.event_id))
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        super::service::apply(&ctx.state, self.provider, &self.event_id).await
+    }
+}
 
 /// Cancels one subscription at its rail at once (an account in it was closed).
 #[derive(Debug, Clone, Serialize, Deserialize)]

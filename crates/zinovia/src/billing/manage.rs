@@ -7,8 +7,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::service::Provider;
 use super::stripe::{Form, Stripe, StripeError, field};
+use super::types::{Provider, SubscriptionStatus};
 use crate::accounts::User;
 use crate::error::AppError;
 use crate::jobs::JobError;
@@ -35,8 +35,7 @@ pub async fn cancel(state: &AppState, fan: &User, handle: &str) -> Result<(), Ap
         crate::creators::Found::MovedTo(_) => return Err(AppError::NotFound),
     };
     let subs =
-        super::db::live_subscriptions(&mut conn, fan.id.0, creator.user_id, provider.as_str())
-            .await?;
+        super::db::live_subscriptions(&mut conn, fan.id.0, creator.user_id, provider).await?;
     if subs.is_empty() {
         return Err(AppError::NotFound);
     }
@@ -60,8 +59,7 @@ pub async fn cancel(state: &AppState, fan: &User, handle: &str) -> Result<(), Ap
                     .map_err(refused)?;
             }
             Provider::Simulated => {
-                let object =
-                    simulated_subscription(&sub, &sub.status, true, sub.current_period_end);
+                let object = simulated_subscription(&sub, sub.status, true, sub.current_period_end);
                 super::simulated::deliver(
                     state,
                     Utc::now().timestamp(),
@@ -77,7 +75,7 @@ pub async fn cancel(state: &AppState, fan: &User, handle: &str) -> Result<(), Ap
 /// A simulated subscription object as the rail would send it.
 fn simulated_subscription(
     sub: &super::db::LiveSubscription,
-    status: &str,
+    status: SubscriptionStatus,
     cancel_at_period_end: bool,
     period_end: chrono::DateTime<Utc>,
 ) -> serde_json::Value {
@@ -100,11 +98,11 @@ pub(super) async fn end_now(state: &AppState, id: Uuid) -> Result<(), JobError> 
         return Ok(());
     };
     drop(conn);
-    if matches!(sub.status.as_str(), "canceled" | "incomplete_expired") {
+    if !sub.status.billable() {
         return Ok(());
     }
-    match Provider::parse(&sub.provider) {
-        Some(Provider::Stripe) => {
+    match sub.provider {
+        Provider::Stripe => {
             let stripe = stripe(state).map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
             match stripe
                 .delete(&format!(
@@ -121,9 +119,9 @@ pub(super) async fn end_now(state: &AppState, id: Uuid) -> Result<(), JobError> 
                 Err(e) => return Err(JobError::Retry(e.into())),
             }
         }
-        Some(Provider::Simulated) => {
+        Provider::Simulated => {
             let now = Utc::now();
-            let object = simulated_subscription(&sub, "canceled", false, now);
+            let object = simulated_subscription(&sub, SubscriptionStatus::Canceled, false, now);
             super::simulated::deliver(
                 state,
                 now.timestamp(),
@@ -131,12 +129,6 @@ pub(super) async fn end_now(state: &AppState, id: Uuid) -> Result<(), JobError> 
             )
             .await
             .map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
-        }
-        None => {
-            return Err(JobError::Abort(anyhow::anyhow!(
-                "unknown rail {}",
-                sub.provider
-            )));
         }
     }
     tracing::info!(subscription = %sub.provider_subscription_id, rail = %sub.provider, "subscription canceled at the rail (account closed)");
@@ -175,7 +167,7 @@ pub async fn portal(state: &AppState, fan: &User) -> Result<String, AppError> {
         ));
     }
     let mut conn = state.db.acquire().await?;
-    let customer = super::db::customer_of(&mut conn, fan.id.0, Provider::Stripe.as_str())
+    let customer = super::db::customer_of(&mut conn, fan.id.0, Provider::Stripe)
         .await?
         .ok_or_else(|| AppError::Conflict("you have not paid anything yet".into()))?;
     let mut f = Form::new();
@@ -190,6 +182,16 @@ pub async fn portal(state: &AppState, fan: &User) -> Result<String, AppError> {
         .await
         .map_err(refused)?;
     url.ok_or_else(|| AppError::Internal(anyhow::anyhow!("a portal session without a URL")))
+}
+
+/// Where a creator's payout onboarding stands on the configured rail (`None`: not started).
+pub async fn payout_status(
+    state: &AppState,
+    creator: Uuid,
+) -> Result<Option<super::db::PayoutAccount>, AppError> {
+    let mut conn = state.db.acquire().await?;
+    let provider = state.settings.billing.payment_provider;
+    Ok(super::db::payout_account(&mut conn, creator, provider).await?)
 }
 
 /// A creator's payout onboarding.
@@ -219,9 +221,9 @@ pub async fn onboard(state: &AppState, creator: &User) -> Result<Payouts, AppErr
     {
         return Err(AppError::NotFound);
     }
-    let existing = super::db::payout_account(&mut conn, creator.id.0, provider.as_str()).await?;
+    let existing = super::db::payout_account(&mut conn, creator.id.0, provider).await?;
     let account = match (&existing, provider) {
-        (Some(a), _) => a.0.clone(),
+        (Some(a), _) => a.account_id.clone(),
         (None, Provider::Stripe) => {
             let mut f = Form::new();
             field(&mut f, "email", &creator.email);
@@ -235,12 +237,12 @@ pub async fn onboard(state: &AppState, creator: &User) -> Result<Payouts, AppErr
                 .create("/v1/accounts", &format!("account-{}", creator.id.0), &f)
                 .await
                 .map_err(refused)?;
-            super::db::save_payout_account(&mut conn, creator.id.0, provider.as_str(), &id).await?;
+            super::db::save_payout_account(&mut conn, creator.id.0, provider, &id).await?;
             id
         }
         (None, Provider::Simulated) => {
             let id = format!("acct_sim_{}", creator.id.0.simple());
-            super::db::save_payout_account(&mut conn, creator.id.0, provider.as_str(), &id).await?;
+            super::db::save_payout_account(&mut conn, creator.id.0, provider, &id).await?;
             let object = json!({"id": id, "object": "account", "charges_enabled": true,
                                 "payouts_enabled": true, "details_submitted": true});
             super::simulated::deliver(
@@ -252,9 +254,9 @@ pub async fn onboard(state: &AppState, creator: &User) -> Result<Payouts, AppErr
             id
         }
     };
-    let (charges, payouts, submitted) = existing
-        .map(|a| (a.1, a.2, a.3))
-        .unwrap_or((false, false, false));
+    let (charges, payouts, submitted) = existing.map_or((false, false, false), |a| {
+        (a.charges_enabled, a.payouts_enabled, a.details_submitted)
+    });
     let onboarding_url = match provider {
         Provider::Stripe if !payouts => {
             let mut f = Form::new();

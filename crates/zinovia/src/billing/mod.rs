@@ -5,7 +5,7 @@
 
 mod api;
 mod checkout;
-pub mod db;
+mod db;
 pub mod events;
 mod jobs;
 mod manage;
@@ -14,16 +14,19 @@ mod service;
 pub mod signature;
 pub mod simulated;
 pub mod stripe;
+pub mod types;
 mod views;
 
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub use checkout::trial_days_for;
-pub use jobs::{EndSubscription, ExpireCheckoutSession};
-pub use manage::{Payouts, onboard};
-pub use service::{ApplyBillingEvent, Provider, close_account, platform_fee};
+pub use checkout::{subscribed, trial_days_for};
+pub use db::PayoutAccount;
+pub use jobs::{ApplyBillingEvent, EndSubscription, ExpireCheckoutSession};
+pub use manage::{Payouts, onboard, payout_status};
+pub use service::{close_account, platform_fee, webhook_secret};
+pub use types::{CheckoutId, Provider};
 pub use views::{Earnings, PeriodView, earnings};
 
 /// The web pages: checkouts, the fan's subscriptions and purchases, the simulated rail's

@@ -8,12 +8,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use uuid::Uuid;
 
-use super::checkout::CheckoutRequest;
+use super::checkout::{CheckoutRequest, Progress};
 use super::simulated::{self, Outcome};
+use super::types::{CheckoutId, CheckoutKind, CheckoutStatus, PaymentStatus, SubscriptionStatus};
 use crate::error::{AppError, FieldErrors};
-use crate::http::extract::CurrentUser;
+use crate::http::extract::{CurrentUser, PathId};
 use crate::site::{self, FormErrors, Layout};
 use crate::state::AppState;
 
@@ -37,24 +37,23 @@ pub(super) async fn checkout_page(
     State(state): State<AppState>,
     layout: Layout,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<CheckoutId>,
 ) -> Result<Response, AppError> {
-    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
     let (c, creator) = simulated::open_checkout(&state, user.user.id.0, id).await?;
     let page = CheckoutPage {
         layout,
-        what: match c.kind.as_str() {
-            "subscription" => "Subscribe",
-            "ppv" => "Unlock a post",
-            _ => "Send a tip",
+        what: match c.kind {
+            CheckoutKind::Subscription => "Subscribe",
+            CheckoutKind::Ppv => "Unlock a post",
+            CheckoutKind::Tip => "Send a tip",
         },
-        amount: site::money(i64::from(c.amount_minor), &c.currency),
-        recurring: c.kind == "subscription",
+        amount: c.amount().text(),
+        recurring: c.kind == CheckoutKind::Subscription,
         creator_name: creator.display_name,
         handle: creator.handle,
-        message: c.message.unwrap_or_default(),
-        open: c.status == "open",
-        status: c.status,
+        message: c.message.clone().unwrap_or_default(),
+        open: c.status == CheckoutStatus::Open,
+        status: c.status.to_string(),
         action: simulated::checkout_path(id),
         back: super::checkout::return_path(id, true),
     };
@@ -73,10 +72,9 @@ pub(super) struct OutcomeForm {
 pub(super) async fn checkout_submit(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<CheckoutId>,
     Form(form): Form<OutcomeForm>,
 ) -> Result<Response, AppError> {
-    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
     let outcome = match form.outcome.as_str() {
         "pay" => Outcome::Pay,
         "decline" => Outcome::Decline,
@@ -262,7 +260,7 @@ pub(super) async fn tip(
         )),
         Some(minor) => {
             let req = CheckoutRequest {
-                kind: "tip".into(),
+                kind: CheckoutKind::Tip.as_str().into(),
                 creator: Some(handle.clone()),
                 post_id: None,
                 amount_minor: Some(minor),
@@ -318,7 +316,7 @@ async fn tip_currency(state: &AppState, handle: &str) -> Result<String, AppError
 #[template(path = "billing/checkout_status.html")]
 struct StatusPage {
     layout: Layout,
-    /// waiting, done, failed, canceled.
+    /// thanks, waiting, gave_up (at the rail's page), declined.
     state: &'static str,
     what: &'static str,
     amount: String,
@@ -339,52 +337,27 @@ pub(super) async fn checkout_status(
     State(state): State<AppState>,
     layout: Layout,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<CheckoutId>,
     Query(q): Query<StatusQuery>,
 ) -> Result<Response, AppError> {
-    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
-    let provider = state.settings.billing.payment_provider;
-    let c = super::db::fans_checkout(&state.db, provider.as_str(), id, user.user.id.0)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (c, progress) = super::checkout::progress(&state, &user.user, id).await?;
     let creator = crate::creators::by_user(&state.db, c.creator_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    // "Thank you" only once what was bought is there: the rail's events are handled one by
-    // one and in any order, so a completed checkout may come before the access it pays for.
-    let granted = match (c.status.as_str(), c.kind.as_str(), c.post_id) {
-        ("completed", "subscription", _) => {
-            let mut conn = state.db.acquire().await?;
-            super::db::subscribed(
-                &mut conn,
-                c.fan_id,
-                c.creator_id,
-                state.settings.content.subscription_grace.0,
-            )
-            .await?
-        }
-        ("completed", "ppv", Some(post)) => {
-            let mut conn = state.db.acquire().await?;
-            super::db::bought(&mut conn, c.fan_id, post).await?
-        }
-        ("completed", _, _) => true,
-        _ => false,
-    };
     let page = StatusPage {
         layout,
-        state: match (c.status.as_str(), q.outcome.as_str()) {
-            ("completed", _) if granted => "done",
-            ("completed", _) => "waiting",
-            ("failed" | "expired", _) => "failed",
-            (_, "cancel") => "canceled",
-            _ => "waiting",
+        state: match (progress, q.outcome.as_str()) {
+            (Progress::Granted, _) => "thanks",
+            (Progress::Failed, _) => "declined",
+            (Progress::Waiting, "cancel") if c.status == CheckoutStatus::Open => "gave_up",
+            (Progress::Waiting, _) => "waiting",
         },
-        what: match c.kind.as_str() {
-            "subscription" => "subscription",
-            "ppv" => "unlock",
-            _ => "tip",
+        what: match c.kind {
+            CheckoutKind::Subscription => "subscribed",
+            CheckoutKind::Ppv => "unlocked",
+            CheckoutKind::Tip => "tipped",
         },
-        amount: site::money(i64::from(c.amount_minor), &c.currency),
+        amount: c.amount().text(),
         post: c.post_id.map(|p| format!("#post-{p}")).unwrap_or_default(),
         handle: creator.handle,
         name: creator.display_name,
@@ -435,20 +408,19 @@ pub(super) async fn subscriptions(
         .subscriptions
         .into_iter()
         .map(|s| {
-            let live = matches!(
-                s.status.as_str(),
-                "trialing" | "active" | "past_due" | "unpaid" | "incomplete"
-            );
+            let live = s.status.billable();
             SubscriptionLine {
                 price: match (s.price_minor, &s.currency) {
                     (Some(p), Some(c)) => format!("{} a month", site::money(i64::from(p), c)),
                     _ => String::new(),
                 },
-                state: match (s.status.as_str(), s.cancel_at_period_end) {
+                state: match (s.status, s.cancel_at_period_end) {
                     (_, true) if live => "Canceled: ends".to_owned(),
-                    ("trialing", _) => "Free trial until".to_owned(),
-                    ("active", _) => "Renews".to_owned(),
-                    ("past_due" | "unpaid", _) => "Payment failed: retrying until".to_owned(),
+                    (SubscriptionStatus::Trialing, _) => "Free trial until".to_owned(),
+                    (SubscriptionStatus::Active, _) => "Renews".to_owned(),
+                    (SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid, _) => {
+                        "Payment failed: retrying until".to_owned()
+                    }
                     _ => "Ended".to_owned(),
                 },
                 until: s.current_period_end.format("%-d %b %Y").to_string(),
@@ -464,7 +436,7 @@ pub(super) async fn subscriptions(
         lines,
         portal: state.settings.billing.payment_provider == super::Provider::Stripe,
         notice: match q.done.as_str() {
-            "canceled" => "Your subscription is canceled. You keep access until the end of the period you paid for.".to_owned(),
+            "cancel" => "Your subscription is canceled. You keep access until the end of the period you paid for.".to_owned(),
             _ => String::new(),
         },
     };
@@ -478,7 +450,7 @@ pub(super) async fn cancel(
     Path(handle): Path<String>,
 ) -> Result<Response, AppError> {
     super::manage::cancel(&state, &user.user, &handle).await?;
-    Ok(Redirect::to("/account/subscriptions?done=canceled").into_response())
+    Ok(Redirect::to("/account/subscriptions?done=cancel").into_response())
 }
 
 /// `POST /account/billing-portal`: the rail's page for cards and invoices.
@@ -518,8 +490,8 @@ pub(super) async fn purchases(
         .payments
         .into_iter()
         .map(|p| PaymentLine {
-            what: match (p.kind.as_str(), &p.message) {
-                ("ppv", _) => "Unlocked a post".to_owned(),
+            what: match (p.kind, &p.message) {
+                (CheckoutKind::Ppv, _) => "Unlocked a post".to_owned(),
                 (_, Some(m)) if !m.is_empty() => format!("Tip: “{m}”"),
                 _ => "Tip".to_owned(),
             },
@@ -528,9 +500,9 @@ pub(super) async fn purchases(
                 None => format!("/{}", p.handle),
             },
             amount: site::money(i64::from(p.amount_minor), &p.currency),
-            status: match p.status.as_str() {
-                "paid" => String::new(),
-                other => other.to_owned(),
+            status: match p.status {
+                PaymentStatus::Paid => String::new(),
+                other => other.to_string(),
             },
             when: p.created_at.format("%-d %b %Y").to_string(),
             handle: p.handle,

@@ -2,40 +2,38 @@
 //! the entitlement rows, in any order and any number of times.
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 
-use super::db::{self, Entry};
+use super::db::{self, ClosedCheckout, Entry};
 use super::events::{self, Envelope, Event, Reversal};
 use super::signature::{self, SignatureError};
+use super::types::{CheckoutKind, CheckoutStatus, EntryKind, PaymentStatus, Provider};
 use crate::error::AppError;
-use crate::jobs::{self, Job, JobContext, JobError};
+use crate::jobs::{self, JobError};
 use crate::state::AppState;
 
-/// The payment rails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Provider {
-    /// Local checkout pages that pay or fail on a click (development, demos, tests).
-    Simulated,
-    /// Stripe with Stripe Connect.
-    Stripe,
-}
-
-impl Provider {
-    /// As stored and in URLs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Simulated => "simulated",
-            Provider::Stripe => "stripe",
-        }
+/// The signing secret of webhooks from `provider`: `None` unless it is the configured
+/// rail. Stripe's is `STRIPE_WEBHOOK_SECRET`; the simulated rail's is derived from the
+/// session secret (the server signs its own deliveries).
+pub fn webhook_secret(state: &AppState, provider: Provider) -> Option<String> {
+    use secrecy::ExposeSecret;
+    let billing = &state.settings.billing;
+    if provider != billing.payment_provider {
+        return None;
     }
-
-    /// From a URL segment.
-    pub fn parse(s: &str) -> Option<Provider> {
-        match s {
-            "simulated" => Some(Provider::Simulated),
-            "stripe" => Some(Provider::Stripe),
-            _ => None,
+    match provider {
+        Provider::Stripe => billing
+            .stripe_webhook_secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_owned()),
+        Provider::Simulated => {
+            let key = state.session_secret().ok()?;
+            Some(format!(
+                "whsec_sim_{}",
+                crate::crypto::hmac_b64(
+                    key.expose_secret().as_bytes(),
+                    b"zinovia simulated webhooks"
+                )
+            ))
         }
     }
 }
@@ -56,7 +54,7 @@ pub async fn receive(
     signature_header: Option<&str>,
     body: &[u8],
 ) -> Result<bool, AppError> {
-    let secret = state.webhook_secret(provider).ok_or(AppError::NotFound)?;
+    let secret = webhook_secret(state, provider).ok_or(AppError::NotFound)?;
     signature::verify(
         &secret,
         signature_header,
@@ -69,18 +67,11 @@ pub async fn receive(
     let payload: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let mut tx = state.db.begin().await?;
-    let new = db::record_event(
-        &mut *tx,
-        provider.as_str(),
-        &envelope.id,
-        &envelope.kind,
-        &payload,
-    )
-    .await?;
+    let new = db::record_event(&mut *tx, provider, &envelope.id, &envelope.kind, &payload).await?;
     if new {
         jobs::enqueue(
             &mut *tx,
-            &ApplyBillingEvent {
+            &super::jobs::ApplyBillingEvent {
                 provider,
                 event_id: envelope.id.clone(),
             },
@@ -108,7 +99,7 @@ pub async fn close_account(
         )
         .await?;
     }
-    let closed = db::cancel_open_checkouts_of(conn, user, "account deleted").await?;
+    let closed = db::cancel_open_checkouts(conn, user, None, "account deleted").await?;
     expire_at_rail(conn, closed).await
 }
 
@@ -116,10 +107,10 @@ pub async fn close_account(
 /// simulated rail's page refuses a closed checkout by itself).
 pub(super) async fn expire_at_rail(
     conn: &mut sqlx::PgConnection,
-    closed: Vec<(String, Option<String>)>,
+    closed: Vec<ClosedCheckout>,
 ) -> Result<(), sqlx::Error> {
-    for (provider, session) in closed {
-        if let (Some(Provider::Stripe), Some(session_id)) = (Provider::parse(&provider), session) {
+    for c in closed {
+        if let (Provider::Stripe, Some(session_id)) = (c.provider, c.session_id) {
             jobs::enqueue(
                 &mut *conn,
                 &super::jobs::ExpireCheckoutSession { session_id },
@@ -128,29 +119,6 @@ pub(super) async fn expire_at_rail(
         }
     }
     Ok(())
-}
-
-/// Applies one recorded event (the webhook's slow half).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ApplyBillingEvent {
-    /// Its provider.
-    pub provider: Provider,
-    /// Its id there.
-    pub event_id: String,
-}
-
-impl Job for ApplyBillingEvent {
-    const KIND: &'static str = "apply_billing_event";
-    const MAX_ATTEMPTS: i32 = 8;
-    const PRIORITY: i16 = 10;
-
-    fn dedup_key(&self) -> Option<String> {
-        Some(format!("{}:{}", self.provider.as_str(), self.event_id))
-    }
-
-    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
-        apply(&ctx.state, self.provider, &self.event_id).await
-    }
 }
 
 /// Why an event could not be applied yet.
@@ -163,13 +131,18 @@ enum Wait {
     Db(#[from] sqlx::Error),
 }
 
-async fn apply(state: &AppState, provider: Provider, event_id: &str) -> Result<(), JobError> {
+/// Applies one recorded event (the `apply_billing_event` job's work).
+pub(super) async fn apply(
+    state: &AppState,
+    provider: Provider,
+    event_id: &str,
+) -> Result<(), JobError> {
     let mut tx = state
         .db
         .begin()
         .await
         .map_err(|e| JobError::Retry(e.into()))?;
-    let Some(payload) = db::take_event(&mut tx, provider.as_str(), event_id)
+    let Some(payload) = db::take_event(&mut tx, provider, event_id)
         .await
         .map_err(|e| JobError::Retry(e.into()))?
     else {
@@ -179,7 +152,7 @@ async fn apply(state: &AppState, provider: Provider, event_id: &str) -> Result<(
     let envelope = Envelope::parse(&body).map_err(|e| JobError::Abort(anyhow::anyhow!(e)))?;
     let event = events::from_stripe(&envelope);
     let fee = state.settings.billing.platform_fee_percent;
-    let outcome = apply_event(&mut tx, provider.as_str(), fee, &envelope, &event).await;
+    let outcome = apply_event(&mut tx, provider, fee, &envelope, &event).await;
     match outcome {
         Ok(()) => {}
         Err(Wait::NotYet(why)) => {
@@ -190,7 +163,7 @@ async fn apply(state: &AppState, provider: Provider, event_id: &str) -> Result<(
         }
         Err(Wait::Db(e)) => return Err(JobError::Retry(e.into())),
     }
-    db::event_done(&mut tx, provider.as_str(), event_id)
+    db::event_done(&mut tx, provider, event_id)
         .await
         .map_err(|e| JobError::Retry(e.into()))?;
     tx.commit().await.map_err(|e| JobError::Retry(e.into()))?;
@@ -202,7 +175,7 @@ async fn apply(state: &AppState, provider: Provider, event_id: &str) -> Result<(
 
 async fn apply_event(
     conn: &mut sqlx::PgConnection,
-    provider: &str,
+    provider: Provider,
     fee_percent: u8,
     envelope: &Envelope,
     event: &Event,
@@ -219,42 +192,42 @@ async fn apply_event(
             if let Some(customer) = &c.customer {
                 db::save_customer(conn, checkout.fan_id, provider, customer).await?;
             }
-            if checkout.kind != "subscription"
-                && (c.amount_minor != i64::from(checkout.amount_minor)
-                    || c.currency != checkout.currency)
-            {
+            let paid = crate::money::Money::new(c.amount_minor, c.currency.clone());
+            if checkout.kind != CheckoutKind::Subscription && paid != checkout.amount() {
                 // What was paid is not what the fan was shown: nothing is granted or
                 // recorded as earned; an operator settles it with the fan (refund).
                 let reason = format!(
-                    "paid {} {} for a checkout of {} {}",
-                    c.amount_minor, c.currency, checkout.amount_minor, checkout.currency
+                    "paid {} for a checkout of {}",
+                    paid.text(),
+                    checkout.amount().text()
                 );
                 tracing::error!(checkout = %checkout.id, session = %c.session_id, %reason,
                     "a checkout was paid an amount or currency other than its own; refused");
                 db::refuse_checkout(conn, checkout.id, &c.session_id, &reason).await?;
                 return Ok(());
             }
-            if checkout.status == "canceled" {
+            if checkout.status == CheckoutStatus::Canceled {
                 // Closed by us (an account in it was deleted) but paid at the rail anyway.
                 tracing::error!(checkout = %checkout.id, session = %c.session_id,
                     "a checkout closed by an account deletion was paid at the rail; nothing granted, refund it");
                 return Ok(());
             }
-            db::set_checkout_status(conn, checkout.id, "completed", &c.session_id).await?;
-            if checkout.kind == "subscription" {
-                return Ok(()); // invoices carry the money, subscription events the access
-            }
+            db::set_checkout_status(conn, checkout.id, CheckoutStatus::Completed, &c.session_id)
+                .await?;
+            // Invoices carry a subscription's money, its events the access.
+            let Some(kind) = EntryKind::of_checkout(checkout.kind) else {
+                return Ok(());
+            };
             let payment = c.payment.clone().unwrap_or_else(|| c.session_id.clone());
             if db::payment_reversed(conn, provider, &payment).await? {
                 return Ok(());
             }
             let gross = c.amount_minor;
-            let kind = if checkout.kind == "ppv" { "ppv" } else { "tip" };
-            match (kind, checkout.post_id) {
-                ("ppv", Some(post)) => {
+            match (checkout.kind, checkout.post_id) {
+                (CheckoutKind::Ppv, Some(post)) => {
                     db::purchase_paid(conn, provider, &checkout, post, &payment).await?
                 }
-                ("ppv", None) => {
+                (CheckoutKind::Ppv, None) => {
                     tracing::warn!(checkout = %checkout.id, "a paid post purchase whose post is gone");
                 }
                 _ => db::tip_paid(conn, provider, &checkout, &payment).await?,
@@ -279,15 +252,15 @@ async fn apply_event(
             .await?;
         }
         Event::CheckoutPending(_) => {}
-        Event::CheckoutFailed(c) => {
+        Event::CheckoutFailed(c) | Event::CheckoutExpired(c) => {
             if let Some(checkout) =
                 db::checkout_for_update(conn, provider, c.checkout, &c.session_id).await?
-                && checkout.status == "open"
+                && checkout.status == CheckoutStatus::Open
             {
-                let status = if envelope.kind == "checkout.session.expired" {
-                    "expired"
+                let status = if matches!(event, Event::CheckoutExpired(_)) {
+                    CheckoutStatus::Expired
                 } else {
-                    "failed"
+                    CheckoutStatus::Failed
                 };
                 db::set_checkout_status(conn, checkout.id, status, &c.session_id).await?;
             }
@@ -307,7 +280,8 @@ async fn apply_event(
             // A subscription of a closed account (a checkout paid as it closed, or an event
             // that crossed the closing) is ended at once, as the closing did for the others.
             for party in [fan, creator] {
-                if db::account_closed(conn, party).await? {
+                // Waits for a deletion in progress, then sees it.
+                if !crate::accounts::lock_open(conn, &[party]).await? {
                     for subscription_id in db::revoke_subscriptions_of(conn, party).await? {
                         jobs::enqueue(
                             &mut *conn,
@@ -332,7 +306,7 @@ async fn apply_event(
                     conn,
                     &Entry {
                         creator_id: held.creator_id,
-                        kind: "subscription",
+                        kind: EntryKind::Subscription,
                         provider,
                         source_id: &i.id,
                         payment_id: Some(&payment),
@@ -384,7 +358,7 @@ async fn apply_event(
 /// went back, and the access it paid for withdrawn (for refunds, once fully refunded).
 async fn reverse(
     conn: &mut sqlx::PgConnection,
-    provider: &str,
+    provider: Provider,
     fee_percent: u8,
     r: &Reversal,
     at: chrono::DateTime<Utc>,
@@ -419,7 +393,11 @@ async fn reverse(
             conn,
             &Entry {
                 creator_id: paid.creator_id,
-                kind: if refund { "refund" } else { "dispute" },
+                kind: if refund {
+                    EntryKind::Refund
+                } else {
+                    EntryKind::Dispute
+                },
                 provider,
                 source_id: &source,
                 payment_id: Some(&paid.payment_id),
@@ -440,7 +418,11 @@ async fn reverse(
             conn,
             provider,
             &paid,
-            if refund { "refunded" } else { "disputed" },
+            if refund {
+                PaymentStatus::Refunded
+            } else {
+                PaymentStatus::Disputed
+            },
         )
         .await?;
     }

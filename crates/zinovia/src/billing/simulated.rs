@@ -8,8 +8,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::db::{self, Checkout};
-use super::service::{self, Provider};
+use super::service;
 use super::signature;
+use super::types::{
+    CheckoutId, CheckoutKind, CheckoutStatus, Provider, SessionMode, SessionPaymentStatus,
+    SubscriptionStatus,
+};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -23,7 +27,7 @@ pub enum Outcome {
 }
 
 /// The rail's checkout page of a checkout.
-pub fn checkout_path(id: Uuid) -> String {
+pub fn checkout_path(id: CheckoutId) -> String {
     format!("/billing/simulated/checkout/{id}")
 }
 
@@ -31,12 +35,12 @@ pub fn checkout_path(id: Uuid) -> String {
 pub async fn open_checkout(
     state: &AppState,
     fan: Uuid,
-    id: Uuid,
+    id: CheckoutId,
 ) -> Result<(Checkout, crate::creators::Creator), AppError> {
     if state.settings.billing.payment_provider != Provider::Simulated {
         return Err(AppError::NotFound);
     }
-    let c = db::fans_checkout(&state.db, Provider::Simulated.as_str(), id, fan)
+    let c = db::fans_checkout(&state.db, Provider::Simulated, id, fan)
         .await?
         .ok_or(AppError::NotFound)?;
     let creator = crate::creators::by_user(&state.db, c.creator_id)
@@ -50,33 +54,40 @@ pub async fn open_checkout(
 pub async fn complete(
     state: &AppState,
     fan: Uuid,
-    id: Uuid,
+    id: CheckoutId,
     outcome: Outcome,
-) -> Result<String, AppError> {
+) -> Result<CheckoutKind, AppError> {
     let (c, _) = open_checkout(state, fan, id).await?;
-    if c.status != "open" {
+    if c.status != CheckoutStatus::Open {
         return Err(AppError::Conflict(format!("this checkout is {}", c.status)));
     }
     let now = Utc::now();
     let simple = |u: Uuid| u.simple().to_string();
-    let session_id = format!("cs_sim_{}", simple(c.id));
+    let session_id = format!("cs_sim_{}", simple(c.id.0));
     let customer = format!("cus_sim_{}", simple(fan));
     let currency = c.currency.to_ascii_lowercase();
     let mut events = Vec::new();
-    let session = |payment_status: &str, subscription: Option<&str>, payment: Option<&str>| {
+    let mode = if c.kind == CheckoutKind::Subscription {
+        SessionMode::Subscription
+    } else {
+        SessionMode::Payment
+    };
+    let session = |payment_status: SessionPaymentStatus,
+                   subscription: Option<&str>,
+                   payment: Option<&str>| {
         json!({"id": session_id, "object": "checkout.session", "client_reference_id": c.id.to_string(),
                "customer": customer, "subscription": subscription, "payment_intent": payment,
-               "mode": if c.kind == "subscription" { "subscription" } else { "payment" },
+               "mode": mode,
                "payment_status": payment_status, "status": "complete",
                "amount_total": c.amount_minor, "currency": currency})
     };
-    match (outcome, c.kind.as_str()) {
+    match (outcome, c.kind) {
         (Outcome::Decline, _) => events.push((
             "checkout.session.async_payment_failed",
-            session("unpaid", None, None),
+            session(SessionPaymentStatus::Unpaid, None, None),
         )),
-        (Outcome::Pay, "subscription") => {
-            let sub = format!("sub_sim_{}", simple(c.id));
+        (Outcome::Pay, CheckoutKind::Subscription) => {
+            let sub = format!("sub_sim_{}", simple(c.id.0));
             // The checkout's trial: none for a fan who subscribed to this creator before.
             let trial = c.trial_days > 0;
             let end = if trial {
@@ -85,7 +96,8 @@ pub async fn complete(
                 now + Span::days(30)
             };
             let subscription = json!({"id": sub, "object": "subscription", "customer": customer,
-                "status": if trial { "trialing" } else { "active" }, "cancel_at_period_end": false,
+                "status": if trial { SubscriptionStatus::Trialing } else { SubscriptionStatus::Active },
+                "cancel_at_period_end": false,
                 "metadata": {"fan_id": fan.to_string(), "creator_id": c.creator_id.to_string()},
                 "items": {"object": "list", "data": [{"current_period_end": end.timestamp(),
                     "price": {"unit_amount": c.amount_minor, "currency": currency}}]}});
@@ -99,17 +111,21 @@ pub async fn complete(
             events.push((
                 "checkout.session.completed",
                 session(
-                    if trial { "no_payment_required" } else { "paid" },
+                    if trial {
+                        SessionPaymentStatus::NoPaymentRequired
+                    } else {
+                        SessionPaymentStatus::Paid
+                    },
                     Some(&sub),
                     None,
                 ),
             ));
         }
         (Outcome::Pay, _) => {
-            let payment = format!("pi_sim_{}", simple(c.id));
+            let payment = format!("pi_sim_{}", simple(c.id.0));
             events.push((
                 "checkout.session.completed",
-                session("paid", None, Some(&payment)),
+                session(SessionPaymentStatus::Paid, None, Some(&payment)),
             ));
         }
     }
@@ -123,9 +139,7 @@ pub(super) async fn deliver(
     at: i64,
     events: Vec<(&str, Value)>,
 ) -> Result<(), AppError> {
-    let secret = state
-        .webhook_secret(Provider::Simulated)
-        .ok_or(AppError::NotFound)?;
+    let secret = service::webhook_secret(state, Provider::Simulated).ok_or(AppError::NotFound)?;
     for (kind, object) in events {
         let body = serde_json::to_vec(&json!({
             "id": format!("evt_sim_{}", Uuid::now_v7().simple()), "object": "event", "type": kind,
@@ -191,7 +205,7 @@ pub async fn let_time_pass(state: &AppState, days: i64) -> Result<TimePassed, Ap
     }
     let now = Utc::now();
     let until = now + Span::days(days);
-    let due = db::due_subscriptions(&state.db, Provider::Simulated.as_str(), until).await?;
+    let due = db::due_subscriptions(&state.db, Provider::Simulated, until).await?;
     let mut passed = TimePassed::default();
     for s in due {
         let metadata =
@@ -202,7 +216,7 @@ pub async fn let_time_pass(state: &AppState, days: i64) -> Result<TimePassed, Ap
         if s.cancel_at_period_end {
             events.push((
                 "customer.subscription.deleted",
-                json!({"id": s.id, "object": "subscription", "status": "canceled",
+                json!({"id": s.id, "object": "subscription", "status": SubscriptionStatus::Canceled,
                     "cancel_at_period_end": true, "ended_at": s.current_period_end.timestamp(),
                     "metadata": metadata,
                     "items": {"object": "list", "data": [{"current_period_end": s.current_period_end.timestamp(),
@@ -228,7 +242,7 @@ pub async fn let_time_pass(state: &AppState, days: i64) -> Result<TimePassed, Ap
             }
             events.push((
                 "customer.subscription.updated",
-                json!({"id": s.id, "object": "subscription", "status": "active",
+                json!({"id": s.id, "object": "subscription", "status": SubscriptionStatus::Active,
                     "cancel_at_period_end": false, "metadata": metadata,
                     "items": {"object": "list", "data": [{"current_period_end": start.timestamp(),
                         "price": {"unit_amount": price, "currency": currency}}]}}),

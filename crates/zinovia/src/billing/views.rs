@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::db;
+use super::types::{Balance, MyPayment, SubscriptionStatus, Transaction};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -17,8 +18,8 @@ pub struct SubscriptionView {
     pub creator: String,
     /// The creator's name.
     pub creator_name: String,
-    /// The rail's status: trialing, active, past_due, canceled, unpaid, …
-    pub status: String,
+    /// The rail's status.
+    pub status: SubscriptionStatus,
     /// Paid (or trial) until.
     pub current_period_end: DateTime<Utc>,
     /// Ends at the period's end (canceled by the fan).
@@ -42,7 +43,7 @@ pub struct MySubscriptions {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyPurchases {
     /// Newest first (at most 200).
-    pub payments: Vec<db::MyPayment>,
+    pub payments: Vec<MyPayment>,
 }
 
 /// Money in one period and currency.
@@ -60,15 +61,6 @@ pub struct PeriodView {
     pub net_minor: i64,
 }
 
-/// A balance in one currency.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Balance {
-    /// Currency.
-    pub currency: String,
-    /// The sum of the creator's ledger entries.
-    pub net_minor: i64,
-}
-
 /// A creator's earnings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Earnings {
@@ -81,7 +73,7 @@ pub struct Earnings {
     /// The last 12 months, newest first.
     pub by_month: Vec<PeriodView>,
     /// The latest 20 entries.
-    pub recent: Vec<db::Transaction>,
+    pub recent: Vec<Transaction>,
 }
 
 /// The fan's subscriptions (one per creator: the one that grants access, else the newest).
@@ -138,14 +130,7 @@ pub async fn earnings(state: &AppState, creator: Uuid) -> Result<Earnings, AppEr
     let by_day = db::earnings_by(&mut conn, creator, "day", now - Span::days(30)).await?;
     let by_month = db::earnings_by(&mut conn, creator, "month", now - Span::days(366)).await?;
     Ok(Earnings {
-        balances: db::balances(&mut conn, creator)
-            .await?
-            .into_iter()
-            .map(|(currency, net_minor)| Balance {
-                currency,
-                net_minor,
-            })
-            .collect(),
+        balances: db::balances(&mut conn, creator).await?,
         subscribers: db::subscriber_count(
             &mut conn,
             creator,

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::service::{self, Found, ProfileInput};
+use crate::billing::types::EntryKind;
 use crate::error::{AppError, FieldErrors};
 use crate::http::extract::{CurrentUser, MaybeUser};
 use crate::posts::{self, Card, CreatorPage};
@@ -85,13 +86,7 @@ pub(super) async fn profile(
     let own = viewer_id == Some(creator.user_id);
     let (subscribed, trial_days) = match viewer_id {
         Some(fan) if !own => (
-            crate::billing::db::subscribed(
-                &mut conn,
-                fan,
-                creator.user_id,
-                state.settings.content.subscription_grace.0,
-            )
-            .await?,
+            crate::billing::subscribed(&mut conn, &state.settings, fan, creator.user_id).await?,
             // A fan who subscribed before is not promised a second trial.
             crate::billing::trial_days_for(&mut conn, fan, &creator).await?,
         ),
@@ -219,21 +214,17 @@ async fn settings_page(
         }
         None => (String::new(), String::new()),
     };
-    let provider = state.settings.billing.payment_provider.as_str();
     let payouts = match &current {
-        Some(c) => {
-            let mut conn = state.db.acquire().await?;
-            match crate::billing::db::payout_account(&mut conn, c.user_id, provider).await? {
-                Some((_, charges, payouts, _)) => Payouts {
-                    started: true,
-                    enabled: charges && payouts,
-                },
-                None => Payouts {
-                    started: false,
-                    enabled: false,
-                },
-            }
-        }
+        Some(c) => match crate::billing::payout_status(state, c.user_id).await? {
+            Some(a) => Payouts {
+                started: true,
+                enabled: a.charges_enabled && a.payouts_enabled,
+            },
+            None => Payouts {
+                started: false,
+                enabled: false,
+            },
+        },
         None => Payouts {
             started: false,
             enabled: false,
@@ -539,14 +530,15 @@ pub(super) async fn dashboard(
             .iter()
             .map(|t| Line {
                 when: t.occurred_at.format("%-d %b %Y %H:%M").to_string(),
-                what: match t.kind.as_str() {
-                    "subscription" => "Subscription".to_owned(),
-                    "ppv" => "Post unlocked".to_owned(),
-                    "tip" => match &t.message {
+                what: match t.kind {
+                    EntryKind::Subscription => "Subscription".to_owned(),
+                    EntryKind::Ppv => "Post unlocked".to_owned(),
+                    EntryKind::Tip => match &t.message {
                         Some(m) if !m.is_empty() => format!("Tip: “{m}”"),
                         _ => "Tip".to_owned(),
                     },
-                    other => other.replace('_', " "),
+                    EntryKind::Refund => "Refund".to_owned(),
+                    EntryKind::Dispute => "Dispute".to_owned(),
                 },
                 who: t.fan_name.clone().unwrap_or_default(),
                 amount: site::money(t.gross_minor, &t.currency),

@@ -4,6 +4,9 @@
 
 pub mod embedded;
 pub mod migrations;
+mod text_enum;
+
+pub(crate) use text_enum::{text_encoding, text_enum};
 
 use std::str::FromStr;
 use std::time::Duration;

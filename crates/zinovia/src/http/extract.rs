@@ -1,4 +1,5 @@
-//! Extractors handlers use: the JSON body (`ApiJson`, errors in the envelope), who is asking
+//! Extractors handlers use: the JSON body (`ApiJson`, errors in the envelope), ids in the path
+//! (`PathId`: anything not an id there is a 404), who is asking
 //! (`CurrentUser`, `MaybeUser`, `RequireRole`), from where (`ClientMeta`), and the cookie
 //! helpers sessions and CSRF share.
 
@@ -15,6 +16,53 @@ use serde::de::DeserializeOwned;
 use crate::accounts::{self, Authenticated, Role};
 use crate::error::AppError;
 use crate::state::AppState;
+
+/// The ids in a request's path: one (`PathId<PostId>`) or two (`PathId<(PostId,
+/// CommentId)>`), each a UUID; anything else there answers 404 (no such thing), before the
+/// handler runs.
+#[derive(Debug, Clone, Copy)]
+pub struct PathId<T>(pub T);
+
+/// What a path's segments can be read as (one id, or two).
+pub trait FromPathIds: Sized + Send {
+    /// From the path's parameters, in order.
+    fn from_params(params: &[String]) -> Option<Self>;
+}
+
+impl<T: crate::id::Id> FromPathIds for T {
+    fn from_params(params: &[String]) -> Option<Self> {
+        match params {
+            [one] => uuid::Uuid::parse_str(one).ok().map(T::from_uuid),
+            _ => None,
+        }
+    }
+}
+
+impl<A: crate::id::Id, B: crate::id::Id> FromPathIds for (A, B) {
+    fn from_params(params: &[String]) -> Option<Self> {
+        match params {
+            [a, b] => Some((
+                A::from_uuid(uuid::Uuid::parse_str(a).ok()?),
+                B::from_uuid(uuid::Uuid::parse_str(b).ok()?),
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl<T: FromPathIds, S: Send + Sync> FromRequestParts<S> for PathId<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        let values: Vec<String> = params.iter().map(|(_, value)| value.to_owned()).collect();
+        T::from_params(&values)
+            .map(PathId)
+            .ok_or(AppError::NotFound)
+    }
+}
 
 /// A JSON request body. Every way it can be wrong answers in the error envelope: not JSON
 /// (415), malformed (400), a field of the wrong type or missing (422 naming the field).

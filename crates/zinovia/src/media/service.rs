@@ -318,7 +318,7 @@ pub async fn delete(state: &AppState, who: &Authenticated, id: MediaId) -> Resul
     if asset.owner_id != who.user.id {
         return Err(AppError::NotFound);
     }
-    if crate::posts::db::asset_in_live_post(&mut *tx, id.0).await? {
+    if crate::posts::asset_in_live_post(&mut tx, id.0).await? {
         return Err(AppError::Conflict(
             "this file is in a post; remove it from the post (or delete the post) first".into(),
         ));

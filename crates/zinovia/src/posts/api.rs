@@ -10,7 +10,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::db;
 use super::service::{self, CreatorPage, PostChanges};
 use super::types::Visibility;
 use super::view::{Listing, PostView, Price};
@@ -104,27 +103,6 @@ async fn feed(
     service::feed(&state, &user.user, after, limit).await
 }
 
-/// How explore orders creators.
-#[derive(Debug, Clone, Copy, ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum ExploreSort {
-    /// The newest creators first.
-    Newest,
-    /// The most subscribed first.
-    Popular,
-}
-
-impl ExploreSort {
-    /// From the query string (absent or empty: newest).
-    pub fn parse(raw: Option<&str>) -> Option<ExploreSort> {
-        match raw {
-            None | Some("" | "newest") => Some(ExploreSort::Newest),
-            Some("popular") => Some(ExploreSort::Popular),
-            Some(_) => None,
-        }
-    }
-}
-
 /// Exploring creators.
 #[derive(Debug, Deserialize)]
 pub struct ExploreQuery {
@@ -161,7 +139,7 @@ pub struct ExploreResponse {
 }
 
 /// Creators who have public posts: the newest, or the most subscribed.
-#[utoipa::path(get, path = "/api/v1/explore", tag = "posts", params(("sort" = inline(Option<ExploreSort>), Query, description = "`newest` (default) or `popular`"),
+#[utoipa::path(get, path = "/api/v1/explore", tag = "posts", params(("sort" = inline(Option<super::types::ExploreSort>), Query, description = "`newest` (default) or `popular`"),
         ("offset" = Option<i64>, Query, description = "How many to skip (0–1000)", minimum = 0, maximum = 1000),
         ("limit" = Option<i64>, Query, description = "How many (1–50, default 20)", minimum = 1, maximum = 50)),
     responses(
@@ -172,21 +150,9 @@ async fn explore(
     State(state): State<AppState>,
     Query(q): Query<ExploreQuery>,
 ) -> Result<axum::Json<ExploreResponse>, AppError> {
-    let popular = match ExploreSort::parse(q.sort.as_deref()) {
-        Some(ExploreSort::Newest) => false,
-        Some(ExploreSort::Popular) => true,
-        None => return Err(AppError::field("sort", "must be newest or popular")),
-    };
-    let offset = match q.offset.as_deref() {
-        None | Some("") => 0,
-        Some(s) => match s.parse::<i64>() {
-            Ok(n) if (0..=1000).contains(&n) => n,
-            _ => return Err(AppError::field("offset", "must be between 0 and 1000")),
-        },
-    };
-    let limit = limit(q.limit.as_deref())?;
-    let grace = state.settings.content.subscription_grace.0;
-    let rows = db::explore(&state.db, popular, offset, limit, grace).await?;
+    let request =
+        service::ExploreRequest::parse(q.sort.as_deref(), q.offset.as_deref(), q.limit.as_deref())?;
+    let rows = service::explore(&state, &request).await?;
     Ok(axum::Json(ExploreResponse {
         creators: rows
             .into_iter()

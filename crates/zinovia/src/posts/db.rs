@@ -339,6 +339,25 @@ pub async fn take_down_all(conn: &mut PgConnection, creator: Uuid) -> Result<u64
     Ok(n)
 }
 
+/// A pay-per-view post on sale (live, priced, its creator's account open): its creator, and
+/// the price and currency fixed on the post (what the fan saw).
+pub async fn ppv_offer(
+    conn: impl PgExecutor<'_>,
+    post: Uuid,
+) -> Result<Option<(Uuid, i32, String)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select p.creator_id, p.price_minor as "price_minor!", p.currency as "currency!"
+           from posts p join users u on u.id = p.creator_id
+           where p.id = $1 and p.deleted_at is null and p.visibility = 'ppv' and p.price_minor is not null
+             and p.currency is not null and u.deleted_at is null
+             and p.published_at <= now() and (p.expires_at is null or p.expires_at > now())"#,
+        post
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.creator_id, r.price_minor, r.currency)))
+}
+
 /// Likes (idempotent); keeps the post's count.
 pub async fn set_like(
     conn: &mut PgConnection,

@@ -3,7 +3,7 @@
 
 mod api;
 mod cache;
-pub mod db;
+mod db;
 pub mod entitlements;
 mod pages;
 mod service;
@@ -15,10 +15,11 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 pub use cache::{CHANNEL, PostsCache};
+pub use db::{CREATOR_PAGE_SQL, ExploreRow, FEED_SQL, MEDIA_SQL};
 pub use pages::{Card, CardMedia, card, cards, cursor_param, summary, urlencode};
-pub use service::{CreatorPage, DEFAULT_PAGE, creator_page};
-pub use service::{asset_visible, close_account};
-pub use types::{Cursor, Visibility, text_html};
+pub use service::{CreatorPage, DEFAULT_PAGE, ExploreRequest, creator_page, explore};
+pub use service::{PpvOffer, asset_in_live_post, asset_visible, close_account, ppv_offer};
+pub use types::{Cursor, ExploreSort, Visibility, text_html};
 pub use view::{CreatorRef, Listing, MediaView, PostView, Price, VariantUrl};
 
 /// The JSON API (`/api/v1/posts...`, `/api/v1/creators/{handle}/posts`, `/api/v1/feed`,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::db::{self, PostInput};
 use super::entitlements::{self, Seen, Why, decide, may_interact};
-use super::types::{Cursor, MediaRow, PostRow, VariantRow, Visibility, text_html};
+use super::types::{Cursor, ExploreSort, MediaRow, PostRow, VariantRow, Visibility, text_html};
 use super::view::{CreatorRef, Listing, MediaView, PostView, Price, VariantUrl};
 use crate::accounts::{Authenticated, FieldCheck, Role, User};
 use crate::creators::{self, Found};
@@ -59,6 +59,84 @@ pub fn page_size(raw: Option<i64>) -> Result<i64, AppError> {
             format!("must be between 1 and {MAX_PAGE}"),
         )),
     }
+}
+
+/// The most creators explore skips.
+pub const MAX_EXPLORE_OFFSET: i64 = 1000;
+
+/// What to explore: the order, how many to skip, how many to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExploreRequest {
+    /// The order.
+    pub sort: ExploreSort,
+    /// How many to skip (0–`MAX_EXPLORE_OFFSET`).
+    pub offset: i64,
+    /// How many (1–`MAX_PAGE`).
+    pub limit: i64,
+}
+
+impl ExploreRequest {
+    /// Validates explore's query (the API's and the page's), every problem per field.
+    pub fn parse(
+        sort: Option<&str>,
+        offset: Option<&str>,
+        limit: Option<&str>,
+    ) -> Result<ExploreRequest, AppError> {
+        let mut check = FieldCheck::default();
+        let sort = ExploreSort::parse(sort);
+        if sort.is_none() {
+            check.add("sort", "must be newest or popular");
+        }
+        let offset = match offset {
+            None | Some("") => Some(0),
+            Some(s) => match s.parse::<i64>() {
+                Ok(n) if (0..=MAX_EXPLORE_OFFSET).contains(&n) => Some(n),
+                _ => {
+                    check.add(
+                        "offset",
+                        format!("must be between 0 and {MAX_EXPLORE_OFFSET}"),
+                    );
+                    None
+                }
+            },
+        };
+        let limit = match limit {
+            None | Some("") => Some(DEFAULT_PAGE),
+            Some(s) => match s.parse::<i64>() {
+                Ok(n) if (1..=MAX_PAGE).contains(&n) => Some(n),
+                _ => {
+                    check.add("limit", format!("must be between 1 and {MAX_PAGE}"));
+                    None
+                }
+            },
+        };
+        check.finish()?;
+        match (sort, offset, limit) {
+            (Some(sort), Some(offset), Some(limit)) => Ok(ExploreRequest {
+                sort,
+                offset,
+                limit,
+            }),
+            _ => Err(AppError::BadRequest("explore".into())),
+        }
+    }
+}
+
+/// Creators with at least one live public post: the newest or the most subscribed (by the
+/// one definition of a subscription that grants access).
+pub async fn explore(
+    state: &AppState,
+    request: &ExploreRequest,
+) -> Result<Vec<db::ExploreRow>, AppError> {
+    let grace = state.settings.content.subscription_grace.0;
+    Ok(db::explore(
+        &state.db,
+        request.sort == ExploreSort::Popular,
+        request.offset,
+        request.limit,
+        grace,
+    )
+    .await?)
 }
 
 /// Parses an optional cursor.
@@ -593,6 +671,37 @@ pub async fn delete(state: &AppState, who: &Authenticated, id: Uuid) -> Result<(
     db::soft_delete(&state.db, id).await?;
     tracing::info!(post_id = %id, "post deleted");
     Ok(())
+}
+
+/// A pay-per-view post on sale, as a checkout sells it.
+#[derive(Debug, Clone)]
+pub struct PpvOffer {
+    /// Its creator.
+    pub creator_id: Uuid,
+    /// Its price, in the currency it was set in.
+    pub price: crate::money::Money,
+}
+
+/// The offer of pay-per-view post `post`, if it is on sale now (live, priced, its
+/// creator's account open).
+pub async fn ppv_offer(
+    conn: &mut sqlx::PgConnection,
+    post: Uuid,
+) -> Result<Option<PpvOffer>, sqlx::Error> {
+    Ok(db::ppv_offer(conn, post)
+        .await?
+        .map(|(creator_id, minor, currency)| PpvOffer {
+            creator_id,
+            price: crate::money::Money::new(minor, currency),
+        }))
+}
+
+/// Whether an asset is shown by a post that is not deleted (media refuses to delete it).
+pub async fn asset_in_live_post(
+    conn: &mut sqlx::PgConnection,
+    asset: Uuid,
+) -> Result<bool, sqlx::Error> {
+    db::asset_in_live_post(conn, asset).await
 }
 
 /// Takes down every post of an account being deleted, inside the deletion's transaction:

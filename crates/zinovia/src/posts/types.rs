@@ -282,3 +282,24 @@ mod tests {
         );
     }
 }
+
+/// How explore orders creators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ExploreSort {
+    /// The newest creators first.
+    Newest,
+    /// The most subscribed first.
+    Popular,
+}
+
+impl ExploreSort {
+    /// From the query string (absent or empty: newest).
+    pub fn parse(raw: Option<&str>) -> Option<ExploreSort> {
+        match raw {
+            None | Some("" | "newest") => Some(ExploreSort::Newest),
+            Some("popular") => Some(ExploreSort::Popular),
+            Some(_) => None,
+        }
+    }
+}

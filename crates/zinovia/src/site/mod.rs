@@ -116,34 +116,8 @@ pub fn local_path(base: &url::Url, next: &str, otherwise: &str) -> String {
     path
 }
 
-/// `12.50 EUR` from minor units.
-pub fn money(minor: i64, currency: &str) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let m = minor.unsigned_abs();
-    format!("{sign}{}.{:02} {currency}", m / 100, m % 100)
-}
-
-/// An amount as people type it (`5`, `4.99`, `4,99`) in minor units; `None` when it is not
-/// one (negative, more than two decimals, not a number, absurdly large).
-pub fn minor_units(typed: &str) -> Option<i64> {
-    let t = typed.trim().replace(',', ".");
-    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
-    let digits = |s: &str| !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || !(frac.is_empty() || (frac.len() <= 2 && digits(frac))) {
-        return None;
-    }
-    let cents = match frac.len() {
-        0 => 0,
-        1 => frac.parse::<i64>().ok()? * 10,
-        _ => frac.parse::<i64>().ok()?,
-    };
-    Some(whole.parse::<i64>().ok()? * 100 + cents)
-}
-
-/// Minor units as a form shows them (`4.99`).
-pub fn decimal(minor: i64) -> String {
-    format!("{}.{:02}", minor / 100, (minor % 100).abs())
-}
+/// `12.50 EUR` from minor units (see `crate::money`).
+pub use crate::money::{decimal, minor_units, text as money};
 
 /// What the shared layout shows: who is signed in, and the CSRF token for its forms.
 #[derive(Debug, Clone, Default)]
@@ -232,29 +206,5 @@ mod tests {
                 "{odd:?} -> {path:?}"
             );
         }
-    }
-
-    #[test]
-    fn amounts_read_as_people_type_them() {
-        assert_eq!(minor_units("5"), Some(500));
-        assert_eq!(minor_units(" 4.99 "), Some(499));
-        assert_eq!(minor_units("4,5"), Some(450));
-        assert_eq!(minor_units("0.05"), Some(5));
-        for bad in [
-            "",
-            "-1",
-            "1.234",
-            "abc",
-            ".5",
-            "1e3",
-            "9999999999",
-            "1.-1",
-            "1.5.0",
-        ] {
-            assert_eq!(minor_units(bad), None, "{bad}");
-        }
-        assert_eq!(money(1250, "EUR"), "12.50 EUR");
-        assert_eq!(money(-5, "USD"), "-0.05 USD");
-        assert_eq!(decimal(499), "4.99");
     }
 }

@@ -40,12 +40,9 @@ const EXPLORE_PAGE: i64 = 24;
 
 async fn tiles(
     state: &AppState,
-    popular: bool,
-    offset: i64,
-    limit: i64,
+    request: &crate::posts::ExploreRequest,
 ) -> Result<Vec<CreatorTile>, AppError> {
-    let grace = state.settings.content.subscription_grace.0;
-    let rows = crate::posts::db::explore(&state.db, popular, offset, limit, grace).await?;
+    let rows = crate::posts::explore(state, request).await?;
     let ids: Vec<uuid::Uuid> = rows.iter().filter_map(|r| r.avatar_id).collect();
     let avatars = crate::creators::avatar_urls(state, &ids).await?;
     Ok(rows
@@ -77,9 +74,14 @@ pub async fn explore(
     layout: Layout,
     Query(q): Query<ExploreQuery>,
 ) -> Result<Response, AppError> {
-    let popular = q.sort == "popular";
-    let offset = q.offset.parse::<i64>().unwrap_or(0).clamp(0, 1000);
-    let creators = tiles(&state, popular, offset, EXPLORE_PAGE + 1).await?;
+    // The API's validation; one more than a page tells whether there is a next one.
+    let mut request = crate::posts::ExploreRequest::parse(Some(&q.sort), Some(&q.offset), None)?;
+    request.limit = EXPLORE_PAGE + 1;
+    let (popular, offset) = (
+        request.sort == crate::posts::ExploreSort::Popular,
+        request.offset,
+    );
+    let creators = tiles(&state, &request).await?;
     let more = creators.len() > usize::try_from(EXPLORE_PAGE).unwrap_or(usize::MAX);
     let creators = creators.into_iter().take(24).collect();
     Ok(super::render(
@@ -104,7 +106,15 @@ struct ErrorPage<'a> {
 
 /// `GET /`: what Zinovia is, and creators to discover.
 pub async fn home(State(state): State<AppState>, layout: Layout) -> Result<Response, AppError> {
-    let creators = tiles(&state, true, 0, 8).await?;
+    let creators = tiles(
+        &state,
+        &crate::posts::ExploreRequest {
+            sort: crate::posts::ExploreSort::Popular,
+            offset: 0,
+            limit: 8,
+        },
+    )
+    .await?;
     Ok(super::render(
         &HomePage { layout, creators },
         StatusCode::OK,

@@ -703,7 +703,7 @@ async fn on_the_simulated_rail_a_late_event_about_an_ended_subscription_leaves_t
             "metadata": {"fan_id": fan.id.to_string(), "creator_id": c.id.to_string()},
             "items": {"data": [{"current_period_end": later}]}}}}))
     .unwrap();
-    let secret = app.state.webhook_secret(Provider::Simulated).unwrap();
+    let secret = zinovia::billing::webhook_secret(&app.state, Provider::Simulated).unwrap();
     let r = app
         .client
         .post(format!("{}/api/v1/billing/webhooks/simulated", app.base))
@@ -1444,8 +1444,12 @@ async fn every_operation_declares_the_common_errors_and_schemas_state_the_real_l
     );
     assert_eq!(schema("CreatorRequest", "trial_days")["maximum"], 90);
     assert_eq!(
-        schema("CheckoutRequest", "kind")["pattern"],
-        "^(subscription|ppv|tip)$"
+        schema("CheckoutRequest", "kind")["$ref"],
+        "#/components/schemas/CheckoutKind"
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["CheckoutKind"]["enum"],
+        json!(["subscription", "ppv", "tip"])
     );
     assert!(schema("CheckoutRequest", "amount_minor")["minimum"].is_number());
     assert!(schema("PostRequest", "price_minor")["maximum"].is_number());

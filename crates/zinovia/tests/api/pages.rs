@@ -871,7 +871,7 @@ async fn fans_pay_from_the_pages_and_see_their_subscriptions_and_purchases() {
     .await;
     assert_eq!(
         r.headers()["location"],
-        "/account/subscriptions?done=canceled"
+        "/account/subscriptions?done=cancel"
     );
     app.run_pending_jobs(&zinovia::app::jobs()).await;
     let (_, html) = page(&b, &app, "/account/subscriptions").await;

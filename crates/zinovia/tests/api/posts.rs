@@ -740,7 +740,7 @@ async fn listings_read_through_indexes_not_whole_tables() {
     let page = plan(
         "page",
         "uuid, bool, bool, timestamptz, uuid, bigint",
-        zinovia::posts::db::CREATOR_PAGE_SQL,
+        zinovia::posts::CREATOR_PAGE_SQL,
         format!(
             "'{}', false, true, 'infinity', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 20",
             c.id
@@ -753,7 +753,7 @@ async fn listings_read_through_indexes_not_whole_tables() {
     let feed = plan(
         "feed",
         "uuid, uuid[], timestamptz, uuid, bigint",
-        zinovia::posts::db::FEED_SQL,
+        zinovia::posts::FEED_SQL,
         format!(
             "'{}', array[{}]::uuid[], 'infinity', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 20",
             Uuid::now_v7(),
@@ -765,7 +765,7 @@ async fn listings_read_through_indexes_not_whole_tables() {
     let media = plan(
         "media",
         "uuid[], text[]",
-        zinovia::posts::db::MEDIA_SQL,
+        zinovia::posts::MEDIA_SQL,
         format!(
             "array['{}', '{}']::uuid[], array['thumb.webp', 'grid.webp', 'full.webp']",
             Uuid::now_v7(),
