@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::service::{self, NewSession, SignUpInput};
 use super::types::{Role, SessionId, User, UserId};
 use crate::error::{AppError, ErrorBody};
-use crate::http::extract::{ApiJson, ClientMeta, CurrentUser};
+use crate::http::extract::{ApiJson, ClientMeta, CurrentUser, PathId};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -342,10 +342,9 @@ async fn list_sessions(
 async fn revoke_session(
     state: axum::extract::State<AppState>,
     user: CurrentUser,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    PathId(id): PathId<SessionId>,
 ) -> Result<StatusCode, AppError> {
-    let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
-    service::revoke_session(&state, &user, SessionId(id)).await?;
+    service::revoke_session(&state, &user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -441,3 +441,17 @@ pub(super) async fn lock_open(conn: &mut PgConnection, ids: &[Uuid]) -> Result<b
     wanted.dedup();
     Ok(open.len() == wanted.len() && open.iter().all(|o| *o))
 }
+
+/// Makes a fan a creator (admins keep their role).
+pub(super) async fn promote_to_creator(
+    conn: impl PgExecutor<'_>,
+    user: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update users set role = 'creator' where id = $1 and role = 'fan'",
+        user
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -18,7 +18,9 @@ use crate::state::AppState;
 pub use db::SessionRow;
 pub use jobs::{PruneAuthRecords, SendPasswordReset, SendVerificationEmail};
 pub use password::{PHC_PREFIX, PasswordHasher};
-pub use service::{Authenticated, NewSession, authenticate, create_user, lock_open};
+pub use service::{
+    Authenticated, NewSession, authenticate, create_user, lock_open, promote_to_creator,
+};
 pub use types::{FieldCheck, Role, SessionId, User, UserId};
 
 /// The JSON API (`/api/v1/auth/...`).

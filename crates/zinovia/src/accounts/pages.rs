@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -15,7 +15,9 @@ use super::service::{self, SignUpInput};
 use super::types::SessionId;
 use crate::error::{AppError, FieldErrors};
 use crate::http::csrf;
-use crate::http::extract::{ClientMeta, CurrentUser, MaybeUser, session_cookie_name, set_cookie};
+use crate::http::extract::{
+    ClientMeta, CurrentUser, MaybeUser, PathId, session_cookie_name, set_cookie,
+};
 use crate::site::{FormErrors, Layout};
 use crate::state::AppState;
 
@@ -361,10 +363,9 @@ pub(super) async fn change_password(
 pub(super) async fn revoke_session(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<SessionId>,
 ) -> Result<Response, AppError> {
-    let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
-    service::revoke_session(&state, &user, SessionId(id)).await?;
+    service::revoke_session(&state, &user, id).await?;
     Ok(Redirect::to("/account?done=session").into_response())
 }
 

@@ -526,6 +526,15 @@ pub async fn lock_open(conn: &mut sqlx::PgConnection, ids: &[Uuid]) -> Result<bo
     db::lock_open(conn, ids).await
 }
 
+/// Gives a fan the creator role as they set up their creator profile, in the caller's
+/// transaction (accounts is the only writer of roles; admins keep theirs).
+pub async fn promote_to_creator(
+    conn: &mut sqlx::PgConnection,
+    user: UserId,
+) -> Result<(), sqlx::Error> {
+    db::promote_to_creator(conn, user.0).await
+}
+
 /// Creates an account from the operator's command line: verified, adult confirmed by the
 /// operator, with the given role.
 pub async fn create_user(

@@ -1,13 +1,10 @@
 //! Accounts' ids, roles and validated inputs. Every input from outside becomes one of these
 //! through `parse`, which reports what is wrong in words a person can act on.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 /// Longest password accepted (characters). Long enough for any passphrase; bounded so a
 /// hash cannot be made expensive on purpose.
@@ -19,28 +16,14 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 80;
 /// Longest email address (RFC 5321 path limit).
 pub const MAX_EMAIL_CHARS: usize = 254;
 
-/// A user's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, ToSchema)]
-#[sqlx(transparent)]
-#[serde(transparent)]
-pub struct UserId(pub Uuid);
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
+crate::id::id_type! {
+    /// A user's id.
+    pub struct UserId;
 }
 
-/// A session's id (not its token: the id is safe to show and log).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, ToSchema)]
-#[sqlx(transparent)]
-#[serde(transparent)]
-pub struct SessionId(pub Uuid);
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
+crate::id::id_type! {
+    /// A session's id (not its token: the id is safe to show and log).
+    pub struct SessionId;
 }
 
 /// What an account may do.

@@ -3,19 +3,16 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::db;
 use super::service::{self, Found, ProfileInput};
-use super::types::Creator;
+use super::types::CreatorResponse;
 use crate::error::{AppError, ErrorBody};
 use crate::http::extract::{ApiJson, CurrentUser, MaybeUser};
-use crate::posts::{self, Price, VariantUrl};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -60,80 +57,6 @@ pub struct CreatorRequest {
     pub welcome_message: Option<String>,
 }
 
-/// Counts on a profile.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CreatorCounts {
-    /// Published posts.
-    pub posts: i64,
-    /// Photos in them.
-    pub images: i64,
-    /// Videos in them.
-    pub videos: i64,
-    /// Subscribers with access now (the creator only).
-    pub subscribers: Option<i64>,
-}
-
-/// A creator's public profile.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CreatorResponse {
-    /// Current handle.
-    pub handle: String,
-    /// Public name.
-    pub display_name: String,
-    /// About (plain text).
-    pub bio: String,
-    /// About as safe HTML (escaped, links clickable).
-    pub bio_html: String,
-    /// Profile picture files (signed).
-    pub avatar: Vec<VariantUrl>,
-    /// Banner files (signed).
-    pub banner: Vec<VariantUrl>,
-    /// Monthly price.
-    pub price: Price,
-    /// Free trial days.
-    pub trial_days: i32,
-    /// The creator only: the welcome message.
-    pub welcome_message: Option<String>,
-    /// Counts.
-    pub counts: CreatorCounts,
-    /// Whether the caller is this creator.
-    pub own: bool,
-    /// Since when.
-    pub created_at: DateTime<Utc>,
-}
-
-pub(crate) async fn response(
-    state: &AppState,
-    c: Creator,
-    own: bool,
-) -> Result<CreatorResponse, AppError> {
-    let grace = state.settings.content.subscription_grace.0;
-    let counts = db::counts(&state.db, c.user_id, grace).await?;
-    let (avatar, banner) = service::profile_images(state, &c).await?;
-    Ok(CreatorResponse {
-        bio_html: posts::text_html(&c.bio),
-        handle: c.handle,
-        display_name: c.display_name,
-        bio: c.bio,
-        avatar,
-        banner,
-        price: Price {
-            amount_minor: c.price_minor,
-            currency: c.currency,
-        },
-        trial_days: c.trial_days,
-        welcome_message: if own { c.welcome_message } else { None },
-        counts: CreatorCounts {
-            posts: counts.posts,
-            images: counts.images,
-            videos: counts.videos,
-            subscribers: own.then_some(counts.subscribers),
-        },
-        own,
-        created_at: c.created_at,
-    })
-}
-
 /// A permanent redirect to the creator's current handle.
 pub(crate) fn moved(path: String) -> Response {
     (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, path)]).into_response()
@@ -160,7 +83,7 @@ async fn get_creator(
         Found::MovedTo(h) => Ok(moved(format!("/api/v1/creators/{h}"))),
         Found::Creator(c) => {
             let own = user.as_ref().is_some_and(|u| u.user.id.0 == c.user_id);
-            Ok(axum::Json(response(&state, c, own).await?).into_response())
+            Ok(axum::Json(service::profile(&state, c, own).await?).into_response())
         }
     }
 }
@@ -197,7 +120,7 @@ async fn put_my_creator(
         },
     )
     .await?;
-    let body = response(&state, creator, true).await?;
+    let body = service::profile(&state, creator, true).await?;
     let status = if created {
         StatusCode::CREATED
     } else {

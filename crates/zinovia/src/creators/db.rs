@@ -190,17 +190,6 @@ pub(super) async fn move_handle(
     Ok(())
 }
 
-/// Makes a fan a creator (admins keep their role).
-pub(super) async fn promote(conn: impl PgExecutor<'_>, user_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update users set role = 'creator' where id = $1 and role = 'fan'",
-        user_id
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// A creator's counts, in one statement.
 pub(super) struct Counts {
     pub posts: i64,

@@ -106,7 +106,7 @@ pub(super) async fn profile(
         CreatorPage::Page(l) => l,
         CreatorPage::MovedTo(h) => return Ok(Redirect::to(&format!("/{h}")).into_response()),
     };
-    let profile = super::api::response(&state, creator, own).await?;
+    let profile = service::profile(&state, creator, own).await?;
     let page = ProfilePage {
         csrf: layout.csrf.clone(),
         back: format!("/{}", profile.handle),

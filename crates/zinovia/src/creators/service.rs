@@ -4,11 +4,11 @@
 use uuid::Uuid;
 
 use super::db::{self, CreatorInput};
-use super::types::{Creator, Handle};
+use super::types::{Creator, CreatorCounts, CreatorResponse, Handle};
 use crate::accounts::{Authenticated, FieldCheck, Role};
 use crate::error::{AppError, ResultExt};
 use crate::media::{self, Kind, MediaId, Purpose, State as MediaState};
-use crate::posts::VariantUrl;
+use crate::posts::{self, Price, VariantUrl};
 use crate::state::AppState;
 
 /// Longest display name, bio and welcome message, in characters.
@@ -187,7 +187,7 @@ pub async fn put(
                 .await
                 .on_constraint("creators_handle_key", taken)?;
             if who.user.role == Role::Fan {
-                db::promote(&mut *tx, user_id).await?;
+                crate::accounts::promote_to_creator(&mut tx, who.user.id).await?;
             }
             true
         }
@@ -232,6 +232,36 @@ pub async fn put(
 /// page is already gone with the account; this removes the personal details it held).
 pub async fn close_account(conn: &mut sqlx::PgConnection, user: Uuid) -> Result<(), sqlx::Error> {
     db::scrub(&mut *conn, user).await
+}
+
+/// A creator's profile as `viewer` may see it: the welcome message and the subscriber
+/// count for the creator only (`own`).
+pub async fn profile(state: &AppState, c: Creator, own: bool) -> Result<CreatorResponse, AppError> {
+    let grace = state.settings.content.subscription_grace.0;
+    let counts = db::counts(&state.db, c.user_id, grace).await?;
+    let (avatar, banner) = profile_images(state, &c).await?;
+    Ok(CreatorResponse {
+        bio_html: posts::text_html(&c.bio),
+        handle: c.handle,
+        display_name: c.display_name,
+        bio: c.bio,
+        avatar,
+        banner,
+        price: Price {
+            amount_minor: c.price_minor,
+            currency: c.currency,
+        },
+        trial_days: c.trial_days,
+        welcome_message: if own { c.welcome_message } else { None },
+        counts: CreatorCounts {
+            posts: counts.posts,
+            images: counts.images,
+            videos: counts.videos,
+            subscribers: own.then_some(counts.subscribers),
+        },
+        own,
+        created_at: c.created_at,
+    })
 }
 
 /// Signed files (`names`) of ready images, as `(asset, file)` in the order stored.

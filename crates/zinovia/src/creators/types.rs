@@ -1,7 +1,11 @@
-//! A creator's handle and profile, validated.
+//! A creator's handle and profile, validated, and the profile as it is answered.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
+
+use crate::posts::{Price, VariantUrl};
 
 /// Handles nobody may take: the site's own paths and words people would mistake for it.
 const RESERVED: &[&str] = &[
@@ -139,4 +143,46 @@ mod tests {
             assert!(Handle::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
+}
+
+/// Counts on a profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatorCounts {
+    /// Published posts.
+    pub posts: i64,
+    /// Photos in them.
+    pub images: i64,
+    /// Videos in them.
+    pub videos: i64,
+    /// Subscribers with access now (the creator only).
+    pub subscribers: Option<i64>,
+}
+
+/// A creator's public profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatorResponse {
+    /// Current handle.
+    pub handle: String,
+    /// Public name.
+    pub display_name: String,
+    /// About (plain text).
+    pub bio: String,
+    /// About as safe HTML (escaped, links clickable).
+    pub bio_html: String,
+    /// Profile picture files (signed).
+    pub avatar: Vec<VariantUrl>,
+    /// Banner files (signed).
+    pub banner: Vec<VariantUrl>,
+    /// Monthly price.
+    pub price: Price,
+    /// Free trial days.
+    pub trial_days: i32,
+    /// The creator only: the welcome message.
+    pub welcome_message: Option<String>,
+    /// Counts.
+    pub counts: CreatorCounts,
+    /// Whether the caller is this creator.
+    pub own: bool,
+    /// Since when.
+    pub created_at: DateTime<Utc>,
 }

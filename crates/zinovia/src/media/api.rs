@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::service::{self, Access, UploadRequest};
 use super::types::{Asset, Kind, MediaId, Purpose, State as MediaState, Variant};
 use crate::error::{AppError, ErrorBody};
-use crate::http::extract::{ApiJson, CurrentUser, MaybeUser};
+use crate::http::extract::{ApiJson, CurrentUser, MaybeUser, PathId};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -202,12 +202,6 @@ fn original() -> String {
     "original".into()
 }
 
-fn parse_id(raw: &str) -> Result<MediaId, AppError> {
-    uuid::Uuid::parse_str(raw)
-        .map(MediaId)
-        .map_err(|_| AppError::NotFound)
-}
-
 /// Starts an upload: checks type and size, and returns a presigned request that sends the
 /// file straight to storage (its signature covers the exact content type and length).
 #[utoipa::path(post, path = "/api/v1/media/uploads", tag = "media", request_body = CreateUploadRequest,
@@ -262,9 +256,9 @@ async fn create_upload(
 async fn complete_upload(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<MediaId>,
 ) -> Result<Response, AppError> {
-    let asset = service::complete(&state, &user, parse_id(&id)?).await?;
+    let asset = service::complete(&state, &user, id).await?;
     let variants = Vec::new();
     Ok((
         StatusCode::ACCEPTED,
@@ -285,10 +279,10 @@ async fn complete_upload(
 async fn get_media(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<MediaId>,
 ) -> Result<axum::Json<MediaResponse>, AppError> {
     let viewer = user.as_ref().map(|u| &u.user);
-    let (asset, access, variants) = service::get(&state, viewer, parse_id(&id)?).await?;
+    let (asset, access, variants) = service::get(&state, viewer, id).await?;
     Ok(axum::Json(media_response(asset, access, variants)))
 }
 
@@ -305,9 +299,9 @@ async fn get_media(
 async fn delete_media(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<MediaId>,
 ) -> Result<StatusCode, AppError> {
-    service::delete(&state, &user, parse_id(&id)?).await?;
+    service::delete(&state, &user, id).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -327,10 +321,10 @@ async fn delete_media(
 async fn media_url(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<MediaId>,
     Query(q): Query<UrlQuery>,
 ) -> Result<axum::Json<MediaUrlResponse>, AppError> {
     let viewer = user.as_ref().map(|u| &u.user);
-    let (url, expires_at) = service::url(&state, viewer, parse_id(&id)?, &q.variant).await?;
+    let (url, expires_at) = service::url(&state, viewer, id, &q.variant).await?;
     Ok(axum::Json(MediaUrlResponse { url, expires_at }))
 }

@@ -1,7 +1,5 @@
 //! Media's ids, states and validated upload requests.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -9,16 +7,9 @@ use uuid::Uuid;
 
 use crate::accounts::UserId;
 
-/// A media asset's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, ToSchema)]
-#[sqlx(transparent)]
-#[serde(transparent)]
-pub struct MediaId(pub Uuid);
-
-impl fmt::Display for MediaId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
+crate::id::id_type! {
+    /// A media asset's id.
+    pub struct MediaId;
 }
 
 /// Image or video.

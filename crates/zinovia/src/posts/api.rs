@@ -11,10 +11,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::service::{self, CreatorPage, PostChanges};
-use super::types::Visibility;
+use super::types::{CommentId, PostId, Visibility};
 use super::view::{Listing, PostView, Price};
 use crate::error::{AppError, ErrorBody};
-use crate::http::extract::{ApiJson, CurrentUser, MaybeUser};
+use crate::http::extract::{ApiJson, CurrentUser, MaybeUser, PathId};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -47,10 +47,6 @@ fn limit(raw: Option<&str>) -> Result<i64, AppError> {
         ),
     };
     service::page_size(n)
-}
-
-fn parse_id(raw: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
 }
 
 /// A creator's posts, pinned first, then newest first. Locked posts carry the preview
@@ -237,7 +233,6 @@ async fn create_post(
     ApiJson(req): ApiJson<PostRequest>,
 ) -> Result<Response, AppError> {
     let post = service::create(&state, &user, req.into()).await?;
-    state.posts_cache().forget(user.user.id.0);
     Ok((StatusCode::CREATED, axum::Json(post)).into_response())
 }
 
@@ -251,12 +246,10 @@ async fn create_post(
 async fn get_post(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<PostId>,
 ) -> Result<axum::Json<PostView>, AppError> {
     let viewer = user.as_ref().map(|u| &u.user);
-    Ok(axum::Json(
-        service::get(&state, viewer, parse_id(&id)?).await?,
-    ))
+    Ok(axum::Json(service::get(&state, viewer, id).await?))
 }
 
 /// Edits a post of yours (only the fields given).
@@ -272,11 +265,10 @@ async fn get_post(
 async fn update_post(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<PostId>,
     ApiJson(req): ApiJson<PostRequest>,
 ) -> Result<axum::Json<PostView>, AppError> {
-    let post = service::update(&state, &user, parse_id(&id)?, req.into()).await?;
-    state.posts_cache().forget(user.user.id.0);
+    let post = service::update(&state, &user, id, req.into()).await?;
     Ok(axum::Json(post))
 }
 
@@ -292,10 +284,9 @@ async fn update_post(
 async fn delete_post(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<PostId>,
 ) -> Result<StatusCode, AppError> {
-    service::delete(&state, &user, parse_id(&id)?).await?;
-    state.posts_cache().forget(user.user.id.0);
+    service::delete(&state, &user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -312,9 +303,9 @@ async fn delete_post(
 async fn like_post(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<PostId>,
 ) -> Result<StatusCode, AppError> {
-    service::like(&state, &user.user, parse_id(&id)?, true).await?;
+    service::like(&state, &user.user, id, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -331,9 +322,9 @@ async fn like_post(
 async fn unlike_post(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<PostId>,
 ) -> Result<StatusCode, AppError> {
-    service::like(&state, &user.user, parse_id(&id)?, false).await?;
+    service::like(&state, &user.user, id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -396,7 +387,7 @@ fn comment(c: service::Comment, viewer: Option<Uuid>) -> CommentResponse {
 async fn list_comments(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<PostId>,
     Query(q): Query<CommentsQuery>,
 ) -> Result<axum::Json<CommentsResponse>, AppError> {
     let viewer = user.as_ref().map(|u| &u.user);
@@ -404,10 +395,12 @@ async fn list_comments(
     let after = match q.after.as_deref() {
         None | Some("") => None,
         Some(a) => {
-            Some(Uuid::parse_str(a).map_err(|_| AppError::field("after", "is not a comment id"))?)
+            Some(CommentId(Uuid::parse_str(a).map_err(|_| {
+                AppError::field("after", "is not a comment id")
+            })?))
         }
     };
-    let rows = service::comments(&state, viewer, parse_id(&id)?, after, limit).await?;
+    let rows = service::comments(&state, viewer, id, after, limit).await?;
     let next_after = (i64::try_from(rows.len()).unwrap_or(0) >= limit)
         .then(|| rows.last().map(|c| c.id))
         .flatten();
@@ -440,10 +433,10 @@ pub struct CommentRequest {
 async fn add_comment(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<PostId>,
     ApiJson(req): ApiJson<CommentRequest>,
 ) -> Result<Response, AppError> {
-    let c = service::add_comment(&state, &user.user, parse_id(&id)?, &req.text).await?;
+    let c = service::add_comment(&state, &user.user, id, &req.text).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(comment(c, Some(user.user.id.0))),
@@ -464,8 +457,8 @@ async fn add_comment(
 async fn delete_comment(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((id, comment_id)): Path<(String, String)>,
+    PathId((id, comment_id)): PathId<(PostId, CommentId)>,
 ) -> Result<StatusCode, AppError> {
-    service::delete_comment(&state, &user.user, parse_id(&id)?, parse_id(&comment_id)?).await?;
+    service::delete_comment(&state, &user.user, id, comment_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,10 +13,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::service::{self, PostChanges};
-use super::types::Visibility;
+use super::types::{PostId, Visibility};
 use super::view::{Listing, MediaView, PostView};
 use crate::error::{AppError, FieldErrors};
-use crate::http::extract::CurrentUser;
+use crate::http::extract::{CurrentUser, PathId};
 use crate::media::Kind;
 use crate::site::{self, FormErrors, Layout, Said};
 use crate::state::AppState;
@@ -284,7 +284,7 @@ async fn post_page(
     state: &AppState,
     layout: Layout,
     viewer: Option<&crate::accounts::User>,
-    id: Uuid,
+    id: PostId,
     text: String,
     errors: FieldErrors,
     status: StatusCode,
@@ -323,9 +323,8 @@ pub(super) async fn post(
     State(state): State<AppState>,
     layout: Layout,
     crate::http::extract::MaybeUser(viewer): crate::http::extract::MaybeUser,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    PathId(id): PathId<PostId>,
 ) -> Result<Response, AppError> {
-    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
     let viewer = viewer.as_ref().map(|v| &v.user);
     post_page(
         &state,
@@ -351,10 +350,9 @@ pub(super) async fn comment(
     State(state): State<AppState>,
     layout: Layout,
     user: CurrentUser,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    PathId(id): PathId<PostId>,
     Form(form): Form<CommentForm>,
 ) -> Result<Response, AppError> {
-    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
     match service::add_comment(&state, &user.user, id, &form.text).await {
         Ok(_) => Ok(Redirect::to(&format!("/posts/{id}#comments")).into_response()),
         Err(AppError::Validation(errors)) => {
@@ -386,10 +384,9 @@ pub(super) struct LikeForm {
 pub(super) async fn like(
     State(state): State<AppState>,
     user: CurrentUser,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    PathId(id): PathId<PostId>,
     Form(form): Form<LikeForm>,
 ) -> Result<Response, AppError> {
-    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
     let like = match form.like.as_str() {
         "1" => true,
         "0" => false,
@@ -578,13 +575,10 @@ pub(super) async fn publish(
         Err(AppError::Validation(errors))
     };
     match outcome {
-        Ok(post) => {
-            state.posts_cache().forget(user.user.id.0);
-            Ok(
-                Redirect::to(&format!("/{}?published={}", post.creator.handle, post.id))
-                    .into_response(),
-            )
-        }
+        Ok(post) => Ok(
+            Redirect::to(&format!("/{}?published={}", post.creator.handle, post.id))
+                .into_response(),
+        ),
         Err(e) => compose_page(&state, &user, layout, form, Said::refusal(e)?).await,
     }
 }

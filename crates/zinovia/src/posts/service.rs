@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use super::db::{self, PostInput};
 use super::entitlements::{self, Seen, Why, decide, may_interact};
-use super::types::{Cursor, ExploreSort, MediaRow, PostRow, VariantRow, Visibility, text_html};
+use super::types::{
+    CommentId, Cursor, ExploreSort, MediaRow, PostId, PostRow, VariantRow, Visibility, text_html,
+};
 use super::view::{CreatorRef, Listing, MediaView, PostView, Price, VariantUrl};
 use crate::accounts::{Authenticated, FieldCheck, Role, User};
 use crate::creators::{self, Found};
@@ -215,7 +217,11 @@ pub async fn feed(
 }
 
 /// One post.
-pub async fn get(state: &AppState, viewer: Option<&User>, id: Uuid) -> Result<PostView, AppError> {
+pub async fn get(
+    state: &AppState,
+    viewer: Option<&User>,
+    PostId(id): PostId,
+) -> Result<PostView, AppError> {
     let mut conn = LazyConn::new(&state.db);
     let c = conn.get().await?;
     let post = db::get(&mut *c, id).await?.ok_or(AppError::NotFound)?;
@@ -635,8 +641,11 @@ pub async fn create(
         db::set_media(&mut tx, id, media).await?;
     }
     tx.commit().await?;
+    // This process drops its cached page of the creator at once (the others on NOTIFY),
+    // so the writer sees the post on the next read.
+    state.posts_cache().forget(creator.user_id);
     tracing::info!(post_id = %id, visibility = r.visibility.as_str(), "post created");
-    get(state, Some(&who.user), id).await
+    get(state, Some(&who.user), PostId(id)).await
 }
 
 /// Edits a post of the caller's.
@@ -644,7 +653,7 @@ pub async fn create(
 pub async fn update(
     state: &AppState,
     who: &Authenticated,
-    id: Uuid,
+    PostId(id): PostId,
     changes: PostChanges,
 ) -> Result<PostView, AppError> {
     let creator = creator_of(state, who).await?;
@@ -659,16 +668,22 @@ pub async fn update(
         db::set_media(&mut tx, id, media).await?;
     }
     tx.commit().await?;
-    get(state, Some(&who.user), id).await
+    state.posts_cache().forget(creator.user_id);
+    get(state, Some(&who.user), PostId(id)).await
 }
 
 /// Soft-deletes a post of the caller's (buyers' records stay).
-pub async fn delete(state: &AppState, who: &Authenticated, id: Uuid) -> Result<(), AppError> {
+pub async fn delete(
+    state: &AppState,
+    who: &Authenticated,
+    PostId(id): PostId,
+) -> Result<(), AppError> {
     let post = db::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
     if post.creator_id != who.user.id.0 || post.deleted_at.is_some() {
         return Err(AppError::NotFound);
     }
     db::soft_delete(&state.db, id).await?;
+    state.posts_cache().forget(post.creator_id);
     tracing::info!(post_id = %id, "post deleted");
     Ok(())
 }
@@ -734,7 +749,12 @@ async fn interactable(state: &AppState, who: &User, id: Uuid) -> Result<PostRow,
 }
 
 /// Likes or unlikes (idempotent).
-pub async fn like(state: &AppState, who: &User, id: Uuid, like: bool) -> Result<(), AppError> {
+pub async fn like(
+    state: &AppState,
+    who: &User,
+    PostId(id): PostId,
+    like: bool,
+) -> Result<(), AppError> {
     interactable(state, who, id).await?;
     let mut tx = state.db.begin().await?;
     db::set_like(&mut tx, id, who.id.0, like).await?;
@@ -749,17 +769,17 @@ pub use db::CommentRow as Comment;
 pub async fn comments(
     state: &AppState,
     viewer: Option<&User>,
-    id: Uuid,
-    after: Option<Uuid>,
+    PostId(id): PostId,
+    after: Option<CommentId>,
     limit: i64,
 ) -> Result<Vec<Comment>, AppError> {
-    let view = get(state, viewer, id).await?;
+    let view = get(state, viewer, PostId(id)).await?;
     if view.locked {
         return Err(AppError::PaymentRequired);
     }
     let after = match after {
         None => None,
-        Some(c) => db::comment_position(&state.db, id, c)
+        Some(CommentId(c)) => db::comment_position(&state.db, id, c)
             .await?
             .map(Some)
             .ok_or_else(|| AppError::field("after", "is not a comment of this post"))?,
@@ -771,7 +791,7 @@ pub async fn comments(
 pub async fn add_comment(
     state: &AppState,
     who: &User,
-    id: Uuid,
+    PostId(id): PostId,
     raw: &str,
 ) -> Result<Comment, AppError> {
     let mut check = FieldCheck::default();
@@ -796,8 +816,8 @@ pub async fn add_comment(
 pub async fn delete_comment(
     state: &AppState,
     who: &User,
-    post: Uuid,
-    comment: Uuid,
+    PostId(post): PostId,
+    CommentId(comment): CommentId,
 ) -> Result<(), AppError> {
     let (author, creator) = db::comment_owner(&state.db, post, comment)
         .await?

@@ -303,3 +303,13 @@ impl ExploreSort {
         }
     }
 }
+
+crate::id::id_type! {
+    /// A post's id.
+    pub struct PostId;
+}
+
+crate::id::id_type! {
+    /// A comment's id.
+    pub struct CommentId;
+}
