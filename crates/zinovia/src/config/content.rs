@@ -1,0 +1,94 @@
+//! Creators, posts and the paywall: prices, currencies, the grace period, handles, the page cache.
+
+use clap::Args;
+
+use super::*;
+
+/// Creators, posts and the paywall (`up`, `serve`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Content settings")]
+pub struct ContentSettings {
+    /// Lowest monthly subscription price a creator may set, in minor units (cents).
+    #[arg(long, env = "CREATOR_PRICE_MIN", default_value = "300",
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    pub creator_price_min: u32,
+
+    /// Highest monthly subscription price, in minor units.
+    #[arg(long, env = "CREATOR_PRICE_MAX", default_value = "50000",
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    pub creator_price_max: u32,
+
+    /// Lowest pay-per-view price of a post, in minor units.
+    #[arg(long, env = "PPV_PRICE_MIN", default_value = "300",
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    pub ppv_price_min: u32,
+
+    /// Highest pay-per-view price of a post, in minor units.
+    #[arg(long, env = "PPV_PRICE_MAX", default_value = "100000",
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    pub ppv_price_max: u32,
+
+    /// Currencies creators may price in (ISO 4217 codes).
+    #[arg(
+        long,
+        env = "CURRENCIES",
+        value_delimiter = ',',
+        default_value = "USD,EUR,GBP"
+    )]
+    pub currencies: Vec<String>,
+
+    /// How long a past-due subscription (a failed renewal) keeps its access.
+    #[arg(long, env = "SUBSCRIPTION_GRACE", default_value = "3d", value_parser = parse_positive_duration)]
+    pub subscription_grace: HumanDuration,
+
+    /// How long a creator's previous handle keeps redirecting (and stays reserved).
+    #[arg(long, env = "HANDLE_REDIRECT_FOR", default_value = "30d", value_parser = parse_positive_duration)]
+    pub handle_redirect_for: HumanDuration,
+
+    /// How long a creator page's rows may be served from this process's memory. Any write
+    /// to the creator's posts drops them at once in every process (PostgreSQL
+    /// LISTEN/NOTIFY); `0s` turns the cache off.
+    #[arg(long, env = "POSTS_CACHE_TTL", default_value = "30s")]
+    pub posts_cache_ttl: HumanDuration,
+}
+
+impl ContentSettings {
+    /// Each setting of this group as `zinovia config` shows it (secrets redacted).
+    pub(super) fn values(&self, _s: &Settings) -> Vec<(&'static str, String)> {
+        vec![
+            ("CREATOR_PRICE_MIN", self.creator_price_min.to_string()),
+            ("CREATOR_PRICE_MAX", self.creator_price_max.to_string()),
+            ("PPV_PRICE_MIN", self.ppv_price_min.to_string()),
+            ("PPV_PRICE_MAX", self.ppv_price_max.to_string()),
+            ("CURRENCIES", list(self.currencies.clone())),
+            ("SUBSCRIPTION_GRACE", self.subscription_grace.to_string()),
+            ("HANDLE_REDIRECT_FOR", self.handle_redirect_for.to_string()),
+            ("POSTS_CACHE_TTL", self.posts_cache_ttl.to_string()),
+        ]
+    }
+}
+
+impl Settings {
+    pub(super) fn check_content(&self, hard: &mut Vec<Problem>) {
+        let c = &self.content;
+        if c.creator_price_min > c.creator_price_max {
+            hard.push(problem(
+                "CREATOR_PRICE_MIN",
+                "must not be above CREATOR_PRICE_MAX",
+            ));
+        }
+        if c.ppv_price_min > c.ppv_price_max {
+            hard.push(problem("PPV_PRICE_MIN", "must not be above PPV_PRICE_MAX"));
+        }
+        if c.currencies.is_empty()
+            || c.currencies
+                .iter()
+                .any(|x| x.len() != 3 || !x.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            hard.push(problem(
+                "CURRENCIES",
+                "must be ISO 4217 codes in capitals, e.g. USD,EUR",
+            ));
+        }
+    }
+}
