@@ -28,14 +28,11 @@ fn render(t: &impl Template, status: StatusCode) -> Response {
     }
 }
 
-/// Splits a service error into what a form shows: field errors and a message on top.
-/// Errors that are not about the form (rate limits, outages) keep their own page.
+/// Splits a service error into what a form shows: field errors and a message on top (the
+/// site's one way, `Said::refusal`). Errors that are not about the form keep their own page.
 fn form_errors(e: AppError) -> Result<(FieldErrors, String), AppError> {
-    match e {
-        AppError::Validation(fields) => Ok((fields, String::new())),
-        AppError::InvalidCredentials => Ok((FieldErrors::new(), e.to_string())),
-        other => Err(other),
-    }
+    let said = crate::site::Said::refusal(e)?;
+    Ok((said.errors, said.form_error))
 }
 
 /// Where to go after logging in: only paths on this site.

@@ -14,7 +14,7 @@ use super::simulated::{self, Outcome};
 use super::types::{CheckoutId, CheckoutKind, CheckoutStatus, PaymentStatus, SubscriptionStatus};
 use crate::error::{AppError, FieldErrors};
 use crate::http::extract::{CurrentUser, PathId};
-use crate::site::{self, FormErrors, Layout};
+use crate::site::{self, FormErrors, Layout, Said};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -271,12 +271,13 @@ pub(super) async fn tip(
     };
     match outcome {
         Ok((_, url)) => Ok(Redirect::to(&url).into_response()),
-        Err(AppError::Validation(mut errors)) => {
-            let b = &state.settings.billing;
-            if amount.is_some() && errors.contains_key("amount_minor") {
+        Err(e) => {
+            let mut said = Said::refusal(e)?;
+            if amount.is_some() && said.errors.contains_key("amount_minor") {
                 // The service speaks in minor units; the form in the currency's units.
+                let b = &state.settings.billing;
                 let currency = tip_currency(&state, &handle).await?;
-                errors.insert(
+                said.errors.insert(
                     "amount_minor".into(),
                     vec![format!(
                         "must be from {} to {}",
@@ -285,22 +286,11 @@ pub(super) async fn tip(
                     )],
                 );
             }
-            tip_page(
-                &state,
-                layout,
-                &handle,
-                form,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            if !said.form_error.is_empty() {
+                said.errors.insert("form".into(), vec![said.form_error]);
+            }
+            tip_page(&state, layout, &handle, form, said.errors, said.status).await
         }
-        Err(AppError::Conflict(message)) => {
-            let mut errors = FieldErrors::new();
-            errors.insert("form".into(), vec![message]);
-            tip_page(&state, layout, &handle, form, errors, StatusCode::CONFLICT).await
-        }
-        Err(other) => Err(other),
     }
 }
 

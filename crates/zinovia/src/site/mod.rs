@@ -66,8 +66,9 @@ impl Said {
         }
     }
 
-    /// What a form shows for a service's refusal: field errors (422) or a conflict (409).
-    /// Other errors keep their own page.
+    /// What a form shows for a service's refusal — the one way every page redisplays a
+    /// form: field errors next to their fields (422), or a message on top for a conflict
+    /// (409) or a failed log-in (401). Other errors keep their own page.
     pub fn refusal(e: AppError) -> Result<Said, AppError> {
         match e {
             AppError::Validation(errors) => Ok(Said {
@@ -79,6 +80,11 @@ impl Said {
             AppError::Conflict(message) => Ok(Said {
                 form_error: message,
                 status: StatusCode::CONFLICT,
+                ..Said::default()
+            }),
+            e @ AppError::InvalidCredentials => Ok(Said {
+                form_error: e.to_string(),
+                status: StatusCode::UNAUTHORIZED,
                 ..Said::default()
             }),
             other => Err(other),
