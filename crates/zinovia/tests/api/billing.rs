@@ -12,7 +12,7 @@ use zinovia::billing::signature;
 use zinovia::config::{Environment, Role as ConfigRole, Settings};
 
 use crate::helpers::TestApp;
-use crate::posts::{Member, call, creator, member, post, ready_photo};
+use crate::helpers::{FakeStripe, Member, call, creator, member, post, ready_photo};
 
 pub const SECRET: &str = "whsec_zinovia_tests_0123456789";
 
@@ -917,113 +917,19 @@ async fn checkouts_refuse_bad_input_field_by_field_and_store_nothing() {
     assert_eq!(count(db, "select count(*) from billing_events").await, 0);
 }
 
-/// One request Stripe's fake received.
-#[derive(Debug, Clone)]
-pub struct StripeCall {
-    pub method: String,
-    pub path: String,
-    pub auth: String,
-    pub idempotency: String,
-    pub version: String,
-    pub form: Vec<(String, String)>,
+/// The Stripe rail (its API the local fake) with a creator `stripe_seller` at 9.99 USD, a
+/// subscribers-only and a pay-per-view post, and two fans.
+struct StripeScene {
+    fake: FakeStripe,
+    app: TestApp,
+    c: Member,
+    fan: Member,
+    other: Member,
+    subs_only: String,
+    ppv: String,
 }
 
-impl StripeCall {
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.form
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A local stand-in for Stripe's API: records what we send, answers like Stripe, and
-/// refuses a wrong key or a missing idempotency key as Stripe would.
-pub struct FakeStripe {
-    pub base: String,
-    calls: std::sync::Arc<std::sync::Mutex<Vec<StripeCall>>>,
-    stop: tokio_util::sync::CancellationToken,
-}
-
-impl FakeStripe {
-    pub async fn start() -> FakeStripe {
-        use axum::http::{HeaderMap, StatusCode as Code};
-        let calls: std::sync::Arc<std::sync::Mutex<Vec<StripeCall>>> = Default::default();
-        let seen = calls.clone();
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: axum::http::Uri, headers: HeaderMap, body: axum::body::Bytes| {
-                let seen = seen.clone();
-                async move {
-                    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-                    let call = StripeCall {
-                        method: method.to_string(),
-                        path: uri.path().to_owned(),
-                        auth: h("authorization"),
-                        idempotency: h("idempotency-key"),
-                        version: h("stripe-version"),
-                        form: url::form_urlencoded::parse(&body).into_owned().collect(),
-                    };
-                    let n = {
-                        let mut calls = seen.lock().unwrap();
-                        calls.push(call.clone());
-                        calls.len()
-                    };
-                    // Stripe takes idempotency keys on POST; DELETE is idempotent by itself.
-                    if call.auth != "Bearer sk_test_zinovia" || (call.method == "POST" && call.idempotency.is_empty()) {
-                        return (Code::UNAUTHORIZED, axum::Json(json!({"error": {"message": "Invalid API Key provided"}})));
-                    }
-                    if call.get("line_items[0][price_data][unit_amount]") == Some("666") {
-                        return (Code::BAD_REQUEST, axum::Json(json!({"error": {"message": "Your card was declined"}})));
-                    }
-                    let answer = match call.path.as_str() {
-                        "/v1/customers" => json!({"id": format!("cus_{n}"), "object": "customer"}),
-                        "/v1/products" => json!({"id": format!("prod_{n}"), "object": "product"}),
-                        "/v1/prices" => json!({"id": format!("price_{n}"), "object": "price"}),
-                        "/v1/checkout/sessions" => json!({"id": format!("cs_test_{n}"), "object": "checkout.session",
-                                                          "url": format!("https://checkout.stripe.com/c/pay/cs_test_{n}")}),
-                        "/v1/accounts" => json!({"id": format!("acct_{n}"), "object": "account"}),
-                        "/v1/account_links" => json!({"object": "account_link", "url": format!("https://connect.stripe.com/setup/e/acct/{n}")}),
-                        "/v1/billing_portal/sessions" => json!({"id": format!("bps_{n}"), "object": "billing_portal.session",
-                                                                "url": format!("https://billing.stripe.com/p/session/{n}")}),
-                        p if p.starts_with("/v1/subscriptions/") && call.method == "DELETE" => json!({"id": &p[18..], "object": "subscription", "status": "canceled"}),
-                        p if p.starts_with("/v1/subscriptions/") => json!({"id": &p[18..], "object": "subscription", "cancel_at_period_end": true}),
-                        p if p.starts_with("/v1/checkout/sessions/") && p.ends_with("/expire") => json!({"id": &p[22..p.len() - 7], "object": "checkout.session", "status": "expired"}),
-                        _ => return (Code::NOT_FOUND, axum::Json(json!({"error": {"message": "Unrecognized request URL"}}))),
-                    };
-                    (Code::OK, axum::Json(answer))
-                }
-            },
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = tokio_util::sync::CancellationToken::new();
-        let token = stop.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { token.cancelled().await })
-                .await
-                .unwrap();
-        });
-        FakeStripe {
-            base: format!("http://{addr}"),
-            calls,
-            stop,
-        }
-    }
-
-    pub fn calls(&self) -> Vec<StripeCall> {
-        self.calls.lock().unwrap().clone()
-    }
-}
-
-impl Drop for FakeStripe {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-#[tokio::test]
-async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_events_unlock() {
+async fn stripe_scene() -> StripeScene {
     let fake = FakeStripe::start().await;
     let base = fake.base.clone();
     let app = TestApp::spawn_with(move |s| {
@@ -1033,16 +939,48 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
         s.billing.stripe_api_base = base.parse().unwrap();
     })
     .await;
-    let db = &app.state.db;
     let c = creator(&app, "stripe_seller").await;
     let fan = member(&app, Role::Fan).await;
     let other = member(&app, Role::Fan).await;
     let subs_only = locked_post(&app, &c, "subscribers").await;
     let ppv = locked_post(&app, &c, "ppv").await;
+    StripeScene {
+        fake,
+        app,
+        c,
+        fan,
+        other,
+        subs_only,
+        ppv,
+    }
+}
 
+/// The fan's subscription checkout on the Stripe scene: its id.
+async fn stripe_subscription_checkout(scene: &StripeScene, fan: &Member) -> String {
     let (status, started) = start(
-        &app,
-        &fan,
+        &scene.app,
+        fan,
+        json!({"kind": "subscription", "creator": "stripe_seller"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    started["checkout_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn on_stripe_a_subscription_checkout_creates_customer_product_price_and_session_once() {
+    let scene = stripe_scene().await;
+    let StripeScene {
+        fake,
+        app,
+        c,
+        fan,
+        other,
+        ..
+    } = &scene;
+    let (status, started) = start(
+        app,
+        fan,
         json!({"kind": "subscription", "creator": "stripe_seller"}),
     )
     .await;
@@ -1099,8 +1037,8 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
 
     // Another fan: a new customer and session, the same price.
     let (status, _) = start(
-        &app,
-        &other,
+        app,
+        other,
         json!({"kind": "subscription", "creator": "stripe_seller"}),
     )
     .await;
@@ -1108,22 +1046,31 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
     let paths: Vec<String> = fake.calls()[4..].iter().map(|c| c.path.clone()).collect();
     assert_eq!(paths, ["/v1/customers", "/v1/checkout/sessions"]);
     assert_eq!(fake.calls()[5].get("line_items[0][price]"), Some("price_3"));
+}
 
+#[tokio::test]
+async fn on_stripe_a_creator_who_can_take_charges_gets_the_money_routed_with_the_fee_kept() {
+    let scene = stripe_scene().await;
+    let StripeScene {
+        fake,
+        app,
+        c,
+        fan,
+        ppv,
+        ..
+    } = &scene;
+    let db = &app.state.db;
     // A creator with a payout account gets the money routed, the platform fee kept.
     sqlx::query("insert into payout_accounts (creator_id, provider, account_id, charges_enabled, payouts_enabled) values ($1, 'stripe', 'acct_1', true, true)")
         .bind(c.id)
         .execute(db)
         .await
         .unwrap();
-    let (status, _) = start(&app, &fan, json!({"kind": "ppv", "post_id": ppv})).await;
+    let (status, _) = start(app, fan, json!({"kind": "ppv", "post_id": ppv})).await;
     assert_eq!(status, StatusCode::CREATED);
     let buy = fake.calls().last().cloned().unwrap();
     assert_eq!(buy.get("mode"), Some("payment"));
-    assert_eq!(
-        buy.get("customer"),
-        Some("cus_1"),
-        "the fan's customer is reused"
-    );
+    assert_eq!(buy.get("customer"), Some("cus_1"), "the fan's customer");
     assert_eq!(
         buy.get("line_items[0][price_data][unit_amount]"),
         Some("1500")
@@ -1136,11 +1083,17 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
         buy.get("payment_intent_data[transfer_data][destination]"),
         Some("acct_1")
     );
+}
 
+#[tokio::test]
+async fn on_stripe_a_refused_call_fails_the_checkout_and_leaves_nothing_open() {
+    let scene = stripe_scene().await;
+    let StripeScene { app, fan, .. } = &scene;
+    let db = &app.state.db;
     // Stripe refusing: 503, and the checkout ends failed (nothing half-open).
     let (status, body) = start(
-        &app,
-        &fan,
+        app,
+        fan,
         json!({"kind": "tip", "creator": "stripe_seller", "amount_minor": 666}),
     )
     .await;
@@ -1153,19 +1106,33 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
         .await,
         1
     );
+}
 
+#[tokio::test]
+async fn on_stripe_signed_events_complete_a_subscription_checkout_and_unlock() {
+    let scene = stripe_scene().await;
+    let StripeScene {
+        app,
+        c,
+        fan,
+        other,
+        subs_only,
+        ..
+    } = &scene;
+    let db = &app.state.db;
+    let checkout_id = &stripe_subscription_checkout(&scene, fan).await;
     // The signed events Stripe would send complete the subscription.
     let now = Utc::now().timestamp();
     let end = now + 30 * 86400;
-    let mut sub = subscription("sub_live", "active", &fan, &c, end);
+    let mut sub = subscription("sub_live", "active", fan, c, end);
     sub["customer"] = json!("cus_1");
     deliver(
-        &app,
+        app,
         &event("evt_1", "customer.subscription.created", now, sub),
     )
     .await;
     deliver(
-        &app,
+        app,
         &event(
             "evt_2",
             "invoice.paid",
@@ -1179,26 +1146,35 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
                            "payment_status": "paid", "status": "complete", "mode": "subscription",
                            "amount_total": 999, "currency": "usd"});
     deliver(
-        &app,
+        app,
         &event("evt_3", "checkout.session.completed", now, completed),
     )
     .await;
-    assert!(sees(&app, "stripe_seller", &fan, &subs_only).await);
-    assert!(!sees(&app, "stripe_seller", &other, &subs_only).await);
+    assert!(sees(app, "stripe_seller", fan, subs_only).await);
+    assert!(!sees(app, "stripe_seller", other, subs_only).await);
     let status: String = sqlx::query_scalar("select status from checkouts where id = $1::uuid")
         .bind(checkout_id)
         .fetch_one(db)
         .await
         .unwrap();
     assert_eq!(status, "completed");
+}
 
+#[tokio::test]
+async fn on_stripe_a_changed_price_is_a_new_price_of_the_one_product() {
+    let scene = stripe_scene().await;
+    let StripeScene {
+        fake, app, c, fan, ..
+    } = &scene;
+    let db = &app.state.db;
+    stripe_subscription_checkout(&scene, fan).await;
     // A changed price is a new Price; existing subscribers keep theirs.
-    let (status, _) = call(&app, Method::PUT, "/api/v1/me/creator", Some(&c.token),
+    let (status, _) = call(app, Method::PUT, "/api/v1/me/creator", Some(&c.token),
         Some(json!({"handle": "stripe_seller", "display_name": "Ada", "price_minor": 1299, "currency": "USD"}))).await;
     assert_eq!(status, StatusCode::OK);
-    let third = member(&app, Role::Fan).await;
+    let third = member(app, Role::Fan).await;
     start(
-        &app,
+        app,
         &third,
         json!({"kind": "subscription", "creator": "stripe_seller"}),
     )
@@ -1225,10 +1201,30 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
     );
     let prices: i64 = count(db, "select count(*) from creator_prices").await;
     assert_eq!(prices, 2);
+}
 
+#[tokio::test]
+async fn on_stripe_fans_cancel_at_the_period_end_and_manage_cards_in_the_portal() {
+    let scene = stripe_scene().await;
+    let StripeScene {
+        fake, app, c, fan, ..
+    } = &scene;
+    stripe_subscription_checkout(&scene, fan).await;
+    let now = Utc::now().timestamp();
+    deliver(
+        app,
+        &event(
+            "evt_1",
+            "customer.subscription.created",
+            now,
+            subscription("sub_live", "active", fan, c, now + 30 * 86400),
+        ),
+    )
+    .await;
+    let third = member(app, Role::Fan).await;
     // The fan cancels at the period's end, and manages cards in Stripe's portal.
     let (status, body) = call(
-        &app,
+        app,
         Method::POST,
         "/api/v1/me/subscriptions/stripe_seller/cancel",
         Some(&fan.token),
@@ -1245,7 +1241,7 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
         cancel.idempotency
     );
     let (status, _) = call(
-        &app,
+        app,
         Method::POST,
         "/api/v1/me/subscriptions/stripe_seller/cancel",
         Some(&third.token),
@@ -1254,7 +1250,7 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "no live subscription");
     let (status, portal) = call(
-        &app,
+        app,
         Method::POST,
         "/api/v1/billing/portal",
         Some(&fan.token),
@@ -1269,11 +1265,16 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
             .starts_with("https://billing.stripe.com/")
     );
     assert_eq!(fake.calls().last().unwrap().get("customer"), Some("cus_1"));
+}
 
+#[tokio::test]
+async fn on_stripe_creators_onboard_for_payouts_with_controller_properties() {
+    let scene = stripe_scene().await;
+    let StripeScene { fake, app, fan, .. } = &scene;
     // A creator onboards for payouts: an account with controller properties, then a link.
-    let seller2 = creator(&app, "stripe_second").await;
+    let seller2 = creator(app, "stripe_second").await;
     let (status, payouts) = call(
-        &app,
+        app,
         Method::POST,
         "/api/v1/me/creator/payouts",
         Some(&seller2.token),
@@ -1310,7 +1311,7 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
     let acct = payouts["account_id"].as_str().unwrap().to_owned();
     let updated = json!({"id": acct, "object": "account", "charges_enabled": true, "payouts_enabled": true, "details_submitted": true});
     deliver(
-        &app,
+        app,
         &event(
             "evt_acct",
             "account.updated",
@@ -1320,7 +1321,7 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
     )
     .await;
     let (_, payouts) = call(
-        &app,
+        app,
         Method::POST,
         "/api/v1/me/creator/payouts",
         Some(&seller2.token),
@@ -1330,7 +1331,7 @@ async fn on_stripe_checkouts_create_customer_price_and_session_once_and_signed_e
     assert_eq!(payouts["charges_enabled"], true);
     assert_eq!(payouts["onboarding_url"], Value::Null);
     let (status, _) = call(
-        &app,
+        app,
         Method::POST,
         "/api/v1/me/creator/payouts",
         Some(&fan.token),

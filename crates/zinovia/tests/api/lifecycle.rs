@@ -12,12 +12,12 @@ use zinovia::billing::{Provider, signature};
 use zinovia::jobs::Job;
 
 use crate::billing::{
-    FakeStripe, SECRET, click, clock, count, deliver, event, invoice, ledger, locked_post, sees,
-    simulated_app, start, subscription,
+    SECRET, click, clock, count, deliver, event, invoice, ledger, locked_post, sees, simulated_app,
+    start, subscription,
 };
-use crate::helpers::{S3Server, TestApp, grant_subscription, unique_email, upload};
+use crate::helpers::{FakeStripe, S3Server, TestApp, grant_subscription, unique_email, upload};
+use crate::helpers::{Member, call, creator, member, post};
 use crate::pages::{browser, csrf_of, page, post_form};
-use crate::posts::{Member, call, creator, member, post};
 use crate::processing::jpeg;
 
 const PASSWORD: &str = "purple lighthouse at dawn";

@@ -17,3 +17,4 @@ mod posts;
 mod process;
 mod processing;
 mod security;
+mod snapshots;

@@ -403,7 +403,7 @@ async fn cors_allows_only_listed_origins_with_credentials() {
 #[tokio::test]
 async fn the_simulated_checkout_page_pays_on_a_click_with_its_csrf_token() {
     let app = TestApp::spawn().await;
-    let c = crate::posts::creator(&app, "page_seller").await;
+    let c = crate::helpers::creator(&app, "page_seller").await;
     let (b, csrf) = signed_up_browser(&app, &unique_email("payer")).await;
     let r = b
         .post(format!("{}/api/v1/billing/checkout", app.base))
@@ -461,7 +461,7 @@ pub async fn page_as(app: &TestApp, token: Option<&str>, path: &str) -> (StatusC
 #[tokio::test]
 async fn a_creators_page_shows_locked_posts_blurred_without_their_files_and_unlocked_ones_in_full()
 {
-    use crate::posts::{creator, member, post, ready_photo, subscribe};
+    use crate::helpers::{creator, member, post, ready_photo, subscribe};
     use zinovia::accounts::Role;
     let app = TestApp::spawn().await;
     let c = creator(&app, "page_maker").await;
@@ -768,7 +768,7 @@ async fn becoming_a_creator_and_posting_through_the_forms_sends_errors_back_by_f
 #[tokio::test]
 async fn fans_pay_from_the_pages_and_see_their_subscriptions_and_purchases() {
     let app = TestApp::spawn().await;
-    crate::posts::creator(&app, "page_shop").await;
+    crate::helpers::creator(&app, "page_shop").await;
     let (b, csrf) = signed_up_browser(&app, &unique_email("shopper")).await;
     let (_, html) = page(&b, &app, "/page_shop").await;
     assert!(html.contains("Subscribe for 9.99 USD a month"), "{html}");

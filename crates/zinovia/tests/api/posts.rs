@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::helpers::{grant_purchase, grant_subscription};
+use crate::helpers::{
+    Member, call, creator, grant_purchase, grant_subscription, member, post, ready_photo, subscribe,
+};
 use chrono::{Duration as Days, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -17,132 +19,6 @@ use uuid::Uuid;
 use zinovia::accounts::Role;
 
 use crate::helpers::{TestApp, TestDb, unique_email, wait_until};
-
-/// A signed-in account: bearer token and user id.
-#[derive(Clone)]
-pub struct Member {
-    pub token: String,
-    pub id: Uuid,
-}
-
-pub async fn member(app: &TestApp, role: Role) -> Member {
-    let email = unique_email(role.as_str());
-    let password = "purple lighthouse at dawn";
-    let user = zinovia::accounts::create_user(&app.state, &email, "Someone", role, password)
-        .await
-        .unwrap();
-    let (status, body) = app
-        .post_json(
-            "/api/v1/auth/login",
-            None,
-            &json!({"email": email, "password": password}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    Member {
-        token: body["session"]["token"].as_str().unwrap().to_owned(),
-        id: user.id.0,
-    }
-}
-
-/// Sends `method path` with an optional bearer token and JSON body.
-pub async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = app.client.request(method, format!("{}{path}", app.base));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    let value = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    (status, value)
-}
-
-/// A creator with a profile (`handle`), price 999 USD.
-pub async fn creator(app: &TestApp, handle: &str) -> Member {
-    let m = member(app, Role::Fan).await;
-    let (status, body) = call(
-        app,
-        Method::PUT,
-        "/api/v1/me/creator",
-        Some(&m.token),
-        Some(
-            json!({"handle": handle, "display_name": "Ada", "price_minor": 999, "currency": "USD"}),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    m
-}
-
-/// A processed photo of `owner` (rows as the worker leaves them: ready, blurhash, WebP and
-/// JPEG variants).
-pub async fn ready_photo(db: &PgPool, owner: Uuid) -> Uuid {
-    let id = Uuid::now_v7();
-    sqlx::query(
-        "insert into media_assets (id, owner_id, kind, purpose, state, content_type, byte_size, object_key,
-                                   width, height, blurhash, upload_expires_at)
-         values ($1, $2, 'image', 'post', 'ready', 'image/jpeg', 1000, 'uploads/' || $1, 4000, 3000,
-                 'LEHV6nWB2yk8pyo0adR*.7kCMdnj', now())",
-    )
-    .bind(id)
-    .bind(owner)
-    .execute(db)
-    .await
-    .unwrap();
-    sqlx::query(
-        "insert into media_variants (asset_id, variant, object_key, content_type, width, height, byte_size)
-         select $1, v, 'media/' || $1 || '/' || v, ct, w, h, 100
-         from (values ('thumb.webp', 'image/webp', 320, 240), ('grid.webp', 'image/webp', 960, 720),
-                      ('full.webp', 'image/webp', 2048, 1536), ('full.jpg', 'image/jpeg', 2048, 1536))
-              as t(v, ct, w, h)",
-    )
-    .bind(id)
-    .execute(db)
-    .await
-    .unwrap();
-    id
-}
-
-/// `fan` subscribes to `creator` with `status`, paid for `days`.
-pub async fn subscribe(app: &TestApp, fan: &Member, creator: &Member, status: &str, days: i64) {
-    grant_subscription(
-        &app.state.db,
-        fan.id,
-        creator.id,
-        status,
-        Utc::now() + Days::days(days),
-        None,
-    )
-    .await
-    .unwrap();
-}
-
-pub async fn post(app: &TestApp, who: &Member, body: Value) -> Value {
-    let (status, post) = call(
-        app,
-        Method::POST,
-        "/api/v1/posts",
-        Some(&who.token),
-        Some(body),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{post}");
-    post
-}
 
 fn ids_of(listing: &Value) -> Vec<String> {
     listing["posts"]
@@ -216,11 +92,14 @@ fn expected(v: Viewer, k: Kind, way: Way) -> bool {
     }
 }
 
-#[tokio::test]
-async fn the_authorization_matrix_holds_for_every_viewer_post_and_way_in() {
-    let app = TestApp::spawn().await;
+/// The post of each kind, and its photo.
+type MatrixPosts = Vec<(Kind, String, Uuid)>;
+
+/// A creator with a post of every kind, and a viewer of every kind (the creator and an
+/// admin among them): what the authorization matrix checks.
+async fn matrix_scene(app: &TestApp) -> (Member, MatrixPosts, Vec<(Viewer, Option<Member>)>) {
     let db = &app.state.db;
-    let c = creator(&app, "matrix_creator").await;
+    let c = creator(app, "matrix_creator").await;
     let mut posts: Vec<(Kind, String, Uuid)> = Vec::new();
     for kind in [
         Kind::Public,
@@ -243,11 +122,11 @@ async fn the_authorization_matrix_holds_for_every_viewer_post_and_way_in() {
                 body["publish_at"] = json!((Utc::now() + Days::days(2)).to_rfc3339());
             }
         }
-        let p = post(&app, &c, body).await;
+        let p = post(app, &c, body).await;
         let id = p["id"].as_str().unwrap().to_owned();
         if kind == Kind::Deleted {
             let (s, _) = call(
-                &app,
+                app,
                 Method::DELETE,
                 &format!("/api/v1/posts/{id}"),
                 Some(&c.token),
@@ -269,7 +148,7 @@ async fn the_authorization_matrix_holds_for_every_viewer_post_and_way_in() {
         Viewer::PastDueBeyondGrace,
         Viewer::Buyer,
     ] {
-        let m = member(&app, Role::Fan).await;
+        let m = member(app, Role::Fan).await;
         match v {
             Viewer::Subscriber => {
                 grant_subscription(db, m.id, c.id, "active", now + Days::days(20), None).await
@@ -306,9 +185,22 @@ async fn the_authorization_matrix_holds_for_every_viewer_post_and_way_in() {
         viewers.push((v, Some(m)));
     }
     viewers.push((Viewer::Creator, Some(c.clone())));
-    let admin = member(&app, Role::Admin).await;
+    let admin = member(app, Role::Admin).await;
     viewers.push((Viewer::Admin, Some(admin.clone())));
 
+    (c, posts, viewers)
+}
+
+#[tokio::test]
+async fn the_authorization_matrix_holds_for_every_viewer_post_and_way_in() {
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    let (_, posts, viewers) = matrix_scene(&app).await;
+    let admin = viewers
+        .iter()
+        .find(|(v, _)| *v == Viewer::Admin)
+        .and_then(|(_, m)| m.clone())
+        .unwrap();
     let mut checked = 0;
     for (viewer, m) in &viewers {
         let token = m.as_ref().map(|m| m.token.as_str());
@@ -897,7 +789,7 @@ async fn counts(db: &PgPool) -> (i64, i64, i64, i64) {
 }
 
 #[tokio::test]
-async fn bad_input_on_every_write_endpoint_is_refused_field_by_field_and_stores_nothing() {
+async fn becoming_a_creator_refuses_each_bad_field_and_stores_nothing() {
     let app = TestApp::spawn().await;
     let db = &app.state.db;
     let fan = member(&app, Role::Fan).await;
@@ -962,6 +854,13 @@ async fn bad_input_on_every_write_endpoint_is_refused_field_by_field_and_stores_
     )
     .await;
     assert_eq!(s, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn a_new_post_refuses_each_bad_field_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    let fan = member(&app, Role::Fan).await;
     // Posting before being a creator.
     let (s, _) = call(
         &app,
@@ -1050,6 +949,16 @@ async fn bad_input_on_every_write_endpoint_is_refused_field_by_field_and_stores_
         }
     }
     assert_eq!(counts(db).await, base, "nothing stored");
+}
+
+#[tokio::test]
+async fn an_edit_refuses_bad_changes_and_others_posts_and_files_in_posts_stay() {
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    let fan = member(&app, Role::Fan).await;
+    let c = creator(&app, "writer").await;
+    let mine = ready_photo(db, c.id).await;
+    let theirs = ready_photo(db, fan.id).await;
     // Editing: bad changes leave the post as it was.
     let p = post(
         &app,
@@ -1124,6 +1033,22 @@ async fn bad_input_on_every_write_endpoint_is_refused_field_by_field_and_stores_
     )
     .await;
     assert_eq!(s, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn comments_and_likes_refuse_bad_text_and_viewers_without_access() {
+    let app = TestApp::spawn().await;
+    let db = &app.state.db;
+    let fan = member(&app, Role::Fan).await;
+    let c = creator(&app, "writer").await;
+    let mine = ready_photo(db, c.id).await;
+    let p = post(
+        &app,
+        &c,
+        json!({"text": "kept", "visibility": "public", "media_ids": [mine]}),
+    )
+    .await;
+    let id = p["id"].as_str().unwrap();
     // Comments: empty, too long, and from someone without access.
     for text in ["", "   ", &"c".repeat(2001)] {
         let (s, r) = call(
