@@ -517,14 +517,23 @@ pub async fn delete_comment(
 /// A creator for explore.
 #[derive(Debug, Clone)]
 pub struct ExploreRow {
+    /// The creator's account.
     pub user_id: Uuid,
+    /// Current handle.
     pub handle: String,
+    /// Public name.
     pub display_name: String,
+    /// About.
     pub bio: String,
+    /// Their avatar (an asset), if any.
     pub avatar_id: Option<Uuid>,
+    /// Monthly price, minor units.
     pub price_minor: i32,
+    /// Its currency.
     pub currency: String,
+    /// Since when.
     pub created_at: DateTime<Utc>,
+    /// Fans whose subscription grants access now.
     pub subscribers: i64,
 }
 
