@@ -66,7 +66,7 @@ struct UserRecord {
     email: String,
     email_verified_at: Option<DateTime<Utc>>,
     display_name: String,
-    role: String,
+    role: Role,
     created_at: DateTime<Utc>,
     password_hash: String,
 }
@@ -79,7 +79,7 @@ impl UserRecord {
                 email: self.email,
                 email_verified_at: self.email_verified_at,
                 display_name: self.display_name,
-                role: Role::from_db(&self.role),
+                role: self.role,
                 created_at: self.created_at,
             },
             self.password_hash,
@@ -95,7 +95,7 @@ pub(super) async fn find_for_login(
     let row = sqlx::query_as!(
         UserRecord,
         r#"
-        select id, email, email_verified_at, display_name, role, created_at, password_hash
+        select id, email, email_verified_at, display_name, role as "role: Role", created_at, password_hash
         from users
         where lower(email) = $1 and deleted_at is null
         "#,
@@ -114,7 +114,7 @@ pub(super) async fn get_user(
     let row = sqlx::query_as!(
         UserRecord,
         r#"
-        select id, email, email_verified_at, display_name, role, created_at, password_hash
+        select id, email, email_verified_at, display_name, role as "role: Role", created_at, password_hash
         from users
         where id = $1 and deleted_at is null
         "#,
@@ -210,7 +210,7 @@ pub(super) async fn find_session(
     let row = sqlx::query!(
         r#"
         select s.id as session_id, s.last_seen_at,
-               u.id, u.email, u.email_verified_at, u.display_name, u.role, u.created_at
+               u.id, u.email, u.email_verified_at, u.display_name, u.role as "role: Role", u.created_at
         from sessions s
         join users u on u.id = s.user_id
         where s.token_hash = $1
@@ -232,7 +232,7 @@ pub(super) async fn find_session(
                 email: r.email,
                 email_verified_at: r.email_verified_at,
                 display_name: r.display_name,
-                role: Role::from_db(&r.role),
+                role: r.role,
                 created_at: r.created_at,
             },
         )

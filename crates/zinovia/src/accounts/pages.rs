@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -18,7 +18,7 @@ use crate::http::csrf;
 use crate::http::extract::{
     ClientMeta, CurrentUser, MaybeUser, PathId, session_cookie_name, set_cookie,
 };
-use crate::site::{FormErrors, Layout};
+use crate::site::{DoneQuery, FormErrors, Layout};
 use crate::state::AppState;
 
 fn render(t: &impl Template, status: StatusCode) -> Response {
@@ -247,12 +247,6 @@ impl FormErrors for AccountPage {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(super) struct DoneQuery {
-    done: String,
-}
-
 fn notice(done: &str) -> &'static str {
     match done {
         "welcome" => "Welcome to Zinovia! We sent you a link to confirm your email address.",
@@ -261,6 +255,25 @@ fn notice(done: &str) -> &'static str {
         "resent" => "A new confirmation link is on its way.",
         _ => "",
     }
+}
+
+/// The account page again, with what the service refused next to its field (422).
+async fn account_refusal(
+    state: &AppState,
+    layout: Layout,
+    user: &CurrentUser,
+    e: AppError,
+) -> Result<Response, AppError> {
+    let (errors, _) = form_errors(e)?;
+    account_page(
+        state,
+        layout,
+        user,
+        "",
+        errors,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 async fn account_page(
@@ -342,18 +355,7 @@ pub(super) async fn change_password(
     .await
     {
         Ok(()) => Ok(Redirect::to("/account?done=password").into_response()),
-        Err(e) => {
-            let (errors, _) = form_errors(e)?;
-            account_page(
-                &state,
-                layout,
-                &user,
-                "",
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Err(e) => account_refusal(&state, layout, &user, e).await,
     }
 }
 
@@ -427,18 +429,7 @@ pub(super) async fn delete_account(
                 .append(SET_COOKIE, clear_session_cookie(&state));
             Ok(response)
         }
-        Err(e) => {
-            let (errors, _) = form_errors(e)?;
-            account_page(
-                &state,
-                layout,
-                &user,
-                "",
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Err(e) => account_refusal(&state, layout, &user, e).await,
     }
 }
 
@@ -487,20 +478,17 @@ fn verify_form(layout: Layout, token: String, errors: FieldErrors) -> TokenFormP
 /// The link from the email opens this page; confirming is a POST, so link scanners that
 /// fetch URLs cannot use up the token.
 pub(super) async fn verify_email_page(layout: Layout, Query(q): Query<TokenQuery>) -> Response {
-    let mut response = render(
-        &verify_form(layout, q.token, FieldErrors::new()),
-        StatusCode::OK,
-    );
-    no_referrer(response.headers_mut());
-    response
+    token_page(&verify_form(layout, q.token, FieldErrors::new()))
 }
 
-/// Pages whose URL carries a token must not leak it in `Referer`.
-fn no_referrer(headers: &mut HeaderMap) {
-    headers.insert(
+/// A page whose URL carries a token: it must not leak to other sites through `Referer`.
+fn token_page(form: &impl Template) -> Response {
+    let mut response = render(form, StatusCode::OK);
+    response.headers_mut().insert(
         axum::http::header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+    response
 }
 
 pub(super) async fn verify_email(
@@ -600,12 +588,7 @@ fn reset_confirm_form(layout: Layout, token: String, errors: FieldErrors) -> Tok
 }
 
 pub(super) async fn reset_confirm_page(layout: Layout, Query(q): Query<TokenQuery>) -> Response {
-    let mut response = render(
-        &reset_confirm_form(layout, q.token, FieldErrors::new()),
-        StatusCode::OK,
-    );
-    no_referrer(response.headers_mut());
-    response
+    token_page(&reset_confirm_form(layout, q.token, FieldErrors::new()))
 }
 
 #[derive(Debug, Default, Deserialize)]

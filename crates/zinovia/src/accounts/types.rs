@@ -3,8 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// Longest password accepted (characters). Long enough for any passphrase; bounded so a
 /// hash cannot be made expensive on purpose.
@@ -26,35 +24,16 @@ crate::id::id_type! {
     pub struct SessionId;
 }
 
-/// What an account may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Follows, subscribes, buys (everyone starts here).
-    Fan,
-    /// Publishes (set by becoming a creator).
-    Creator,
-    /// Operates the platform.
-    Admin,
-}
-
-impl Role {
-    /// The name stored in `users.role`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Fan => "fan",
-            Role::Creator => "creator",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Parses a stored role; unknown values fall back to the least privileged.
-    pub fn from_db(s: &str) -> Role {
-        match s {
-            "admin" => Role::Admin,
-            "creator" => Role::Creator,
-            _ => Role::Fan,
-        }
+crate::database::text_enum! {
+    /// What an account may do.
+    #[derive(clap::ValueEnum)]
+    pub enum Role {
+        /// Follows, subscribes, buys (everyone starts here).
+        Fan = "fan",
+        /// Publishes (set by becoming a creator).
+        Creator = "creator",
+        /// Operates the platform.
+        Admin = "admin",
     }
 }
 

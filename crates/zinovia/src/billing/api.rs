@@ -150,7 +150,7 @@ pub struct Started {
     /// Ours.
     pub checkout_id: CheckoutId,
     /// The rail (`simulated` or `stripe`).
-    pub provider: String,
+    pub provider: Provider,
     /// Send the fan here to pay.
     pub url: String,
 }
@@ -177,7 +177,7 @@ async fn start_checkout(
         StatusCode::CREATED,
         axum::Json(Started {
             checkout_id: c.id,
-            provider: provider.as_str().to_owned(),
+            provider,
             url,
         }),
     )

@@ -380,18 +380,12 @@ struct SubscriptionsPage {
     notice: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(super) struct DoneQuery {
-    done: String,
-}
-
 /// `GET /account/subscriptions`: the fan's subscriptions, to cancel or manage the card.
 pub(super) async fn subscriptions(
     State(state): State<AppState>,
     layout: Layout,
     user: CurrentUser,
-    Query(q): Query<DoneQuery>,
+    Query(q): Query<site::DoneQuery>,
 ) -> Result<Response, AppError> {
     let mine = super::views::my_subscriptions(&state, user.user.id.0).await?;
     let lines = mine

@@ -5,43 +5,23 @@
 //! them as strings.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::database::{text_encoding, text_enum};
+use crate::database::text_enum;
 use crate::id::id_type;
 
-/// The payment rails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Provider {
-    /// Local checkout pages that pay or fail on a click (development, demos, tests).
-    Simulated,
-    /// Stripe with Stripe Connect.
-    Stripe,
-}
-
-impl Provider {
-    /// As stored and in URLs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Simulated => "simulated",
-            Provider::Stripe => "stripe",
-        }
-    }
-
-    /// From a URL segment or a stored value.
-    pub fn parse(s: &str) -> Option<Provider> {
-        match s {
-            "simulated" => Some(Provider::Simulated),
-            "stripe" => Some(Provider::Stripe),
-            _ => None,
-        }
+text_enum! {
+    /// The payment rails.
+    #[derive(clap::ValueEnum)]
+    pub enum Provider {
+        /// Local checkout pages that pay or fail on a click (development, demos, tests).
+        Simulated = "simulated",
+        /// Stripe with Stripe Connect.
+        Stripe = "stripe",
     }
 }
-
-text_encoding!(Provider);
 
 text_enum! {
     /// What a checkout pays for.
@@ -191,6 +171,27 @@ text_enum! {
         /// Nothing to pay now (a free trial).
         NoPaymentRequired = "no_payment_required",
     }
+}
+
+/// One of the fan's subscriptions (as the API shows it).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubscriptionView {
+    /// The creator's handle.
+    pub creator: String,
+    /// The creator's name.
+    pub creator_name: String,
+    /// The rail's status.
+    pub status: SubscriptionStatus,
+    /// Paid (or trial) until.
+    pub current_period_end: DateTime<Utc>,
+    /// Ends at the period's end (canceled by the fan).
+    pub cancel_at_period_end: bool,
+    /// Price per month, minor units.
+    pub price_minor: Option<i32>,
+    /// Currency.
+    pub currency: Option<String>,
+    /// Whether it unlocks the creator's posts now (the one rule).
+    pub access: bool,
 }
 
 /// A purchase or tip, for the fan's list (as the API shows it).

@@ -1,36 +1,15 @@
 //! What fans and creators see of their money: subscriptions, purchases and tips; a
 //! creator's earnings by day and month, balance, subscribers and recent transactions.
 
-use chrono::{DateTime, Duration as Span, Utc};
+use chrono::{Duration as Span, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::db;
-use super::types::{Balance, MyPayment, SubscriptionStatus, Transaction};
+use super::types::{Balance, MyPayment, SubscriptionView, Transaction};
 use crate::error::AppError;
 use crate::state::AppState;
-
-/// One of the fan's subscriptions.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SubscriptionView {
-    /// The creator's handle.
-    pub creator: String,
-    /// The creator's name.
-    pub creator_name: String,
-    /// The rail's status.
-    pub status: SubscriptionStatus,
-    /// Paid (or trial) until.
-    pub current_period_end: DateTime<Utc>,
-    /// Ends at the period's end (canceled by the fan).
-    pub cancel_at_period_end: bool,
-    /// Price per month, minor units.
-    pub price_minor: Option<i32>,
-    /// Currency.
-    pub currency: Option<String>,
-    /// Whether it unlocks the creator's posts now (the one rule).
-    pub access: bool,
-}
 
 /// The fan's subscriptions.
 #[derive(Debug, Serialize, ToSchema)]
@@ -80,21 +59,8 @@ pub struct Earnings {
 pub async fn my_subscriptions(state: &AppState, fan: Uuid) -> Result<MySubscriptions, AppError> {
     let mut conn = state.db.acquire().await?;
     let grace = state.settings.content.subscription_grace.0;
-    let rows = db::my_subscriptions(&mut conn, fan, grace).await?;
     Ok(MySubscriptions {
-        subscriptions: rows
-            .into_iter()
-            .map(|r| SubscriptionView {
-                creator: r.handle,
-                creator_name: r.display_name,
-                status: r.status,
-                current_period_end: r.current_period_end,
-                cancel_at_period_end: r.cancel_at_period_end,
-                price_minor: r.price_minor,
-                currency: r.currency,
-                access: r.access,
-            })
-            .collect(),
+        subscriptions: db::my_subscriptions(&mut conn, fan, grace).await?,
     })
 }
 

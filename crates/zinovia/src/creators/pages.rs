@@ -186,12 +186,6 @@ pub(super) struct SettingsForm {
     banner_id: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(super) struct DoneQuery {
-    done: String,
-}
-
 async fn settings_page(
     state: &AppState,
     layout: Layout,
@@ -272,7 +266,7 @@ pub(super) async fn settings(
     State(state): State<AppState>,
     layout: Layout,
     user: CurrentUser,
-    Query(q): Query<DoneQuery>,
+    Query(q): Query<site::DoneQuery>,
 ) -> Result<Response, AppError> {
     let notice = match q.done.as_str() {
         "payouts" => "Payouts are set up.",

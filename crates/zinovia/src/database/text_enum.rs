@@ -2,7 +2,9 @@
 //! spelled as a string (CONVENTIONS 14). One mapping gives `as_str`, `parse`, `Display`,
 //! serde, the OpenAPI schema (an enum of its texts) and sqlx's encoding as `text`.
 
-/// Declares an enum whose variants are stored and sent as the given texts.
+/// Declares an enum whose variants are stored and sent as the given texts. Attributes before
+/// `pub enum` (docs, extra derives such as `clap::ValueEnum` or `Default`) and before a
+/// variant (docs, `#[default]`) are kept.
 ///
 /// ```ignore
 /// text_enum! {
@@ -53,8 +55,8 @@ macro_rules! text_enum {
     };
 }
 
-/// Stores, reads and shows a type by its `as_str` / `parse` text (for enums that need
-/// derives of their own, such as a settings value; `text_enum!` uses it too).
+/// Stores, reads and shows a type by its `as_str` / `parse` text (`text_enum!`'s half that
+/// does not depend on the variants).
 macro_rules! text_encoding {
     ($name:ident) => {
         impl std::fmt::Display for $name {

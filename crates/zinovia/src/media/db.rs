@@ -5,7 +5,7 @@ use std::time::Duration;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::types::{Asset, AssetRow, Kind, MediaId, Purpose, Variant};
+use super::types::{Asset, Kind, MediaId, Purpose, State, Variant};
 use crate::accounts::UserId;
 
 /// A new asset awaiting its upload.
@@ -25,13 +25,14 @@ pub(super) async fn insert(
     conn: impl PgExecutor<'_>,
     a: &NewAsset<'_>,
 ) -> Result<Asset, sqlx::Error> {
-    let row = sqlx::query_as!(
-        AssetRow,
+    sqlx::query_as!(
+        Asset,
         r#"
         insert into media_assets
             (id, owner_id, kind, purpose, content_type, byte_size, original_filename, object_key, upload_expires_at)
         values ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))
-        returning id, owner_id, kind, purpose, state, content_type, byte_size, original_filename, object_key,
+        returning id as "id: MediaId", owner_id as "owner_id: UserId", kind as "kind: Kind",
+                  purpose as "purpose: Purpose", state as "state: State", content_type, byte_size, original_filename, object_key,
                   width, height, duration_ms, blurhash, rejection_reason, upload_expires_at, created_at
         "#,
         a.id.0,
@@ -45,8 +46,7 @@ pub(super) async fn insert(
         a.upload_valid_for.as_secs_f64(),
     )
     .fetch_one(conn)
-    .await?;
-    Ok(row.into())
+    .await
 }
 
 /// An asset (deleting ones are as good as gone).
@@ -54,18 +54,18 @@ pub(super) async fn get(
     conn: impl PgExecutor<'_>,
     id: MediaId,
 ) -> Result<Option<Asset>, sqlx::Error> {
-    let row = sqlx::query_as!(
-        AssetRow,
+    sqlx::query_as!(
+        Asset,
         r#"
-        select id, owner_id, kind, purpose, state, content_type, byte_size, original_filename, object_key,
+        select id as "id: MediaId", owner_id as "owner_id: UserId", kind as "kind: Kind",
+               purpose as "purpose: Purpose", state as "state: State", content_type, byte_size, original_filename, object_key,
                width, height, duration_ms, blurhash, rejection_reason, upload_expires_at, created_at
         from media_assets where id = $1 and state <> 'deleting'
         "#,
         id.0,
     )
     .fetch_optional(conn)
-    .await?;
-    Ok(row.map(Into::into))
+    .await
 }
 
 /// The same, locked for the rest of the transaction.
@@ -73,10 +73,11 @@ pub(super) async fn get_for_update(
     conn: &mut PgConnection,
     id: MediaId,
 ) -> Result<Option<Asset>, sqlx::Error> {
-    let row = sqlx::query_as!(
-        AssetRow,
+    sqlx::query_as!(
+        Asset,
         r#"
-        select id, owner_id, kind, purpose, state, content_type, byte_size, original_filename, object_key,
+        select id as "id: MediaId", owner_id as "owner_id: UserId", kind as "kind: Kind",
+               purpose as "purpose: Purpose", state as "state: State", content_type, byte_size, original_filename, object_key,
                width, height, duration_ms, blurhash, rejection_reason, upload_expires_at, created_at
         from media_assets where id = $1 and state <> 'deleting'
         for update
@@ -84,8 +85,7 @@ pub(super) async fn get_for_update(
         id.0,
     )
     .fetch_optional(conn)
-    .await?;
-    Ok(row.map(Into::into))
+    .await
 }
 
 pub(super) async fn variants(

@@ -1,9 +1,6 @@
 //! Media's ids, states and validated upload requests.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::accounts::UserId;
 
@@ -12,34 +9,17 @@ crate::id::id_type! {
     pub struct MediaId;
 }
 
-/// Image or video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// A photo.
-    Image,
-    /// A video clip.
-    Video,
+crate::database::text_enum! {
+    /// Image or video.
+    pub enum Kind {
+        /// A photo.
+        Image = "image",
+        /// A video clip.
+        Video = "video",
+    }
 }
 
 impl Kind {
-    /// As stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Image => "image",
-            Kind::Video => "video",
-        }
-    }
-
-    /// From its stored form (the table allows only these two).
-    pub fn from_db(s: &str) -> Kind {
-        if s == "video" {
-            Kind::Video
-        } else {
-            Kind::Image
-        }
-    }
-
     /// The content types accepted for this kind. HEIC/HEIF join when the worker decodes
     /// them; until then they would only be rejected after upload.
     pub fn allowed_types(self) -> &'static [&'static str] {
@@ -50,83 +30,38 @@ impl Kind {
     }
 }
 
-/// What an asset is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Purpose {
-    /// Media of a post (creators only).
-    #[default]
-    Post,
-    /// A profile picture (anyone; images only; shown publicly once ready).
-    Avatar,
-    /// A profile banner (anyone; images only; shown publicly once ready).
-    Banner,
-}
-
-impl Purpose {
-    /// As stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Post => "post",
-            Purpose::Avatar => "avatar",
-            Purpose::Banner => "banner",
-        }
-    }
-
-    fn from_db(s: &str) -> Purpose {
-        match s {
-            "avatar" => Purpose::Avatar,
-            "banner" => Purpose::Banner,
-            _ => Purpose::Post,
-        }
+crate::database::text_enum! {
+    /// What an asset is for.
+    #[derive(Default)]
+    pub enum Purpose {
+        /// Media of a post (creators only).
+        #[default]
+        Post = "post",
+        /// A profile picture (anyone; images only; shown publicly once ready).
+        Avatar = "avatar",
+        /// A profile banner (anyone; images only; shown publicly once ready).
+        Banner = "banner",
     }
 }
 
-/// Where an asset is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    /// Waiting for the client to upload the bytes.
-    AwaitingUpload,
-    /// Uploaded; waiting for the worker.
-    Uploaded,
-    /// The worker is on it.
-    Processing,
-    /// Variants made; can be shown.
-    Ready,
-    /// Refused by the worker (see `rejection_reason`); its files are deleted.
-    Rejected,
-    /// Processing kept failing for reasons that are not the file's (storage or the
-    /// scanner down past every retry); the upload is kept and may be retried.
-    Failed,
-    /// Being deleted.
-    Deleting,
-}
-
-impl State {
-    /// As stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::AwaitingUpload => "awaiting_upload",
-            State::Uploaded => "uploaded",
-            State::Processing => "processing",
-            State::Ready => "ready",
-            State::Rejected => "rejected",
-            State::Failed => "failed",
-            State::Deleting => "deleting",
-        }
-    }
-
-    fn from_db(s: &str) -> State {
-        match s {
-            "uploaded" => State::Uploaded,
-            "processing" => State::Processing,
-            "ready" => State::Ready,
-            "rejected" => State::Rejected,
-            "failed" => State::Failed,
-            "deleting" => State::Deleting,
-            _ => State::AwaitingUpload,
-        }
+crate::database::text_enum! {
+    /// Where an asset is in its life.
+    pub enum State {
+        /// Waiting for the client to upload the bytes.
+        AwaitingUpload = "awaiting_upload",
+        /// Uploaded; waiting for the worker.
+        Uploaded = "uploaded",
+        /// The worker is on it.
+        Processing = "processing",
+        /// Variants made; can be shown.
+        Ready = "ready",
+        /// Refused by the worker (see `rejection_reason`); its files are deleted.
+        Rejected = "rejected",
+        /// Processing kept failing for reasons that are not the file's (storage or the
+        /// scanner down past every retry); the upload is kept and may be retried.
+        Failed = "failed",
+        /// Being deleted.
+        Deleting = "deleting",
     }
 }
 
@@ -165,50 +100,6 @@ pub struct Asset {
     pub upload_expires_at: DateTime<Utc>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
-}
-
-/// The raw row (the `db` module reads into it).
-#[derive(Debug)]
-pub(super) struct AssetRow {
-    pub id: Uuid,
-    pub owner_id: Uuid,
-    pub kind: String,
-    pub purpose: String,
-    pub state: String,
-    pub content_type: String,
-    pub byte_size: i64,
-    pub original_filename: Option<String>,
-    pub object_key: String,
-    pub width: Option<i32>,
-    pub height: Option<i32>,
-    pub duration_ms: Option<i32>,
-    pub blurhash: Option<String>,
-    pub rejection_reason: Option<String>,
-    pub upload_expires_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<AssetRow> for Asset {
-    fn from(r: AssetRow) -> Asset {
-        Asset {
-            id: MediaId(r.id),
-            owner_id: UserId(r.owner_id),
-            kind: Kind::from_db(&r.kind),
-            purpose: Purpose::from_db(&r.purpose),
-            state: State::from_db(&r.state),
-            content_type: r.content_type,
-            byte_size: r.byte_size,
-            original_filename: r.original_filename,
-            object_key: r.object_key,
-            width: r.width,
-            height: r.height,
-            duration_ms: r.duration_ms,
-            blurhash: r.blurhash,
-            rejection_reason: r.rejection_reason,
-            upload_expires_at: r.upload_expires_at,
-            created_at: r.created_at,
-        }
-    }
 }
 
 /// A processed file of an asset.

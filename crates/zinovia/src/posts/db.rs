@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::types::{Cursor, DELIVERED, MediaRow, PostRow, VariantRow};
+use super::types::{Cursor, DELIVERED, MediaRow, PostRow, VariantRow, Visibility};
 use crate::media::Kind;
 
 const POST_COLUMNS: &str = "id, creator_id, body, visibility, price_minor, currency, text_is_teaser, \
@@ -171,7 +171,7 @@ pub async fn media_of(
                 post_id: r.try_get(0)?,
                 position: r.try_get(1)?,
                 asset_id: r.try_get(2)?,
-                kind: Kind::from_db(r.try_get::<&str>(3)?),
+                kind: r.try_get::<Kind>(3)?,
                 width: r.try_get(4)?,
                 height: r.try_get(5)?,
                 duration_ms: r.try_get(6)?,
@@ -215,7 +215,7 @@ pub async fn posts_with_asset(
 /// A post as written.
 pub struct PostInput<'a> {
     pub body: &'a str,
-    pub visibility: &'a str,
+    pub visibility: Visibility,
     pub price_minor: Option<i32>,
     pub currency: Option<&'a str>,
     pub text_is_teaser: bool,
@@ -239,7 +239,7 @@ pub async fn insert(
         id,
         creator,
         p.body,
-        p.visibility,
+        p.visibility.as_str(),
         p.price_minor,
         p.currency,
         p.text_is_teaser,
@@ -266,7 +266,7 @@ pub async fn update(
         "#,
         id,
         p.body,
-        p.visibility,
+        p.visibility.as_str(),
         p.price_minor,
         p.currency,
         p.text_is_teaser,

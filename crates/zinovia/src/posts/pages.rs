@@ -485,7 +485,7 @@ pub(super) async fn compose(
         return Ok(Redirect::to("/settings/creator").into_response());
     }
     let form = ComposeForm {
-        visibility: "subscribers".into(),
+        visibility: Visibility::Subscribers.as_str().into(),
         ..ComposeForm::default()
     };
     compose_page(&state, &user, layout, form, Said::ok("")).await
@@ -511,15 +511,10 @@ fn changes(form: &ComposeForm, errors: &mut FieldErrors) -> PostChanges {
             }
         })
         .collect();
-    let visibility = match form.visibility.as_str() {
-        "public" => Some(Visibility::Public),
-        "subscribers" => Some(Visibility::Subscribers),
-        "ppv" => Some(Visibility::Ppv),
-        _ => {
-            add("visibility", "choose who the post is for");
-            None
-        }
-    };
+    let visibility = Visibility::parse(&form.visibility);
+    if visibility.is_none() {
+        add("visibility", "choose who the post is for");
+    }
     let price_minor = match (visibility, form.price.trim()) {
         (Some(Visibility::Ppv), typed) => match site::minor_units(typed) {
             Some(m) => Some(Some(m)),

@@ -332,7 +332,7 @@ async fn render(
         }
         let own = viewer.is_some_and(|v| v.id.0 == post.creator_id);
         let show_text = unlocked || post.text_is_teaser;
-        let visibility = Visibility::from_db(&post.visibility);
+        let visibility = post.visibility;
         out.push(PostView {
             id: post.id,
             creator: creators.get(&post.creator_id).cloned().unwrap_or_default(),
@@ -457,7 +457,7 @@ impl Resolved {
     fn input(&self) -> PostInput<'_> {
         PostInput {
             body: &self.text,
-            visibility: self.visibility.as_str(),
+            visibility: self.visibility,
             price_minor: self.price_minor,
             currency: self.currency.as_deref(),
             text_is_teaser: self.text_is_teaser,
@@ -484,7 +484,7 @@ async fn resolve(
     };
     let visibility = match (changes.visibility, current) {
         (Some(v), _) => Some(v),
-        (None, Some(p)) => Some(Visibility::from_db(&p.visibility)),
+        (None, Some(p)) => Some(p.visibility),
         (None, None) => {
             check.add("visibility", "is required: public, subscribers or ppv");
             None

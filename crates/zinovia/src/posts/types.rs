@@ -2,42 +2,20 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::entitlements::PostFacts;
 use crate::media::Kind;
 
-/// Who a post is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Visibility {
-    /// Everyone.
-    Public,
-    /// The creator's subscribers.
-    Subscribers,
-    /// Whoever buys it (`price_minor`).
-    Ppv,
-}
-
-impl Visibility {
-    /// As stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Visibility::Public => "public",
-            Visibility::Subscribers => "subscribers",
-            Visibility::Ppv => "ppv",
-        }
-    }
-
-    /// From storage (unknown values are the most restrictive).
-    pub fn from_db(s: &str) -> Visibility {
-        match s {
-            "public" => Visibility::Public,
-            "subscribers" => Visibility::Subscribers,
-            _ => Visibility::Ppv,
-        }
+crate::database::text_enum! {
+    /// Who a post is for.
+    pub enum Visibility {
+        /// Everyone.
+        Public = "public",
+        /// The creator's subscribers.
+        Subscribers = "subscribers",
+        /// Whoever buys it (`price_minor`).
+        Ppv = "ppv",
     }
 }
 
@@ -50,8 +28,8 @@ pub struct PostRow {
     pub creator_id: Uuid,
     /// Plain text.
     pub body: String,
-    /// As stored.
-    pub visibility: String,
+    /// Who it is for.
+    pub visibility: Visibility,
     /// PPV price.
     pub price_minor: Option<i32>,
     /// PPV currency.
@@ -80,7 +58,7 @@ impl PostRow {
         PostFacts {
             id: self.id,
             creator_id: self.creator_id,
-            visibility: Visibility::from_db(&self.visibility),
+            visibility: self.visibility,
             published_at: self.published_at,
             expires_at: self.expires_at,
             deleted: self.deleted_at.is_some(),

@@ -92,6 +92,14 @@ impl Said {
     }
 }
 
+/// `?done=…`: what a form just did, read by the page it redirects to for its notice.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct DoneQuery {
+    /// The action done (`saved`, `cancel`, …), empty for none.
+    pub done: String,
+}
+
 /// A path on this site to return to (`next`, `back`), or `otherwise`: never another host.
 /// The target is read as a browser would read it (as a URL relative to `base`, the site's
 /// `PUBLIC_BASE_URL`: tabs and newlines dropped, `\` as `/`), must be a path (start with

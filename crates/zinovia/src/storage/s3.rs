@@ -29,6 +29,16 @@ pub struct S3Store {
     signer: std::sync::Arc<super::sigv4::GetSigner>,
 }
 
+/// Size and type from S3's headers (absent: 0 bytes, `application/octet-stream`).
+fn object_meta(length: Option<i64>, content_type: Option<&str>) -> ObjectMeta {
+    ObjectMeta {
+        size: length.and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+        content_type: content_type
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+    }
+}
+
 fn s3_err(e: impl std::error::Error) -> StorageError {
     StorageError::S3(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
 }
@@ -159,16 +169,7 @@ impl S3Store {
             .send()
             .await
         {
-            Ok(out) => Ok(Some(ObjectMeta {
-                size: out
-                    .content_length()
-                    .and_then(|n| u64::try_from(n).ok())
-                    .unwrap_or(0),
-                content_type: out
-                    .content_type()
-                    .unwrap_or("application/octet-stream")
-                    .to_owned(),
-            })),
+            Ok(out) => Ok(Some(object_meta(out.content_length(), out.content_type()))),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(s3_err(e)),
         }
@@ -298,16 +299,7 @@ impl S3Store {
             }
             Err(e) => return Err(s3_err(e)),
         };
-        let meta = ObjectMeta {
-            size: out
-                .content_length()
-                .and_then(|n| u64::try_from(n).ok())
-                .unwrap_or(0),
-            content_type: out
-                .content_type()
-                .unwrap_or("application/octet-stream")
-                .to_owned(),
-        };
+        let meta = object_meta(out.content_length(), out.content_type());
         let mut file = tokio::fs::File::create(dest).await?;
         let mut body = out.body;
         while let Some(chunk) = body.try_next().await.map_err(s3_err)? {

@@ -5,7 +5,7 @@ use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use super::super::events::SubscriptionState;
-use super::super::types::{Provider, SubscriptionStatus};
+use super::super::types::{Provider, SubscriptionStatus, SubscriptionView};
 
 /// A subscription row as held.
 #[derive(Debug, Clone)]
@@ -181,37 +181,16 @@ pub async fn subscribed_before(
     .await
 }
 
-/// A fan's subscription, for their list.
-#[derive(Debug, Clone)]
-pub struct MySubscription {
-    /// Handle.
-    pub handle: String,
-    /// Name.
-    pub display_name: String,
-    /// The rail's status.
-    pub status: SubscriptionStatus,
-    /// Paid until.
-    pub current_period_end: DateTime<Utc>,
-    /// Ends at the period's end.
-    pub cancel_at_period_end: bool,
-    /// Price.
-    pub price_minor: Option<i32>,
-    /// Currency.
-    pub currency: Option<String>,
-    /// Grants access now (`subscription_grants`).
-    pub access: bool,
-}
-
 /// A fan's subscriptions, one per creator (the one that grants access, else the newest),
 /// newest first.
 pub async fn my_subscriptions(
     conn: &mut PgConnection,
     fan: Uuid,
     grace: std::time::Duration,
-) -> Result<Vec<MySubscription>, sqlx::Error> {
+) -> Result<Vec<SubscriptionView>, sqlx::Error> {
     sqlx::query_as!(
-        MySubscription,
-        r#"select handle as "handle!", display_name as "display_name!",
+        SubscriptionView,
+        r#"select handle as "creator!", display_name as "creator_name!",
                   status as "status!: SubscriptionStatus", current_period_end as "current_period_end!",
                   cancel_at_period_end as "cancel_at_period_end!", price_minor, currency,
                   access as "access!"
