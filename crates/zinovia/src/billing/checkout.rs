@@ -61,6 +61,9 @@ pub struct NewCheckout {
     /// The free trial this subscription gets: the creator's, unless the fan subscribed to
     /// them before (a trial is given once per fan and creator).
     pub trial_days: i32,
+    /// The creator's account at the rail the money is routed to: theirs once it can take
+    /// charges; until then the platform holds it for them (ADR 0020).
+    pub destination: Option<String>,
 }
 
 /// Starts paying: records the checkout and asks the rail for its payment page. Answers the
@@ -245,6 +248,7 @@ pub async fn record(
         check.add(paid_field, "is your own");
     }
     check.finish()?;
+    let destination = super::db::payout_destination(&mut conn, creator.user_id, provider).await?;
     let c = NewCheckout {
         id: CheckoutId(Uuid::now_v7()),
         kind,
@@ -255,6 +259,7 @@ pub async fn record(
         amount_minor: amount,
         message,
         trial_days,
+        destination,
     };
     drop(conn);
     let mut tx = state.db.begin().await?;
@@ -367,7 +372,7 @@ pub async fn stripe_session(
         }
     };
     let creator = &c.creator;
-    let destination = super::db::payout_destination(&mut conn, creator.user_id, provider).await?;
+    let destination = c.destination.as_deref();
     let currency = c.currency.to_ascii_lowercase();
     let fee = b.platform_fee_percent;
     let done = |canceled: bool| state.settings.link(&return_path(c.id, canceled));
@@ -451,7 +456,7 @@ pub async fn stripe_session(
         if c.trial_days > 0 {
             field(&mut f, "subscription_data[trial_period_days]", c.trial_days);
         }
-        if let Some(account) = &destination {
+        if let Some(account) = destination {
             field(&mut f, "subscription_data[application_fee_percent]", fee);
             field(
                 &mut f,
@@ -478,7 +483,7 @@ pub async fn stripe_session(
         );
         field(&mut f, "line_items[0][quantity]", 1);
         field(&mut f, "payment_intent_data[metadata][checkout_id]", c.id);
-        if let Some(account) = &destination {
+        if let Some(account) = destination {
             field(
                 &mut f,
                 "payment_intent_data[application_fee_amount]",

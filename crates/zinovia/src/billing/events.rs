@@ -87,6 +87,19 @@ pub struct SubscriptionState {
     pub price_minor: Option<i64>,
     /// Currency, upper case.
     pub currency: Option<String>,
+    /// The creator's account its invoices pay (`transfer_data.destination`).
+    pub routing: Routing,
+}
+
+/// Where a payment's (or a subscription's payments') money goes, as the rail states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routing {
+    /// The object does not say (the subscription's last known destination decides).
+    Unstated,
+    /// To the platform, which holds it for the creator.
+    Platform,
+    /// To the creator's account at the rail.
+    Account(String),
 }
 
 /// A paid or failed invoice of a subscription.
@@ -104,6 +117,34 @@ pub struct InvoiceState {
     pub currency: String,
     /// End of the period it pays for.
     pub period_end: Option<DateTime<Utc>>,
+    /// Where its money went (`transfer_data.destination`).
+    pub routing: Routing,
+}
+
+impl Routing {
+    /// Whether the object said; and the account it named, if any.
+    pub fn stated(&self) -> (bool, Option<&str>) {
+        match self {
+            Routing::Unstated => (false, None),
+            Routing::Platform => (true, None),
+            Routing::Account(a) => (true, Some(a)),
+        }
+    }
+}
+
+/// A transfer of held money to a creator's account at the rail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransferState {
+    /// The rail's id.
+    pub id: String,
+    /// Ours (`metadata[transfer_id]`): transfers we did not make have none.
+    pub transfer: Option<Uuid>,
+    /// Amount.
+    pub amount_minor: i64,
+    /// Currency, upper case.
+    pub currency: String,
+    /// The creator's account.
+    pub destination: Option<String>,
 }
 
 /// Money returned: a refund (cumulative over the payment) or a dispute.
@@ -157,6 +198,8 @@ pub enum Event {
     Disputed(Reversal),
     /// A payout account changed.
     Account(AccountState),
+    /// Held money was transferred to a creator's account.
+    Transfer(TransferState),
     /// Anything else: acknowledged and ignored.
     Ignored,
 }
@@ -221,7 +264,28 @@ pub fn from_stripe(e: &Envelope) -> Event {
             }))
         })()
         .unwrap_or(Event::Ignored),
+        "transfer.created" => (|| {
+            Some(Event::Transfer(TransferState {
+                id: str_of(o, "id")?.to_owned(),
+                transfer: o
+                    .get("metadata")
+                    .and_then(|m| str_of(m, "transfer_id"))
+                    .and_then(|s| Uuid::parse_str(s).ok()),
+                amount_minor: o.get("amount")?.as_i64()?,
+                currency: currency(o)?,
+                destination: id_of(o, "destination"),
+            }))
+        })()
+        .unwrap_or(Event::Ignored),
         _ => Event::Ignored,
+    }
+}
+
+/// `transfer_data.destination` of an object: absent field → unstated; null → the platform.
+fn routing(o: &Value) -> Routing {
+    match o.get("transfer_data") {
+        None => Routing::Unstated,
+        Some(t) => id_of(t, "destination").map_or(Routing::Platform, Routing::Account),
     }
 }
 
@@ -266,6 +330,7 @@ fn subscription(o: &Value) -> Option<SubscriptionState> {
         creator: meta_id("creator_id"),
         price_minor: price.and_then(|p| p.get("unit_amount")?.as_i64()),
         currency: price.and_then(currency),
+        routing: routing(o),
     })
 }
 
@@ -296,6 +361,7 @@ fn invoice(o: &Value) -> Option<InvoiceState> {
         amount_paid: o.get("amount_paid").and_then(Value::as_i64).unwrap_or(0),
         currency: currency(o)?,
         period_end,
+        routing: routing(o),
     })
 }
 
@@ -347,6 +413,43 @@ mod tests {
             assert_eq!(i.currency, "USD");
             assert_eq!(i.period_end.map(|t| t.timestamp()), Some(1_700_000_100));
         }
+    }
+
+    #[test]
+    fn invoices_say_where_their_money_went_and_transfers_name_ours() {
+        let base =
+            json!({"id": "in_1", "subscription": "sub_1", "amount_paid": 999, "currency": "usd"});
+        let mut routed = base.clone();
+        routed["transfer_data"] = json!({"destination": "acct_1", "amount": null});
+        let mut held = base.clone();
+        held["transfer_data"] = Value::Null;
+        for (object, want) in [
+            (base, Routing::Unstated),
+            (held, Routing::Platform),
+            (routed, Routing::Account("acct_1".into())),
+        ] {
+            let Event::InvoicePaid(i) = from_stripe(&envelope("invoice.paid", object)) else {
+                panic!("not an invoice");
+            };
+            assert_eq!(i.routing, want);
+        }
+        let ours = Uuid::now_v7();
+        let t = json!({"id": "tr_1", "object": "transfer", "amount": 1600, "currency": "usd",
+                       "destination": "acct_1", "metadata": {"transfer_id": ours.to_string()}});
+        assert_eq!(
+            from_stripe(&envelope("transfer.created", t)),
+            Event::Transfer(TransferState {
+                id: "tr_1".into(),
+                transfer: Some(ours),
+                amount_minor: 1600,
+                currency: "USD".into(),
+                destination: Some("acct_1".into()),
+            })
+        );
+        assert_eq!(
+            from_stripe(&envelope("transfer.created", json!({"id": "tr_2"}))),
+            Event::Ignored
+        );
     }
 
     #[test]

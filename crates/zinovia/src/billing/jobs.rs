@@ -1,5 +1,6 @@
-//! Payments' background jobs: applying a received event, and ending subscriptions and
-//! closing checkouts at the rail when an account in them is closed.
+//! Payments' background jobs: applying a received event; ending subscriptions and closing
+//! checkouts at the rail when an account in them is closed; paying creators what the
+//! platform holds for them and routing their early subscriptions to their account.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -70,5 +71,53 @@ impl Job for ExpireCheckoutSession {
 
     async fn run(self, ctx: JobContext) -> Result<(), JobError> {
         super::manage::expire_session(&ctx.state, &self.session_id).await
+    }
+}
+
+/// Transfers what the platform holds for a creator to their account at the rail, once it
+/// can be paid out (ADR 0020).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransferOwed {
+    /// The creator.
+    pub creator_id: Uuid,
+    /// The rail.
+    pub provider: Provider,
+}
+
+impl Job for TransferOwed {
+    const KIND: &'static str = "transfer_owed";
+    const MAX_ATTEMPTS: i32 = 12;
+    const PRIORITY: i16 = 5;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(format!("{}:{}", self.provider.as_str(), self.creator_id))
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        super::payouts::transfer_owed(&ctx.state, self.creator_id, self.provider).await
+    }
+}
+
+/// Moves a creator's subscriptions made before their account could take charges onto it,
+/// so their next renewals pay the creator (ADR 0020).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RouteSubscriptions {
+    /// The creator.
+    pub creator_id: Uuid,
+    /// The rail.
+    pub provider: Provider,
+}
+
+impl Job for RouteSubscriptions {
+    const KIND: &'static str = "route_subscriptions";
+    const MAX_ATTEMPTS: i32 = 12;
+    const PRIORITY: i16 = 5;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(format!("{}:{}", self.provider.as_str(), self.creator_id))
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        super::payouts::route_subscriptions(&ctx.state, self.creator_id, self.provider).await
     }
 }

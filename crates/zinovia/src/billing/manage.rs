@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::jobs::JobError;
 use crate::state::AppState;
 
-fn stripe(state: &AppState) -> Result<Stripe, AppError> {
+pub(super) fn stripe(state: &AppState) -> Result<Stripe, AppError> {
     let b = &state.settings.billing;
     Stripe::new(b.stripe_api_base.clone(), b.stripe_secret_key.as_ref())
         .map_err(|e| AppError::Internal(e.into()))
@@ -73,7 +73,7 @@ pub async fn cancel(state: &AppState, fan: &User, handle: &str) -> Result<(), Ap
 }
 
 /// A simulated subscription object as the rail would send it.
-fn simulated_subscription(
+pub(super) fn simulated_subscription(
     sub: &super::db::LiveSubscription,
     status: SubscriptionStatus,
     cancel_at_period_end: bool,
@@ -81,6 +81,7 @@ fn simulated_subscription(
 ) -> serde_json::Value {
     json!({"id": sub.provider_subscription_id, "object": "subscription", "status": status,
         "cancel_at_period_end": cancel_at_period_end,
+        "transfer_data": sub.destination.as_ref().map(|d| json!({"destination": d})),
         "metadata": {"fan_id": sub.fan_id.to_string(), "creator_id": sub.creator_id.to_string()},
         "items": {"object": "list", "data": [{"current_period_end": period_end.timestamp(),
             "price": {"unit_amount": sub.price_minor, "currency": sub.currency.as_deref().map(str::to_ascii_lowercase)}}]}})
@@ -104,20 +105,8 @@ pub(super) async fn end_now(state: &AppState, id: Uuid) -> Result<(), JobError> 
     match sub.provider {
         Provider::Stripe => {
             let stripe = stripe(state).map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
-            match stripe
-                .delete(&format!(
-                    "/v1/subscriptions/{}",
-                    sub.provider_subscription_id
-                ))
-                .await
-            {
-                Ok(_) => {}
-                // Gone at Stripe already: nothing left to bill.
-                Err(StripeError::Refused { status: 404, .. }) => {
-                    tracing::warn!(subscription = %sub.provider_subscription_id, "Stripe no longer knows this subscription");
-                }
-                Err(e) => return Err(JobError::Retry(e.into())),
-            }
+            let path = format!("/v1/subscriptions/{}", sub.provider_subscription_id);
+            unless_gone(stripe.delete(&path).await, &sub.provider_subscription_id)?;
         }
         Provider::Simulated => {
             let now = Utc::now();
@@ -133,6 +122,22 @@ pub(super) async fn end_now(state: &AppState, id: Uuid) -> Result<(), JobError> 
     }
     tracing::info!(subscription = %sub.provider_subscription_id, rail = %sub.provider, "subscription canceled at the rail (account closed)");
     Ok(())
+}
+
+/// The outcome of a Stripe call about a subscription in a job: a 404 means Stripe no longer
+/// knows it (it ended), so there is nothing left to bill or move; other failures retry.
+pub(super) fn unless_gone(
+    outcome: Result<serde_json::Value, StripeError>,
+    subscription: &str,
+) -> Result<(), JobError> {
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(StripeError::Refused { status: 404, .. }) => {
+            tracing::warn!(subscription, "Stripe no longer knows this subscription");
+            Ok(())
+        }
+        Err(e) => Err(JobError::Retry(e.into())),
+    }
 }
 
 /// Expires an open Stripe Checkout Session, so nobody can pay it any more (its checkout was

@@ -10,6 +10,7 @@ pub mod events;
 mod jobs;
 mod manage;
 mod pages;
+mod payouts;
 mod service;
 pub mod signature;
 pub mod simulated;
@@ -23,7 +24,9 @@ use crate::state::AppState;
 
 pub use checkout::{subscribed, trial_days_for};
 pub use db::PayoutAccount;
-pub use jobs::{ApplyBillingEvent, EndSubscription, ExpireCheckoutSession};
+pub use jobs::{
+    ApplyBillingEvent, EndSubscription, ExpireCheckoutSession, RouteSubscriptions, TransferOwed,
+};
 pub use manage::{Payouts, onboard, payout_status};
 pub use service::{close_account, platform_fee, webhook_secret};
 pub use types::{CheckoutId, Provider};
@@ -59,10 +62,13 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 /// Adds the jobs of payments (applying the rails' events, ending subscriptions and closing
-/// checkouts at the rail) to `registry`.
+/// checkouts at the rail, transferring what creators are owed and routing their early
+/// subscriptions) to `registry`.
 pub fn jobs(registry: crate::jobs::Registry) -> crate::jobs::Registry {
     registry
         .with::<ApplyBillingEvent>()
         .with::<EndSubscription>()
         .with::<ExpireCheckoutSession>()
+        .with::<TransferOwed>()
+        .with::<RouteSubscriptions>()
 }

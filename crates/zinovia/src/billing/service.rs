@@ -4,9 +4,11 @@
 use chrono::Utc;
 
 use super::db::{self, ClosedCheckout, Entry};
-use super::events::{self, Envelope, Event, Reversal};
+use super::events::{self, Envelope, Event, Reversal, Routing};
 use super::signature::{self, SignatureError};
-use super::types::{CheckoutKind, CheckoutStatus, EntryKind, PaymentStatus, Provider};
+use super::types::{
+    CheckoutKind, CheckoutStatus, EntryKind, PaymentStatus, Provider, TransferStatus,
+};
 use crate::error::AppError;
 use crate::jobs::{self, JobError};
 use crate::state::AppState;
@@ -246,10 +248,14 @@ async fn apply_event(
                     currency: &checkout.currency,
                     gross_minor: gross,
                     platform_fee_minor: platform_fee(gross, fee_percent),
+                    held: checkout.destination.is_none(),
                     occurred_at: at,
                 },
             )
             .await?;
+            if checkout.destination.is_none() {
+                owed_grew(conn, provider, checkout.creator_id).await?;
+            }
         }
         Event::CheckoutPending(_) => {}
         Event::CheckoutFailed(c) | Event::CheckoutExpired(c) => {
@@ -296,30 +302,41 @@ async fn apply_event(
             let Some(sub_id) = &i.subscription else {
                 return Ok(()); // not a subscription's invoice
             };
-            let Some(held) = db::subscription_by_provider_id(conn, provider, sub_id).await? else {
+            let Some(sub) = db::subscription_by_provider_id(conn, provider, sub_id).await? else {
                 return Err(Wait::NotYet(format!("subscription {sub_id} not known yet")));
             };
             db::invoice_paid(conn, provider, sub_id, i.period_end, at).await?;
             if i.amount_paid > 0 {
                 let payment = i.payment.clone().unwrap_or_else(|| i.id.clone());
+                // The invoice's own statement of where its money went; the subscription's
+                // last known destination where it does not say.
+                let held = match &i.routing {
+                    Routing::Account(_) => false,
+                    Routing::Platform => true,
+                    Routing::Unstated => sub.destination.is_none(),
+                };
                 db::append(
                     conn,
                     &Entry {
-                        creator_id: held.creator_id,
+                        creator_id: sub.creator_id,
                         kind: EntryKind::Subscription,
                         provider,
                         source_id: &i.id,
                         payment_id: Some(&payment),
-                        fan_id: Some(held.fan_id),
+                        fan_id: Some(sub.fan_id),
                         post_id: None,
-                        subscription_id: Some(held.id),
+                        subscription_id: Some(sub.id),
                         currency: &i.currency,
                         gross_minor: i.amount_paid,
                         platform_fee_minor: platform_fee(i.amount_paid, fee_percent),
+                        held,
                         occurred_at: at,
                     },
                 )
                 .await?;
+                if held {
+                    owed_grew(conn, provider, sub.creator_id).await?;
+                }
             }
         }
         Event::InvoiceFailed(i) => {
@@ -336,7 +353,7 @@ async fn apply_event(
         Event::Refunded(r) => reverse(conn, provider, fee_percent, r, at, true).await?,
         Event::Disputed(r) => reverse(conn, provider, fee_percent, r, at, false).await?,
         Event::Account(a) => {
-            if !db::account_updated(
+            let Some(creator_id) = db::account_updated(
                 conn,
                 provider,
                 &a.id,
@@ -345,11 +362,96 @@ async fn apply_event(
                 a.details_submitted,
             )
             .await?
-            {
+            else {
                 tracing::warn!(account = %a.id, "an update of a payout account we do not know; ignored");
+                return Ok(());
+            };
+            // The account can take charges: subscriptions made before are moved onto it.
+            if a.charges_enabled {
+                jobs::enqueue(
+                    &mut *conn,
+                    &super::jobs::RouteSubscriptions {
+                        creator_id,
+                        provider,
+                    },
+                )
+                .await?;
+            }
+            // It can be paid out: what the platform holds for the creator is transferred.
+            if a.payouts_enabled {
+                jobs::enqueue(
+                    &mut *conn,
+                    &super::jobs::TransferOwed {
+                        creator_id,
+                        provider,
+                    },
+                )
+                .await?;
             }
         }
+        Event::Transfer(t) => {
+            let Some(ours) = t.transfer else {
+                tracing::warn!(transfer = %t.id, "a transfer we did not make (no metadata[transfer_id]); ignored");
+                return Ok(());
+            };
+            let Some(made) = db::record_transfer(conn, provider, ours, &t.id).await? else {
+                tracing::warn!(transfer = %t.id, "a transfer naming a transfer of ours we do not know; ignored");
+                return Ok(());
+            };
+            if made.status == TransferStatus::Recorded {
+                return Ok(()); // recorded already (the same transfer told twice)
+            }
+            if t.amount_minor != made.amount_minor || t.currency != made.currency {
+                tracing::error!(transfer = %t.id, asked = made.amount_minor, made = t.amount_minor,
+                    "the rail transferred another amount than asked; the ledger records what it made");
+            }
+            // What the rail moved leaves what the platform holds (recorded once per transfer).
+            db::append(
+                conn,
+                &Entry {
+                    creator_id: made.creator_id,
+                    kind: EntryKind::Transfer,
+                    provider,
+                    source_id: &t.id,
+                    payment_id: None,
+                    fan_id: None,
+                    post_id: None,
+                    subscription_id: None,
+                    currency: &t.currency,
+                    gross_minor: -t.amount_minor,
+                    platform_fee_minor: 0,
+                    held: true,
+                    occurred_at: at,
+                },
+            )
+            .await?;
+            // More may have been earned while it was in flight.
+            owed_grew(conn, provider, made.creator_id).await?;
+        }
         Event::Ignored => {}
+    }
+    Ok(())
+}
+
+/// Money the platform holds for `creator` grew (or a transfer of it was recorded): once
+/// their account can be paid out, a transfer job is queued (one at a time per creator).
+async fn owed_grew(
+    conn: &mut sqlx::PgConnection,
+    provider: Provider,
+    creator_id: uuid::Uuid,
+) -> Result<(), sqlx::Error> {
+    if db::payout_account(conn, creator_id, provider)
+        .await?
+        .is_some_and(|a| a.payouts_enabled)
+    {
+        jobs::enqueue(
+            &mut *conn,
+            &super::jobs::TransferOwed {
+                creator_id,
+                provider,
+            },
+        )
+        .await?;
     }
     Ok(())
 }
@@ -407,6 +509,7 @@ async fn reverse(
                 currency: &paid.currency,
                 gross_minor: gross,
                 platform_fee_minor: fee,
+                held: paid.held,
                 occurred_at: at,
             },
         )

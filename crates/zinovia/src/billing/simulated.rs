@@ -95,14 +95,18 @@ pub async fn complete(
             } else {
                 now + Span::days(30)
             };
+            // Routed to the creator's account when it could take charges as the checkout
+            // started (ADR 0020), as Stripe's `transfer_data` says.
+            let transfer_data = c.destination.as_ref().map(|d| json!({"destination": d}));
             let subscription = json!({"id": sub, "object": "subscription", "customer": customer,
                 "status": if trial { SubscriptionStatus::Trialing } else { SubscriptionStatus::Active },
-                "cancel_at_period_end": false,
+                "cancel_at_period_end": false, "transfer_data": transfer_data,
                 "metadata": {"fan_id": fan.to_string(), "creator_id": c.creator_id.to_string()},
                 "items": {"object": "list", "data": [{"current_period_end": end.timestamp(),
                     "price": {"unit_amount": c.amount_minor, "currency": currency}}]}});
             let invoice = json!({"id": format!("in_sim_{}", simple(Uuid::now_v7())), "object": "invoice",
                 "amount_paid": if trial { 0 } else { c.amount_minor }, "currency": currency,
+                "transfer_data": transfer_data,
                 "charge": format!("ch_sim_{}", simple(Uuid::now_v7())),
                 "parent": {"subscription_details": {"subscription": sub}},
                 "lines": {"data": [{"period": {"start": now.timestamp(), "end": end.timestamp()}}]}});
@@ -212,12 +216,14 @@ pub async fn let_time_pass(state: &AppState, days: i64) -> Result<TimePassed, Ap
             json!({"fan_id": s.fan_id.to_string(), "creator_id": s.creator_id.to_string()});
         let currency = s.currency.clone().unwrap_or_default().to_ascii_lowercase();
         let price = s.price_minor.unwrap_or(0);
+        let transfer_data = s.destination.as_ref().map(|d| json!({"destination": d}));
         let mut events = Vec::new();
         if s.cancel_at_period_end {
             events.push((
                 "customer.subscription.deleted",
                 json!({"id": s.id, "object": "subscription", "status": SubscriptionStatus::Canceled,
                     "cancel_at_period_end": true, "ended_at": s.current_period_end.timestamp(),
+                    "transfer_data": transfer_data,
                     "metadata": metadata,
                     "items": {"object": "list", "data": [{"current_period_end": s.current_period_end.timestamp(),
                         "price": {"unit_amount": price, "currency": currency}}]}}),
@@ -233,7 +239,7 @@ pub async fn let_time_pass(state: &AppState, days: i64) -> Result<TimePassed, Ap
                     // events are handled bills the same period under the same ids, which
                     // the ledger records once.
                     json!({"id": format!("in_sim_{}_{}", s.id, start.timestamp()), "object": "invoice",
-                        "amount_paid": price, "currency": currency,
+                        "amount_paid": price, "currency": currency, "transfer_data": transfer_data,
                         "charge": format!("ch_sim_{}_{}", s.id, start.timestamp()),
                         "parent": {"subscription_details": {"subscription": s.id}},
                         "lines": {"data": [{"period": {"start": start.timestamp(), "end": end.timestamp()}}]}}),
@@ -243,7 +249,7 @@ pub async fn let_time_pass(state: &AppState, days: i64) -> Result<TimePassed, Ap
             events.push((
                 "customer.subscription.updated",
                 json!({"id": s.id, "object": "subscription", "status": SubscriptionStatus::Active,
-                    "cancel_at_period_end": false, "metadata": metadata,
+                    "cancel_at_period_end": false, "metadata": metadata, "transfer_data": transfer_data,
                     "items": {"object": "list", "data": [{"current_period_end": start.timestamp(),
                         "price": {"unit_amount": price, "currency": currency}}]}}),
             ));

@@ -108,6 +108,9 @@ text_enum! {
         Refund = "refund",
         /// Money taken back by a dispute (negative).
         Dispute = "dispute",
+        /// Money the platform held for the creator, moved to their own account at the rail
+        /// (negative, held: it leaves what the platform owes them; not earnings).
+        Transfer = "transfer",
     }
 }
 
@@ -128,6 +131,18 @@ impl EntryKind {
             self,
             EntryKind::Subscription | EntryKind::Ppv | EntryKind::Tip
         )
+    }
+}
+
+text_enum! {
+    /// Where a transfer of held money to a creator's account stands.
+    pub enum TransferStatus {
+        /// Written; the rail has not answered yet (a retry asks again under the same key).
+        Requested = "requested",
+        /// The rail made the transfer; its event has not been recorded yet.
+        Sent = "sent",
+        /// In the ledger.
+        Recorded = "recorded",
     }
 }
 
@@ -216,13 +231,22 @@ pub struct MyPayment {
     pub created_at: DateTime<Utc>,
 }
 
-/// A balance in one currency.
+/// A creator's money in one currency, three figures that add up:
+/// `earned_minor = paid_to_account_minor + owed_minor`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Balance {
     /// Currency.
     pub currency: String,
-    /// The sum of the creator's ledger entries.
-    pub net_minor: i64,
+    /// Everything earned: payments after the platform's and the processor's fees, less
+    /// refunds and disputes.
+    pub earned_minor: i64,
+    /// What reached the creator's own account at the rail: payments routed there as they
+    /// were made, and transfers of what the platform held.
+    pub paid_to_account_minor: i64,
+    /// What the platform holds for the creator and has not transferred yet (payments made
+    /// before their payout account could take them, less what went back); negative when
+    /// more went back than it held.
+    pub owed_minor: i64,
 }
 
 /// A ledger entry, for the creator's recent transactions (as the API shows it).
@@ -279,6 +303,11 @@ mod tests {
             SubscriptionStatus::parse,
         );
         round_trip(EntryKind::ALL, EntryKind::as_str, EntryKind::parse);
+        round_trip(
+            TransferStatus::ALL,
+            TransferStatus::as_str,
+            TransferStatus::parse,
+        );
         round_trip(
             PaymentStatus::ALL,
             PaymentStatus::as_str,

@@ -470,11 +470,26 @@ struct DashboardPage {
     layout: Layout,
     handle: String,
     subscribers: i64,
-    balances: Vec<String>,
+    /// Per currency: everything earned, what reached the creator's account at the rail,
+    /// and what the platform holds for them (earned = paid + owed).
+    earned: Vec<String>,
+    paid: Vec<String>,
+    owed: Vec<String>,
     chart: Chart,
     months: Vec<Line>,
     recent: Vec<Line>,
     cards: Vec<Card>,
+}
+
+/// One figure of each currency's balance, as people read it.
+fn figures(
+    balances: &[crate::billing::types::Balance],
+    figure: fn(&crate::billing::types::Balance) -> i64,
+) -> Vec<String> {
+    balances
+        .iter()
+        .map(|b| site::money(figure(b), &b.currency))
+        .collect()
 }
 
 /// `GET /dashboard`: the creator's subscribers, earnings and posts.
@@ -502,11 +517,9 @@ pub(super) async fn dashboard(
     let page = DashboardPage {
         layout,
         subscribers: e.subscribers,
-        balances: e
-            .balances
-            .iter()
-            .map(|b| site::money(b.net_minor, &b.currency))
-            .collect(),
+        earned: figures(&e.balances, |b| b.earned_minor),
+        paid: figures(&e.balances, |b| b.paid_to_account_minor),
+        owed: figures(&e.balances, |b| b.owed_minor),
         chart: chart(&e.by_day, &creator.currency, Utc::now().date_naive()),
         months: e
             .by_month
@@ -533,6 +546,7 @@ pub(super) async fn dashboard(
                     },
                     EntryKind::Refund => "Refund".to_owned(),
                     EntryKind::Dispute => "Dispute".to_owned(),
+                    EntryKind::Transfer => "Transferred to your account".to_owned(),
                 },
                 who: t.fan_name.clone().unwrap_or_default(),
                 amount: site::money(t.gross_minor, &t.currency),

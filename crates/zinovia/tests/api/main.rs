@@ -13,6 +13,7 @@ mod jobs;
 mod lifecycle;
 mod media;
 mod pages;
+mod payouts;
 mod posts;
 mod process;
 mod processing;

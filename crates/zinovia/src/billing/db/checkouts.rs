@@ -29,6 +29,8 @@ pub struct Checkout {
     pub status: CheckoutStatus,
     /// The free trial it grants (subscriptions; 0 for a returning fan).
     pub trial_days: i32,
+    /// The creator's account its money is routed to (none: the platform holds it).
+    pub destination: Option<String>,
 }
 
 impl Checkout {
@@ -57,7 +59,7 @@ pub async fn checkout_for_update(
     sqlx::query_as!(
         Checkout,
         r#"select id as "id: CheckoutId", kind as "kind: CheckoutKind", fan_id, creator_id, post_id,
-                  amount_minor, currency, message, status as "status: CheckoutStatus", trial_days
+                  amount_minor, currency, message, status as "status: CheckoutStatus", trial_days, destination
            from checkouts
            where provider = $1 and (id = $2 or session_id = $3)
            order by (id = $2) desc nulls last
@@ -97,8 +99,8 @@ pub async fn insert_checkout(
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         r#"insert into checkouts (id, provider, fan_id, kind, creator_id, post_id, amount_minor, currency, message,
-                                     trial_days)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
+                                     trial_days, destination)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
         c.id.0,
         provider.as_str(),
         c.fan,
@@ -108,7 +110,8 @@ pub async fn insert_checkout(
         c.amount_minor,
         c.currency,
         c.message,
-        c.trial_days
+        c.trial_days,
+        c.destination
     )
     .execute(conn)
     .await?;
@@ -141,7 +144,7 @@ pub async fn fans_checkout(
     sqlx::query_as!(
         Checkout,
         r#"select id as "id: CheckoutId", kind as "kind: CheckoutKind", fan_id, creator_id, post_id,
-                  amount_minor, currency, message, status as "status: CheckoutStatus", trial_days
+                  amount_minor, currency, message, status as "status: CheckoutStatus", trial_days, destination
            from checkouts where provider = $1 and id = $2 and fan_id = $3"#,
         provider.as_str(),
         id.0,

@@ -32,6 +32,8 @@ pub struct Entry<'a> {
     pub gross_minor: i64,
     /// The platform's part of it.
     pub platform_fee_minor: i64,
+    /// The platform holds it for the creator (it did not go to their account at the rail).
+    pub held: bool,
     /// When it happened.
     pub occurred_at: DateTime<Utc>,
 }
@@ -41,8 +43,8 @@ pub async fn append(conn: &mut PgConnection, e: &Entry<'_>) -> Result<bool, sqlx
     let inserted = sqlx::query_scalar!(
         r#"insert into ledger_entries (creator_id, kind, provider, source_id, payment_id, fan_id, post_id,
                                        subscription_id, currency, gross_minor, platform_fee_minor, net_minor,
-                                       occurred_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11::bigint, $10::bigint - $11::bigint, $12)
+                                       occurred_at, held)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11::bigint, $10::bigint - $11::bigint, $12, $13)
            on conflict (provider, kind, source_id) do nothing
            returning true as "inserted!""#,
         e.creator_id,
@@ -56,7 +58,8 @@ pub async fn append(conn: &mut PgConnection, e: &Entry<'_>) -> Result<bool, sqlx
         e.currency,
         e.gross_minor,
         e.platform_fee_minor,
-        e.occurred_at
+        e.occurred_at,
+        e.held
     )
     .fetch_optional(conn)
     .await?;
@@ -85,6 +88,8 @@ pub struct Paid {
     pub currency: String,
     /// Refunded so far (positive).
     pub refunded_minor: i64,
+    /// The platform holds its money (so it holds what goes back of it too).
+    pub held: bool,
 }
 
 /// Finds the payment among `ids` (a charge and its payment intent).
@@ -99,7 +104,8 @@ pub async fn paid_entry(
                   e.payment_id as "payment_id!", e.gross_minor, e.currency,
                   coalesce((select -sum(r.gross_minor) from ledger_entries r
                             where r.provider = e.provider and r.payment_id = e.payment_id
-                              and r.kind = 'refund'), 0)::bigint as "refunded_minor!"
+                              and r.kind = 'refund'), 0)::bigint as "refunded_minor!",
+                  e.held
            from ledger_entries e
            where e.provider = $1 and e.payment_id = any($2) and e.kind in ('subscription', 'ppv', 'tip')
            order by e.id
@@ -157,7 +163,7 @@ pub async fn withdraw(
             .execute(conn)
             .await?;
         }
-        EntryKind::Subscription | EntryKind::Refund | EntryKind::Dispute => {
+        EntryKind::Subscription | EntryKind::Refund | EntryKind::Dispute | EntryKind::Transfer => {
             sqlx::query!(
                 "update subscriptions set revoked_at = coalesce(revoked_at, now()) where id = $1",
                 p.subscription_id
@@ -184,7 +190,8 @@ pub struct Period {
     pub net_minor: i64,
 }
 
-/// A creator's earnings per `unit` (`day` or `month`) since `since`.
+/// A creator's earnings per `unit` (`day` or `month`) since `since` (transfers move money,
+/// they are not earned).
 pub async fn earnings_by(
     conn: &mut PgConnection,
     creator: Uuid,
@@ -197,7 +204,7 @@ pub async fn earnings_by(
                   sum(gross_minor)::bigint as "gross_minor!", sum(platform_fee_minor)::bigint as "platform_fee_minor!",
                   sum(net_minor)::bigint as "net_minor!"
            from ledger_entries
-           where creator_id = $1 and occurred_at >= $3
+           where creator_id = $1 and occurred_at >= $3 and kind <> 'transfer'
            group by 1, 2
            order by 1 desc, 2"#,
         creator,
@@ -208,16 +215,51 @@ pub async fn earnings_by(
     .await
 }
 
-/// A creator's balance per currency: the sum of their entries.
+/// A creator's money per currency: earned (every entry but transfers), paid to their
+/// account (entries not held, and transfers), owed (the sum of held entries).
 pub async fn balances(conn: &mut PgConnection, creator: Uuid) -> Result<Vec<Balance>, sqlx::Error> {
     sqlx::query_as!(
         Balance,
-        r#"select currency, sum(net_minor)::bigint as "net_minor!" from ledger_entries
+        r#"select currency,
+                  coalesce(sum(net_minor) filter (where kind <> 'transfer'), 0)::bigint as "earned_minor!",
+                  (coalesce(sum(net_minor) filter (where not held), 0)
+                   - coalesce(sum(net_minor) filter (where kind = 'transfer'), 0))::bigint as "paid_to_account_minor!",
+                  coalesce(sum(net_minor) filter (where held), 0)::bigint as "owed_minor!"
+           from ledger_entries
            where creator_id = $1 group by currency order by currency"#,
         creator
     )
     .fetch_all(conn)
     .await
+}
+
+/// What the platform holds for `creator` on `provider` and may transfer now, per currency:
+/// the sum of held entries, where it is positive and no transfer in that currency is in
+/// flight (its entry is not recorded yet, so the sum does not show it).
+pub async fn transferable(
+    conn: &mut PgConnection,
+    creator: Uuid,
+    provider: Provider,
+) -> Result<Vec<crate::money::Money>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select e.currency, sum(e.net_minor)::bigint as "owed!"
+           from ledger_entries e
+           where e.creator_id = $1 and e.provider = $2 and e.held
+             and not exists (select 1 from creator_transfers t
+                             where t.creator_id = e.creator_id and t.provider = e.provider
+                               and t.currency = e.currency and t.status <> 'recorded')
+           group by e.currency
+           having sum(e.net_minor) > 0
+           order by e.currency"#,
+        creator,
+        provider.as_str()
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| crate::money::Money::new(r.owed, r.currency))
+        .collect())
 }
 
 /// A creator's latest entries.

@@ -16,6 +16,8 @@ pub struct HeldSubscription {
     pub fan_id: Uuid,
     /// Creator.
     pub creator_id: Uuid,
+    /// The creator's account its invoices pay, as last reported (none: the platform's).
+    pub destination: Option<String>,
 }
 
 /// The subscription row of a provider subscription.
@@ -26,7 +28,7 @@ pub async fn subscription_by_provider_id(
 ) -> Result<Option<HeldSubscription>, sqlx::Error> {
     sqlx::query_as!(
         HeldSubscription,
-        r#"select id, fan_id, creator_id from subscriptions
+        r#"select id, fan_id, creator_id, destination from subscriptions
            where provider = $1 and provider_subscription_id = $2"#,
         provider.as_str(),
         id
@@ -49,11 +51,14 @@ pub async fn apply_subscription(
 ) -> Result<bool, sqlx::Error> {
     let period_end = s.current_period_end.unwrap_or(at);
     let price = s.price_minor.and_then(|p| i32::try_from(p).ok());
+    // An object that does not say where its invoices pay leaves what is held.
+    let (stated, destination) = s.routing.stated();
     let changed = sqlx::query_scalar!(
         r#"insert into subscriptions as s (id, fan_id, creator_id, status, current_period_end, past_due_since,
                                         cancel_at_period_end, provider, provider_subscription_id, state_at,
-                                        price_minor, currency)
-           values ($1, $2, $3, $4, $5, case when $4 = 'past_due' then $9::timestamptz end, $6, $7, $8, $9, $10, $11)
+                                        price_minor, currency, destination)
+           values ($1, $2, $3, $4, $5, case when $4 = 'past_due' then $9::timestamptz end, $6, $7, $8, $9, $10, $11,
+                   $12)
            on conflict (provider, provider_subscription_id) do update set
              status = excluded.status,
              current_period_end = excluded.current_period_end,
@@ -64,7 +69,8 @@ pub async fn apply_subscription(
              cancel_at_period_end = excluded.cancel_at_period_end,
              state_at = excluded.state_at,
              price_minor = coalesce(excluded.price_minor, s.price_minor),
-             currency = coalesce(excluded.currency, s.currency)
+             currency = coalesce(excluded.currency, s.currency),
+             destination = case when $13 then excluded.destination else s.destination end
            where s.status not in ('canceled', 'incomplete_expired')
              and (s.state_at is null
                   or s.state_at < excluded.state_at
@@ -84,7 +90,9 @@ pub async fn apply_subscription(
         s.id,
         at,
         price,
-        s.currency
+        s.currency,
+        destination,
+        stated
     )
     .fetch_optional(conn)
     .await?;
@@ -240,10 +248,14 @@ pub struct LiveSubscription {
     pub status: SubscriptionStatus,
     /// Period end.
     pub current_period_end: DateTime<Utc>,
+    /// Ends at the period's end (canceled by the fan).
+    pub cancel_at_period_end: bool,
     /// Price.
     pub price_minor: Option<i32>,
     /// Currency.
     pub currency: Option<String>,
+    /// The creator's account its invoices pay (none: the platform's).
+    pub destination: Option<String>,
 }
 
 /// The fan's subscriptions to `creator` on `provider` that the rail may still bill.
@@ -256,7 +268,9 @@ pub async fn live_subscriptions(
     sqlx::query_as!(
         LiveSubscription,
         r#"select provider as "provider!: Provider", provider_subscription_id as "provider_subscription_id!",
-                  fan_id, creator_id, status as "status: SubscriptionStatus", current_period_end, price_minor, currency
+                  fan_id, creator_id, status as "status: SubscriptionStatus", current_period_end, cancel_at_period_end,
+                  price_minor, currency,
+                  destination
            from subscriptions
            where fan_id = $1 and creator_id = $2 and provider = $3 and provider_subscription_id is not null
              and status in ('trialing', 'active', 'past_due', 'unpaid', 'incomplete', 'paused')
@@ -277,11 +291,40 @@ pub async fn subscription(
     sqlx::query_as!(
         LiveSubscription,
         r#"select provider as "provider!: Provider", provider_subscription_id as "provider_subscription_id!",
-                  fan_id, creator_id, status as "status: SubscriptionStatus", current_period_end, price_minor, currency
+                  fan_id, creator_id, status as "status: SubscriptionStatus", current_period_end, cancel_at_period_end,
+                  price_minor, currency,
+                  destination
            from subscriptions where id = $1 and provider_subscription_id is not null"#,
         id
     )
     .fetch_optional(conn)
+    .await
+}
+
+/// The creator's subscriptions on `provider` that the rail may still bill and whose
+/// invoices do not pay `account` (made before it could take charges).
+pub async fn unrouted_subscriptions(
+    conn: &mut PgConnection,
+    creator: Uuid,
+    provider: Provider,
+    account: &str,
+) -> Result<Vec<LiveSubscription>, sqlx::Error> {
+    sqlx::query_as!(
+        LiveSubscription,
+        r#"select provider as "provider!: Provider", provider_subscription_id as "provider_subscription_id!",
+                  fan_id, creator_id, status as "status: SubscriptionStatus", current_period_end, cancel_at_period_end,
+                  price_minor, currency,
+                  destination
+           from subscriptions
+           where creator_id = $1 and provider = $2 and provider_subscription_id is not null
+             and status in ('trialing', 'active', 'past_due', 'unpaid', 'incomplete', 'paused')
+             and revoked_at is null and destination is distinct from $3
+           order by created_at"#,
+        creator,
+        provider.as_str(),
+        account
+    )
+    .fetch_all(conn)
     .await
 }
 
@@ -322,6 +365,8 @@ pub struct DueSubscription {
     pub price_minor: Option<i32>,
     /// Currency.
     pub currency: Option<String>,
+    /// The creator's account its invoices pay.
+    pub destination: Option<String>,
 }
 
 /// Live subscriptions on `provider` whose paid period ends by `until`.
@@ -333,7 +378,7 @@ pub async fn due_subscriptions(
     sqlx::query_as!(
         DueSubscription,
         r#"select provider_subscription_id as "id!", fan_id, creator_id, current_period_end,
-                  cancel_at_period_end, price_minor, currency
+                  cancel_at_period_end, price_minor, currency, destination
            from subscriptions
            where provider = $1 and provider_subscription_id is not null and revoked_at is null
              and status in ('trialing', 'active', 'past_due', 'unpaid', 'incomplete')

@@ -275,6 +275,7 @@ impl StripeCall {
 pub struct FakeStripe {
     pub base: String,
     calls: Arc<std::sync::Mutex<Vec<StripeCall>>>,
+    refuse_transfers: Arc<std::sync::atomic::AtomicBool>,
     stop: tokio_util::sync::CancellationToken,
 }
 
@@ -283,9 +284,12 @@ impl FakeStripe {
         use axum::http::{HeaderMap, StatusCode as Code};
         let calls: Arc<std::sync::Mutex<Vec<StripeCall>>> = Default::default();
         let seen = calls.clone();
+        let refuse_transfers: Arc<std::sync::atomic::AtomicBool> = Default::default();
+        let refusing_now = refuse_transfers.clone();
         let app = axum::Router::new().fallback(
             move |method: Method, uri: axum::http::Uri, headers: HeaderMap, body: axum::body::Bytes| {
                 let seen = seen.clone();
+                let refusing = refusing_now.clone();
                 async move {
                     let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
                     let call = StripeCall {
@@ -315,6 +319,15 @@ impl FakeStripe {
                         "/v1/checkout/sessions" => json!({"id": format!("cs_test_{n}"), "object": "checkout.session",
                                                           "url": format!("https://checkout.stripe.com/c/pay/cs_test_{n}")}),
                         "/v1/accounts" => json!({"id": format!("acct_{n}"), "object": "account"}),
+                        "/v1/transfers" => {
+                            if refusing.load(std::sync::atomic::Ordering::SeqCst) {
+                                return (Code::BAD_REQUEST, axum::Json(json!({"error": {"code": "balance_insufficient",
+                                    "message": "You have insufficient available funds in your Stripe account."}})));
+                            }
+                            json!({"id": format!("tr_{n}"), "object": "transfer", "amount": call.get("amount").and_then(|a| a.parse::<i64>().ok()),
+                                   "currency": call.get("currency"), "destination": call.get("destination"),
+                                   "metadata": {"transfer_id": call.get("metadata[transfer_id]"), "creator_id": call.get("metadata[creator_id]")}})
+                        }
                         "/v1/account_links" => json!({"object": "account_link", "url": format!("https://connect.stripe.com/setup/e/acct/{n}")}),
                         "/v1/billing_portal/sessions" => json!({"id": format!("bps_{n}"), "object": "billing_portal.session",
                                                                 "url": format!("https://billing.stripe.com/p/session/{n}")}),
@@ -340,12 +353,28 @@ impl FakeStripe {
         FakeStripe {
             base: format!("http://{addr}"),
             calls,
+            refuse_transfers,
             stop,
         }
     }
 
     pub fn calls(&self) -> Vec<StripeCall> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// The calls made to `path`.
+    pub fn calls_to(&self, path: &str) -> Vec<StripeCall> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.path == path)
+            .collect()
+    }
+
+    /// Whether transfers are refused as Stripe refuses them when the platform's balance is
+    /// short.
+    pub fn refuse_transfers(&self, refuse: bool) {
+        self.refuse_transfers
+            .store(refuse, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
