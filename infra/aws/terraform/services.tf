@@ -20,7 +20,7 @@ locals {
     S3_REGION              = var.region
     CDN_BASE_URL           = module.media.cdn_base_url
     CLOUDFRONT_KEY_PAIR_ID = module.media.public_key_id
-    PAYMENT_PROVIDER       = "stripe"
+    PAYMENT_PROVIDERS      = "stripe"
     PLATFORM_FEE_PERCENT   = tostring(var.platform_fee_percent)
   }
   web_secrets = {
@@ -43,7 +43,7 @@ locals {
     S3_REGION              = var.region
     CDN_BASE_URL           = module.media.cdn_base_url
     CLOUDFRONT_KEY_PAIR_ID = module.media.public_key_id
-    PAYMENT_PROVIDER       = "stripe"
+    PAYMENT_PROVIDERS      = "stripe"
     PLATFORM_FEE_PERCENT   = tostring(var.platform_fee_percent)
   }
   api_secrets = {
@@ -66,7 +66,7 @@ locals {
     CDN_BASE_URL           = module.media.cdn_base_url
     CLOUDFRONT_KEY_PAIR_ID = module.media.public_key_id
     CLAMAV_ADDR            = "127.0.0.1:3310"
-    PAYMENT_PROVIDER       = "stripe"
+    PAYMENT_PROVIDERS      = "stripe"
     PLATFORM_FEE_PERCENT   = tostring(var.platform_fee_percent)
   }
   worker_secrets = {

@@ -164,7 +164,7 @@ pub struct Started {
         (status = 201, description = "Checkout started", body = Started),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 409, description = "Already subscribed, or the post already bought", body = ErrorBody),
-        (status = 422, description = "Bad kind, creator, post, amount or message", body = ErrorBody),
+        (status = 422, description = "Bad kind, creator, post, amount, message or rail", body = ErrorBody),
     ))]
 async fn start_checkout(
     State(state): State<AppState>,
@@ -172,12 +172,11 @@ async fn start_checkout(
     ApiJson(req): ApiJson<CheckoutRequest>,
 ) -> Result<Response, AppError> {
     let (c, url) = checkout::start(&state, &user.user, &req).await?;
-    let provider = state.settings.billing.payment_provider;
     Ok((
         StatusCode::CREATED,
         axum::Json(Started {
             checkout_id: c.id,
-            provider,
+            provider: c.provider,
             url,
         }),
     )

@@ -37,6 +37,11 @@ pub struct CheckoutRequest {
     #[serde(default)]
     #[schema(max_length = 500)]
     pub message: Option<String>,
+    /// The rail to pay on, one of the platform's (`PAYMENT_PROVIDERS`); absent: the
+    /// platform's default (the first).
+    #[serde(default)]
+    #[schema(value_type = Option<Provider>)]
+    pub provider: Option<String>,
 }
 
 /// A checkout as recorded, ready for the rail.
@@ -44,6 +49,8 @@ pub struct CheckoutRequest {
 pub struct NewCheckout {
     /// Ours (the rail's `client_reference_id`).
     pub id: CheckoutId,
+    /// The rail it is paid on.
+    pub provider: Provider,
     /// What it pays for.
     pub kind: CheckoutKind,
     /// Who pays.
@@ -73,7 +80,7 @@ pub async fn start(
     fan: &User,
     req: &CheckoutRequest,
 ) -> Result<(NewCheckout, String), AppError> {
-    let provider = state.settings.billing.payment_provider;
+    let provider = rail(state, req.provider.as_deref())?;
     let c = record(state, fan, provider, req).await?;
     let url = match provider {
         Provider::Simulated => {
@@ -90,6 +97,18 @@ pub async fn start(
         },
     };
     Ok((c, url))
+}
+
+/// The rail a fan chose (one of the platform's), or the platform's default.
+pub fn rail(state: &AppState, chosen: Option<&str>) -> Result<Provider, AppError> {
+    let b = &state.settings.billing;
+    match chosen.map(str::trim).filter(|p| !p.is_empty()) {
+        None => Ok(b.default_rail()),
+        Some(p) => Provider::parse(p).filter(|p| b.enabled(*p)).ok_or_else(|| {
+            let names: Vec<&str> = b.payment_providers.iter().map(|p| p.as_str()).collect();
+            AppError::field("provider", format!("must be one of: {}", names.join(", ")))
+        }),
+    }
 }
 
 /// Where the rail sends the fan back: the checkout's own page (with `?outcome=cancel` when
@@ -115,15 +134,13 @@ pub enum Progress {
     Failed,
 }
 
-/// A fan's checkout on the configured rail and how far it has come (404 when it is not
-/// theirs).
+/// A fan's checkout (on any rail) and how far it has come (404 when it is not theirs).
 pub async fn progress(
     state: &AppState,
     fan: &User,
     id: CheckoutId,
 ) -> Result<(super::db::Checkout, Progress), AppError> {
-    let provider = state.settings.billing.payment_provider;
-    let c = super::db::fans_checkout(&state.db, provider, id, fan.id.0)
+    let c = super::db::fans_checkout(&state.db, id, fan.id.0)
         .await?
         .ok_or(AppError::NotFound)?;
     let progress = match c.status {
@@ -251,6 +268,7 @@ pub async fn record(
     let destination = super::db::payout_destination(&mut conn, creator.user_id, provider).await?;
     let c = NewCheckout {
         id: CheckoutId(Uuid::now_v7()),
+        provider,
         kind,
         fan: fan.id.0,
         currency,
@@ -280,7 +298,7 @@ pub async fn record(
         .await?;
         super::service::expire_at_rail(&mut tx, replaced).await?;
     }
-    super::db::insert_checkout(&mut tx, provider, &c).await?;
+    super::db::insert_checkout(&mut tx, &c).await?;
     tx.commit().await?;
     Ok(c)
 }

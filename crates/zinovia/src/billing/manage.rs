@@ -26,16 +26,15 @@ fn refused(e: StripeError) -> AppError {
 }
 
 /// Cancels the fan's subscription to `creator` at the end of the paid period (access lasts
-/// until then). The rail confirms with a subscription event, which updates our row.
+/// until then), each on the rail it was made on. The rail confirms with a subscription
+/// event, which updates our row.
 pub async fn cancel(state: &AppState, fan: &User, handle: &str) -> Result<(), AppError> {
-    let provider = state.settings.billing.payment_provider;
     let mut conn = state.db.acquire().await?;
     let creator = match crate::creators::find(&mut conn, handle).await? {
         crate::creators::Found::Creator(c) => c,
         crate::creators::Found::MovedTo(_) => return Err(AppError::NotFound),
     };
-    let subs =
-        super::db::live_subscriptions(&mut conn, fan.id.0, creator.user_id, provider).await?;
+    let subs = super::db::live_subscriptions(&mut conn, fan.id.0, creator.user_id).await?;
     if subs.is_empty() {
         return Err(AppError::NotFound);
     }
@@ -45,7 +44,7 @@ pub async fn cancel(state: &AppState, fan: &User, handle: &str) -> Result<(), Ap
     // the portal) under the first one's key would silently change nothing.
     let action = Uuid::now_v7();
     for sub in subs {
-        match provider {
+        match sub.provider {
             Provider::Stripe => {
                 let mut f = Form::new();
                 field(&mut f, "cancel_at_period_end", "true");
@@ -166,9 +165,9 @@ pub(super) async fn expire_session(state: &AppState, session: &str) -> Result<()
 
 /// Where the fan manages cards and invoices (Stripe's customer portal).
 pub async fn portal(state: &AppState, fan: &User) -> Result<String, AppError> {
-    if state.settings.billing.payment_provider != Provider::Stripe {
+    if !state.settings.billing.enabled(Provider::Stripe) {
         return Err(AppError::Conflict(
-            "the simulated payment rail has no cards to manage".into(),
+            "there are no saved cards to manage on this platform's payment rails".into(),
         ));
     }
     let mut conn = state.db.acquire().await?;
@@ -189,13 +188,16 @@ pub async fn portal(state: &AppState, fan: &User) -> Result<String, AppError> {
     url.ok_or_else(|| AppError::Internal(anyhow::anyhow!("a portal session without a URL")))
 }
 
-/// Where a creator's payout onboarding stands on the configured rail (`None`: not started).
+/// Where a creator's payout onboarding stands on the rail that pays creators into their own
+/// account (`None`: not started, or no such rail).
 pub async fn payout_status(
     state: &AppState,
     creator: Uuid,
 ) -> Result<Option<super::db::PayoutAccount>, AppError> {
+    let Some(provider) = state.settings.billing.connect_rail() else {
+        return Ok(None);
+    };
     let mut conn = state.db.acquire().await?;
-    let provider = state.settings.billing.payment_provider;
     Ok(super::db::payout_account(&mut conn, creator, provider).await?)
 }
 
@@ -218,7 +220,9 @@ pub struct Payouts {
 /// answers where to finish it. On the simulated rail the account is enabled at once (by a
 /// signed `account.updated`, as Stripe would send).
 pub async fn onboard(state: &AppState, creator: &User) -> Result<Payouts, AppError> {
-    let provider = state.settings.billing.payment_provider;
+    let provider = state.settings.billing.connect_rail().ok_or_else(|| {
+        AppError::Conflict("no payment rail pays creators into an account of theirs".into())
+    })?;
     let mut conn = state.db.acquire().await?;
     if crate::creators::by_user(&mut *conn, creator.id.0)
         .await?

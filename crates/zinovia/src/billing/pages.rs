@@ -93,13 +93,36 @@ struct ProblemPage {
     back: String,
 }
 
-/// What a checkout button sends.
+/// What a checkout button sends (and the rail, once the fan chose one).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(super) struct StartForm {
     kind: String,
     creator: String,
     post_id: String,
+    provider: String,
+}
+
+/// The platform's rails as a fan chooses among them: value and label, the default first.
+fn rails(state: &AppState) -> Vec<(&'static str, &'static str)> {
+    state
+        .settings
+        .billing
+        .payment_providers
+        .iter()
+        .map(|p| (p.as_str(), p.label()))
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "billing/choose.html")]
+struct ChoosePage {
+    layout: Layout,
+    kind: String,
+    creator: String,
+    post_id: String,
+    rails: Vec<(&'static str, &'static str)>,
+    back: String,
 }
 
 fn back_to(form: &StartForm) -> String {
@@ -117,12 +140,25 @@ pub(super) async fn start(
     user: CurrentUser,
     Form(form): Form<StartForm>,
 ) -> Result<Response, AppError> {
+    // More than one rail and none chosen yet: the fan chooses how to pay first.
+    if form.provider.is_empty() && state.settings.billing.payment_providers.len() > 1 {
+        let page = ChoosePage {
+            layout,
+            rails: rails(&state),
+            back: back_to(&form),
+            kind: form.kind,
+            creator: form.creator,
+            post_id: form.post_id,
+        };
+        return Ok(site::render(&page, StatusCode::OK));
+    }
     let req = CheckoutRequest {
         kind: form.kind.clone(),
         creator: Some(form.creator.clone()).filter(|c| !c.is_empty()),
         post_id: Some(form.post_id.clone()).filter(|p| !p.is_empty()),
         amount_minor: None,
         message: None,
+        provider: Some(form.provider.clone()).filter(|p| !p.is_empty()),
     };
     match super::checkout::start(&state, &user.user, &req).await {
         Ok((_, url)) => Ok(Redirect::to(&url).into_response()),
@@ -160,6 +196,10 @@ struct TipPage {
     max: String,
     amount: String,
     message: String,
+    /// The rails to choose among (a choice is shown when there are several).
+    rails: Vec<(&'static str, &'static str)>,
+    /// The rail chosen (empty: the default).
+    provider: String,
     errors: FieldErrors,
 }
 
@@ -192,6 +232,7 @@ impl TipPage {
 pub(super) struct TipForm {
     amount: String,
     message: String,
+    provider: String,
 }
 
 async fn tip_page(
@@ -220,6 +261,8 @@ async fn tip_page(
             currency: creator.currency,
             amount: form.amount,
             message: form.message,
+            rails: rails(state),
+            provider: form.provider,
             errors,
         },
         status,
@@ -265,6 +308,7 @@ pub(super) async fn tip(
                 post_id: None,
                 amount_minor: Some(minor),
                 message: Some(form.message.clone()).filter(|m| !m.trim().is_empty()),
+                provider: Some(form.provider.clone()).filter(|p| !p.is_empty()),
             };
             super::checkout::start(&state, &user.user, &req).await
         }
@@ -418,7 +462,7 @@ pub(super) async fn subscriptions(
     let page = SubscriptionsPage {
         layout,
         lines,
-        portal: state.settings.billing.payment_provider == super::Provider::Stripe,
+        portal: state.settings.billing.enabled(super::Provider::Stripe),
         notice: match q.done.as_str() {
             "cancel" => "Your subscription is canceled. You keep access until the end of the period you paid for.".to_owned(),
             _ => String::new(),

@@ -13,13 +13,12 @@ use crate::error::AppError;
 use crate::jobs::{self, JobError};
 use crate::state::AppState;
 
-/// The signing secret of webhooks from `provider`: `None` unless it is the configured
-/// rail. Stripe's is `STRIPE_WEBHOOK_SECRET`; the simulated rail's is derived from the
+/// The signing secret of webhooks from `provider`: `None` unless it is one of the rails. Stripe's is `STRIPE_WEBHOOK_SECRET`; the simulated rail's is derived from the
 /// session secret (the server signs its own deliveries).
 pub fn webhook_secret(state: &AppState, provider: Provider) -> Option<String> {
     use secrecy::ExposeSecret;
     let billing = &state.settings.billing;
-    if provider != billing.payment_provider {
+    if !billing.enabled(provider) {
         return None;
     }
     match provider {

@@ -37,11 +37,12 @@ pub async fn open_checkout(
     fan: Uuid,
     id: CheckoutId,
 ) -> Result<(Checkout, crate::creators::Creator), AppError> {
-    if state.settings.billing.payment_provider != Provider::Simulated {
+    if !state.settings.billing.enabled(Provider::Simulated) {
         return Err(AppError::NotFound);
     }
-    let c = db::fans_checkout(&state.db, Provider::Simulated, id, fan)
+    let c = db::fans_checkout(&state.db, id, fan)
         .await?
+        .filter(|c| c.provider == Provider::Simulated)
         .ok_or(AppError::NotFound)?;
     let creator = crate::creators::by_user(&state.db, c.creator_id)
         .await?
@@ -157,7 +158,7 @@ pub(super) async fn deliver(
 
 /// The test clock exists only on the simulated rail in the local environment (404 elsewhere).
 pub fn clock_available(state: &AppState) -> Result<(), AppError> {
-    if state.settings.billing.payment_provider == Provider::Simulated
+    if state.settings.billing.enabled(Provider::Simulated)
         && state.settings.core.environment == crate::config::Environment::Local
     {
         Ok(())

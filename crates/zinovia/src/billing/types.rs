@@ -23,6 +23,16 @@ text_enum! {
     }
 }
 
+impl Provider {
+    /// How a fan choosing how to pay reads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Provider::Simulated => "Test payment (nobody is charged)",
+            Provider::Stripe => "Card (Stripe)",
+        }
+    }
+}
+
 text_enum! {
     /// What a checkout pays for.
     pub enum CheckoutKind {

@@ -10,15 +10,19 @@ use super::*;
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Payment settings")]
 pub struct BillingSettings {
-    /// Which payment rail takes fans' money: `simulated` (local checkout pages that pay or
-    /// fail on a click; refused in production) or `stripe`.
+    /// The payment rails that take fans' money, comma-separated, the default first: fans
+    /// choose among them at checkout; each receives its webhooks and renews the
+    /// subscriptions made on it. `simulated` (local checkout pages that pay or fail on a
+    /// click; refused in production), `stripe`.
     #[arg(
         long,
-        env = "PAYMENT_PROVIDER",
+        env = "PAYMENT_PROVIDERS",
         value_enum,
-        default_value_t = crate::billing::Provider::Simulated
+        value_delimiter = ',',
+        num_args = 1..,
+        default_value = "simulated"
     )]
-    pub payment_provider: crate::billing::Provider,
+    pub payment_providers: Vec<crate::billing::Provider>,
 
     /// Stripe's secret API key (`sk_live_…`, `rk_live_…`; `sk_test_…` outside production).
     #[arg(long, env = "STRIPE_SECRET_KEY", value_parser = parse_secret, hide_env_values = true)]
@@ -57,8 +61,12 @@ impl BillingSettings {
     pub(super) fn values(&self, _s: &Settings) -> Vec<(&'static str, String)> {
         vec![
             (
-                "PAYMENT_PROVIDER",
-                self.payment_provider.as_str().to_owned(),
+                "PAYMENT_PROVIDERS",
+                self.payment_providers
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
             ),
             (
                 "STRIPE_SECRET_KEY",
@@ -79,6 +87,27 @@ impl BillingSettings {
     }
 }
 
+impl BillingSettings {
+    /// The rail a checkout uses when the fan does not choose: the first listed.
+    pub fn default_rail(&self) -> crate::billing::Provider {
+        self.payment_providers
+            .first()
+            .copied()
+            .unwrap_or(crate::billing::Provider::Simulated)
+    }
+
+    /// Whether `provider` is one of the rails.
+    pub fn enabled(&self, provider: crate::billing::Provider) -> bool {
+        self.payment_providers.contains(&provider)
+    }
+
+    /// The first rail that pays creators into their own account there (Stripe Connect, or
+    /// the simulated rail's stand-in), where creators onboard for payouts.
+    pub fn connect_rail(&self) -> Option<crate::billing::Provider> {
+        self.payment_providers.first().copied()
+    }
+}
+
 impl Settings {
     pub(super) fn check_billing(
         &self,
@@ -90,16 +119,37 @@ impl Settings {
         if b.tip_min > b.tip_max {
             hard.push(problem("TIP_MIN", "must not be above TIP_MAX"));
         }
-        match b.payment_provider {
+        if b.payment_providers.is_empty() {
+            hard.push(problem("PAYMENT_PROVIDERS", "must name at least one rail"));
+        }
+        for (i, p) in b.payment_providers.iter().enumerate() {
+            if b.payment_providers[..i].contains(p) {
+                hard.push(problem("PAYMENT_PROVIDERS", format!("names `{p}` twice")));
+            }
+        }
+        for provider in &b.payment_providers {
+            self.check_rail(*provider, role, hard, unsafe_);
+        }
+    }
+
+    fn check_rail(
+        &self,
+        provider: crate::billing::Provider,
+        role: Role,
+        hard: &mut Vec<Problem>,
+        unsafe_: &mut Vec<Problem>,
+    ) {
+        let b = &self.billing;
+        match provider {
             crate::billing::Provider::Simulated => unsafe_.push(problem(
-                "PAYMENT_PROVIDER",
-                "is `simulated`: nobody is charged; set `stripe` (and its keys) to take payments",
+                "PAYMENT_PROVIDERS",
+                "include `simulated`: nobody is charged; list `stripe` (and its keys) to take payments",
             )),
             crate::billing::Provider::Stripe => {
                 match &b.stripe_secret_key {
                     None => hard.push(problem(
                         "STRIPE_SECRET_KEY",
-                        "is required with PAYMENT_PROVIDER=stripe",
+                        "is required when PAYMENT_PROVIDERS include `stripe`",
                     )),
                     Some(k)
                         if !["sk_", "rk_"]
@@ -122,7 +172,7 @@ impl Settings {
                     None if !role.uses_http() => {}
                     None => hard.push(problem(
                         "STRIPE_WEBHOOK_SECRET",
-                        "is required with PAYMENT_PROVIDER=stripe: webhooks cannot be verified without it",
+                        "is required when PAYMENT_PROVIDERS include `stripe`: webhooks cannot be verified without it",
                     )),
                     Some(s) if !s.expose_secret().starts_with("whsec_") => hard.push(problem(
                         "STRIPE_WEBHOOK_SECRET",

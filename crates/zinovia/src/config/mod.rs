@@ -690,7 +690,7 @@ mod tests {
                 "SESSION_SECRET",
                 "REDIS_URL",
                 "STORAGE",
-                "PAYMENT_PROVIDER"
+                "PAYMENT_PROVIDERS"
             ]
         );
         // The worker serves no HTTP but sends mail with links to the site.
@@ -700,7 +700,7 @@ mod tests {
                 "DATABASE_URL",
                 "PUBLIC_BASE_URL",
                 "STORAGE",
-                "PAYMENT_PROVIDER",
+                "PAYMENT_PROVIDERS",
                 "SMTP_URL",
                 "CLAMAV_ADDR"
             ]
@@ -714,7 +714,7 @@ mod tests {
                 "SESSION_SECRET",
                 "REDIS_URL",
                 "STORAGE",
-                "PAYMENT_PROVIDER",
+                "PAYMENT_PROVIDERS",
                 "SMTP_URL",
                 "CLAMAV_ADDR"
             ]
@@ -731,7 +731,7 @@ mod tests {
         s.http.session_secret = Some("short".into());
         s.media.storage = StorageBackend::S3;
         s.media.s3_bucket = Some("zinovia-media".into());
-        s.billing.payment_provider = crate::billing::Provider::Stripe;
+        s.billing.payment_providers = vec![crate::billing::Provider::Stripe];
         s.billing.stripe_secret_key = Some("sk_live_key".into());
         s.billing.stripe_webhook_secret = Some("whsec_secret".into());
         let msgs: Vec<String> = s

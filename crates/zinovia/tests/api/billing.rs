@@ -18,7 +18,7 @@ pub const SECRET: &str = "whsec_zinovia_tests_0123456789";
 
 pub async fn app() -> TestApp {
     TestApp::spawn_with(|s| {
-        s.billing.payment_provider = Provider::Stripe;
+        s.billing.payment_providers = vec![Provider::Stripe];
         s.billing.stripe_webhook_secret = Some(SECRET.to_owned().into());
         s.billing.platform_fee_percent = 20;
     })
@@ -470,7 +470,7 @@ async fn refunds_and_disputes_take_access_back_and_the_balance_is_the_sum_of_the
 #[tokio::test]
 async fn a_failed_payment_keeps_access_through_the_grace_period_then_takes_it_until_recovery() {
     let app = TestApp::spawn_with(|s| {
-        s.billing.payment_provider = Provider::Stripe;
+        s.billing.payment_providers = vec![Provider::Stripe];
         s.billing.stripe_webhook_secret = Some(SECRET.to_owned().into());
         s.content.posts_cache_ttl.0 = std::time::Duration::ZERO;
     })
@@ -564,12 +564,12 @@ fn production_refuses_the_simulated_rail_and_stripe_without_its_secrets() {
             .map(|p| p.setting)
             .collect::<Vec<_>>()
     };
-    assert!(named(&s, ConfigRole::Serve).contains(&"PAYMENT_PROVIDER"));
-    s.billing.payment_provider = Provider::Stripe;
+    assert!(named(&s, ConfigRole::Serve).contains(&"PAYMENT_PROVIDERS"));
+    s.billing.payment_providers = vec![Provider::Stripe];
     let serve = named(&s, ConfigRole::Serve);
     assert!(serve.contains(&"STRIPE_WEBHOOK_SECRET"), "{serve:?}");
     assert!(serve.contains(&"STRIPE_SECRET_KEY"), "{serve:?}");
-    assert!(!serve.contains(&"PAYMENT_PROVIDER"), "{serve:?}");
+    assert!(!serve.contains(&"PAYMENT_PROVIDERS"), "{serve:?}");
     // The worker receives no webhooks.
     assert!(!named(&s, ConfigRole::Worker).contains(&"STRIPE_WEBHOOK_SECRET"));
     s.billing.stripe_secret_key = Some("sk_test_123".to_owned().into());
@@ -586,7 +586,7 @@ fn production_refuses_the_simulated_rail_and_stripe_without_its_secrets() {
     assert!(
         !serve
             .iter()
-            .any(|p| p.starts_with("STRIPE") || *p == "PAYMENT_PROVIDER"),
+            .any(|p| p.starts_with("STRIPE") || *p == "PAYMENT_PROVIDERS"),
         "{serve:?}"
     );
 }
@@ -935,7 +935,7 @@ pub async fn stripe_scene() -> StripeScene {
     let fake = FakeStripe::start().await;
     let base = fake.base.clone();
     let app = TestApp::spawn_with(move |s| {
-        s.billing.payment_provider = Provider::Stripe;
+        s.billing.payment_providers = vec![Provider::Stripe];
         s.billing.stripe_webhook_secret = Some(SECRET.to_owned().into());
         s.billing.stripe_secret_key = Some("sk_test_zinovia".to_owned().into());
         s.billing.stripe_api_base = base.parse().unwrap();

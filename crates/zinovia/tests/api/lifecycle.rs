@@ -93,7 +93,7 @@ async fn objects_of(app: &TestApp, id: &str) -> Vec<String> {
 async fn stripe_app(fake: &FakeStripe) -> TestApp {
     let base = fake.base.clone();
     TestApp::spawn_with(move |s| {
-        s.billing.payment_provider = Provider::Stripe;
+        s.billing.payment_providers = vec![Provider::Stripe];
         s.billing.stripe_webhook_secret = Some(SECRET.to_owned().into());
         s.billing.stripe_secret_key = Some("sk_test_zinovia".to_owned().into());
         s.billing.stripe_api_base = base.parse().unwrap();

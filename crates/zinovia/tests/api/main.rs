@@ -17,5 +17,6 @@ mod payouts;
 mod posts;
 mod process;
 mod processing;
+mod rails;
 mod security;
 mod snapshots;

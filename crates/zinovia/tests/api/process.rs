@@ -145,7 +145,7 @@ fn production_refuses_embedded_defaults_and_names_every_problem_at_once() {
         "PUBLIC_BASE_URL",
         "REDIS_URL",
         "STORAGE",
-        "PAYMENT_PROVIDER",
+        "PAYMENT_PROVIDERS",
     ] {
         assert!(
             err.contains(&format!("  - {name}: ")),
@@ -166,7 +166,7 @@ fn production_refuses_embedded_defaults_and_names_every_problem_at_once() {
         "DATABASE_URL",
         "PUBLIC_BASE_URL",
         "STORAGE",
-        "PAYMENT_PROVIDER",
+        "PAYMENT_PROVIDERS",
         "SMTP_URL",
         "CLAMAV_ADDR",
     ] {

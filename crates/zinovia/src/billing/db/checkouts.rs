@@ -11,6 +11,8 @@ use super::super::types::{CheckoutId, CheckoutKind, CheckoutStatus, Money, Provi
 pub struct Checkout {
     /// Ours.
     pub id: CheckoutId,
+    /// Its rail.
+    pub provider: Provider,
     /// What it pays for.
     pub kind: CheckoutKind,
     /// The fan paying.
@@ -58,8 +60,9 @@ pub async fn checkout_for_update(
 ) -> Result<Option<Checkout>, sqlx::Error> {
     sqlx::query_as!(
         Checkout,
-        r#"select id as "id: CheckoutId", kind as "kind: CheckoutKind", fan_id, creator_id, post_id,
-                  amount_minor, currency, message, status as "status: CheckoutStatus", trial_days, destination
+        r#"select id as "id: CheckoutId", provider as "provider: Provider", kind as "kind: CheckoutKind",
+                  fan_id, creator_id, post_id, amount_minor, currency, message, status as "status: CheckoutStatus",
+                  trial_days, destination
            from checkouts
            where provider = $1 and (id = $2 or session_id = $3)
            order by (id = $2) desc nulls last
@@ -92,17 +95,13 @@ pub async fn set_checkout_status(
 }
 
 /// Records a new checkout.
-pub async fn insert_checkout(
-    conn: &mut PgConnection,
-    provider: Provider,
-    c: &NewCheckout,
-) -> Result<(), sqlx::Error> {
+pub async fn insert_checkout(conn: &mut PgConnection, c: &NewCheckout) -> Result<(), sqlx::Error> {
     sqlx::query!(
         r#"insert into checkouts (id, provider, fan_id, kind, creator_id, post_id, amount_minor, currency, message,
                                      trial_days, destination)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
         c.id.0,
-        provider.as_str(),
+        c.provider.as_str(),
         c.fan,
         c.kind.as_str(),
         c.creator.user_id,
@@ -134,19 +133,18 @@ pub async fn set_session(
     Ok(())
 }
 
-/// A checkout of `fan` on `provider` (for the rail's own pages and the return page).
+/// A checkout of `fan`, on any rail (for the rail's own pages and the return page).
 pub async fn fans_checkout(
     conn: impl PgExecutor<'_>,
-    provider: Provider,
     id: CheckoutId,
     fan: Uuid,
 ) -> Result<Option<Checkout>, sqlx::Error> {
     sqlx::query_as!(
         Checkout,
-        r#"select id as "id: CheckoutId", kind as "kind: CheckoutKind", fan_id, creator_id, post_id,
-                  amount_minor, currency, message, status as "status: CheckoutStatus", trial_days, destination
-           from checkouts where provider = $1 and id = $2 and fan_id = $3"#,
-        provider.as_str(),
+        r#"select id as "id: CheckoutId", provider as "provider: Provider", kind as "kind: CheckoutKind",
+                  fan_id, creator_id, post_id, amount_minor, currency, message, status as "status: CheckoutStatus",
+                  trial_days, destination
+           from checkouts where id = $1 and fan_id = $2"#,
         id.0,
         fan
     )

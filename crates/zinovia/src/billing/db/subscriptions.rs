@@ -258,12 +258,11 @@ pub struct LiveSubscription {
     pub destination: Option<String>,
 }
 
-/// The fan's subscriptions to `creator` on `provider` that the rail may still bill.
+/// The fan's subscriptions to `creator` that their rails may still bill.
 pub async fn live_subscriptions(
     conn: &mut PgConnection,
     fan: Uuid,
     creator: Uuid,
-    provider: Provider,
 ) -> Result<Vec<LiveSubscription>, sqlx::Error> {
     sqlx::query_as!(
         LiveSubscription,
@@ -272,12 +271,11 @@ pub async fn live_subscriptions(
                   price_minor, currency,
                   destination
            from subscriptions
-           where fan_id = $1 and creator_id = $2 and provider = $3 and provider_subscription_id is not null
+           where fan_id = $1 and creator_id = $2 and provider_subscription_id is not null
              and status in ('trialing', 'active', 'past_due', 'unpaid', 'incomplete', 'paused')
            order by created_at"#,
         fan,
-        creator,
-        provider.as_str()
+        creator
     )
     .fetch_all(conn)
     .await
