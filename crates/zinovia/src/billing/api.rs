@@ -15,12 +15,13 @@ use super::simulated::{self, Outcome};
 use super::types::{CheckoutId, CheckoutKind, Provider};
 use super::views;
 use crate::error::{AppError, ErrorBody};
-use crate::http::extract::{ApiJson, CurrentUser, PathId};
+use crate::http::extract::{ApiJson, ClientMeta, CurrentUser, PathId};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(webhook))
+        .routes(routes!(ccbill_webhook))
         .routes(routes!(start_checkout))
         .routes(routes!(simulated_checkout))
         .routes(routes!(simulated_clock))
@@ -86,6 +87,7 @@ async fn card_portal(
         (status = 200, description = "The account and where to finish onboarding", body = super::manage::Payouts),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 404, description = "Not a creator", body = ErrorBody),
+        (status = 409, description = "No rail pays creators into an account of theirs (the platform pays them out)", body = ErrorBody),
     ))]
 async fn payouts(
     State(state): State<AppState>,
@@ -298,6 +300,57 @@ async fn webhook(
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
     let new = service::receive(&state, provider, signature, &body).await?;
+    Ok(axum::Json(Received {
+        received: true,
+        duplicate: !new,
+    }))
+}
+
+/// What CCBill appends to the webhook URL.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(default)]
+#[into_params(parameter_in = Query)]
+pub struct CcbillQuery {
+    /// The event's type (`NewSaleSuccess`, `RenewalSuccess`, `Cancellation`, …).
+    #[serde(rename = "eventType")]
+    #[param(rename = "eventType")]
+    pub event_type: Option<String>,
+}
+
+/// Events from CCBill, whose webhooks are not signed: this answers only at its secret URL
+/// (`CCBILL_WEBHOOK_TOKEN`, else 404) and only to CCBill's addresses
+/// (`CCBILL_WEBHOOK_SOURCES`, else 403). The body is form-encoded or JSON, as the
+/// endpoint is set up at CCBill; it is recorded once and handled in the background.
+#[utoipa::path(post, path = "/api/v1/billing/webhooks/ccbill/{token}", tag = "billing",
+    params(("token" = String, Path, description = "The secret given to CCBill"), CcbillQuery),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "CCBill's event fields"),
+    responses(
+        (status = 200, description = "Recorded (or recorded before)", body = Received),
+        (status = 400, description = "No event type, or an unreadable body", body = ErrorBody),
+        (status = 403, description = "Not from CCBill's addresses", body = ErrorBody),
+        (status = 404, description = "CCBill is not one of the rails, or not the secret URL", body = ErrorBody),
+    ))]
+async fn ccbill_webhook(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<CcbillQuery>,
+    client: ClientMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<Received>, AppError> {
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    let new = service::receive_ccbill(
+        &state,
+        &token,
+        client.ip,
+        query.event_type.as_deref(),
+        json,
+        &body,
+    )
+    .await?;
     Ok(axum::Json(Received {
         received: true,
         duplicate: !new,

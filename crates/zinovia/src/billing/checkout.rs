@@ -87,6 +87,13 @@ pub async fn start(
             super::db::set_session(&state.db, c.id, &format!("cs_sim_{}", c.id.0.simple())).await?;
             state.settings.link(&super::simulated::checkout_path(c.id))
         }
+        Provider::Ccbill => match super::ccbill::form_url(&state.settings.billing, &c) {
+            Ok(url) => url.to_string(),
+            Err(e) => {
+                super::db::checkout_failed(&state.db, c.id).await?;
+                return Err(AppError::Internal(e.into()));
+            }
+        },
         Provider::Stripe => match stripe_session(state, fan, &c).await {
             Ok((_, url)) => url,
             Err(e) => {
@@ -229,7 +236,12 @@ pub async fn record(
                         "you already subscribe to this creator".into(),
                     ));
                 }
-                let trial = trial_days_for(&mut conn, fan.id.0, &creator).await?;
+                // CCBill's forms here bill from the first day: no free trial on it (ADR 0022).
+                let trial = if provider == Provider::Ccbill {
+                    0
+                } else {
+                    trial_days_for(&mut conn, fan.id.0, &creator).await?
+                };
                 (
                     creator.clone(),
                     None,

@@ -156,10 +156,17 @@ pub struct Reversal {
     pub charge: Option<String>,
     /// The payment intent.
     pub payment_intent: Option<String>,
-    /// Amount (for refunds: refunded so far on the payment).
+    /// Amount: for a cumulative refund, refunded so far on the payment; otherwise this
+    /// reversal's own amount.
     pub amount_minor: i64,
     /// Currency, upper case.
     pub currency: String,
+    /// The rail's subscription the payment belongs to, when the rail says (the payment is
+    /// then its latest one if no id above names it).
+    pub subscription: Option<String>,
+    /// Whether a refund's amount is the total refunded so far (Stripe's) rather than this
+    /// refund's (CCBill's).
+    pub cumulative: bool,
 }
 
 /// A payout account's state.
@@ -200,6 +207,16 @@ pub enum Event {
     Account(AccountState),
     /// Held money was transferred to a creator's account.
     Transfer(TransferState),
+    /// A subscription will not renew: it ends at its period's end (the rail's id).
+    Canceling {
+        /// The rail's subscription.
+        subscription: String,
+    },
+    /// A subscription ended (the rail's id).
+    Expired {
+        /// The rail's subscription.
+        subscription: String,
+    },
     /// Anything else: acknowledged and ignored.
     Ignored,
 }
@@ -239,6 +256,8 @@ pub fn from_stripe(e: &Envelope) -> Event {
                 payment_intent: id_of(o, "payment_intent"),
                 amount_minor: o.get("amount_refunded")?.as_i64()?,
                 currency: currency(o)?,
+                subscription: None,
+                cumulative: true,
             }))
         })()
         .unwrap_or(Event::Ignored),
@@ -249,6 +268,8 @@ pub fn from_stripe(e: &Envelope) -> Event {
                 payment_intent: id_of(o, "payment_intent"),
                 amount_minor: o.get("amount")?.as_i64()?,
                 currency: currency(o)?,
+                subscription: None,
+                cumulative: true,
             }))
         })()
         .unwrap_or(Event::Ignored),

@@ -57,6 +57,14 @@ pub async fn cancel(state: &AppState, fan: &User, handle: &str) -> Result<(), Ap
                     .await
                     .map_err(refused)?;
             }
+            Provider::Ccbill => {
+                super::ccbill::cancel(&state.settings.billing, &sub.provider_subscription_id)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "a CCBill cancel failed");
+                        AppError::Unavailable
+                    })?;
+            }
             Provider::Simulated => {
                 let object = simulated_subscription(&sub, sub.status, true, sub.current_period_end);
                 super::simulated::deliver(
@@ -106,6 +114,18 @@ pub(super) async fn end_now(state: &AppState, id: Uuid) -> Result<(), JobError> 
             let stripe = stripe(state).map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
             let path = format!("/v1/subscriptions/{}", sub.provider_subscription_id);
             unless_gone(stripe.delete(&path).await, &sub.provider_subscription_id)?;
+        }
+        Provider::Ccbill => {
+            match super::ccbill::cancel(&state.settings.billing, &sub.provider_subscription_id)
+                .await
+            {
+                Ok(()) => {}
+                // No such subscription at CCBill (any more): nothing left to bill.
+                Err(super::ccbill::DataLinkError::Refused(-3)) => {
+                    tracing::warn!(subscription = %sub.provider_subscription_id, "CCBill no longer knows this subscription");
+                }
+                Err(e) => return Err(JobError::Retry(e.into())),
+            }
         }
         Provider::Simulated => {
             let now = Utc::now();
@@ -249,6 +269,8 @@ pub async fn onboard(state: &AppState, creator: &User) -> Result<Payouts, AppErr
             super::db::save_payout_account(&mut conn, creator.id.0, provider, &id).await?;
             id
         }
+        // Not a connect rail (`connect_rail` never answers it).
+        (None, Provider::Ccbill) => return Err(AppError::NotFound),
         (None, Provider::Simulated) => {
             let id = format!("acct_sim_{}", creator.id.0.simple());
             super::db::save_payout_account(&mut conn, creator.id.0, provider, &id).await?;

@@ -4,6 +4,7 @@
 //! into our own events in `events.rs`; nothing outside this module knows a rail's shapes.
 
 mod api;
+pub mod ccbill;
 mod checkout;
 mod db;
 pub mod events;

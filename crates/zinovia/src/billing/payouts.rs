@@ -22,6 +22,9 @@ pub(super) async fn transfer_owed(
     creator: Uuid,
     provider: Provider,
 ) -> Result<(), JobError> {
+    if !provider.splits() {
+        return Ok(()); // the platform pays creators of such a rail out itself
+    }
     let mut tx = state.db.begin().await.map_err(JobError::retry)?;
     let Some(account) = db::payable_account_for_update(&mut tx, creator, provider)
         .await
@@ -80,6 +83,7 @@ pub(super) async fn transfer_owed(
                     Err(e) => return Err(JobError::Retry(e.into())),
                 }
             }
+            Provider::Ccbill => return Ok(()),
             Provider::Simulated => {
                 let id = format!("tr_sim_{}", t.id.simple());
                 let object = json!({"id": id, "object": "transfer", "amount": t.amount_minor,
@@ -143,6 +147,7 @@ pub(super) async fn route_subscriptions(
                     .await;
                 super::manage::unless_gone(moved, id)?;
             }
+            Provider::Ccbill => return Ok(()),
             Provider::Simulated => {
                 let mut routed = sub.clone();
                 routed.destination = Some(account.clone());

@@ -26,6 +26,8 @@ pub fn webhook_secret(state: &AppState, provider: Provider) -> Option<String> {
             .stripe_webhook_secret
             .as_ref()
             .map(|s| s.expose_secret().to_owned()),
+        // CCBill does not sign: its webhooks come to a secret URL from its addresses.
+        Provider::Ccbill => None,
         Provider::Simulated => {
             let key = state.session_secret().ok()?;
             Some(format!(
@@ -81,6 +83,59 @@ pub async fn receive(
     }
     tx.commit().await?;
     tracing::info!(provider = provider.as_str(), event_id = %envelope.id, event_type = %envelope.kind, duplicate = !new, "billing event received");
+    Ok(new)
+}
+
+/// Receives a CCBill webhook: only at the secret URL (`CCBILL_WEBHOOK_TOKEN`, else 404) and
+/// from CCBill's addresses (`CCBILL_WEBHOOK_SOURCES`, the client address as
+/// `TRUSTED_PROXIES` work it out; else 403), as CCBill does not sign. Recorded once under
+/// a key made of its type, subscription, transaction and time, and applied by a job.
+pub async fn receive_ccbill(
+    state: &AppState,
+    token: &str,
+    client: Option<std::net::IpAddr>,
+    event_type: Option<&str>,
+    json: bool,
+    body: &[u8],
+) -> Result<bool, AppError> {
+    use secrecy::ExposeSecret;
+    let b = &state.settings.billing;
+    let provider = Provider::Ccbill;
+    let expected = b
+        .ccbill_webhook_token
+        .as_ref()
+        .filter(|_| b.enabled(provider))
+        .ok_or(AppError::NotFound)?;
+    if !crate::crypto::constant_time_eq(token, expected.expose_secret()) {
+        return Err(AppError::NotFound);
+    }
+    let from_ccbill =
+        client.is_some_and(|ip| b.ccbill_webhook_sources.iter().any(|net| net.contains(&ip)));
+    if !from_ccbill {
+        tracing::warn!(client = ?client, "a CCBill webhook from an address not CCBill's; refused");
+        return Err(AppError::Forbidden);
+    }
+    let event_type = event_type
+        .filter(|t| !t.is_empty() && t.len() <= 64 && t.bytes().all(|c| c.is_ascii_alphanumeric()))
+        .ok_or_else(|| AppError::BadRequest("webhook refused: no eventType".into()))?;
+    let fields = super::ccbill::fields(event_type, json, body)
+        .map_err(|e| AppError::BadRequest(format!("webhook refused: {e}")))?;
+    let id = super::ccbill::event_id(&fields);
+    let payload = serde_json::Value::Object(fields);
+    let mut tx = state.db.begin().await?;
+    let new = db::record_event(&mut *tx, provider, &id, event_type, &payload).await?;
+    if new {
+        jobs::enqueue(
+            &mut *tx,
+            &super::jobs::ApplyBillingEvent {
+                provider,
+                event_id: id.clone(),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(provider = provider.as_str(), event_id = %id, event_type, duplicate = !new, "billing event received");
     Ok(new)
 }
 
@@ -149,27 +204,42 @@ pub(super) async fn apply(
     else {
         return Ok(()); // applied already
     };
-    let body = serde_json::to_vec(&payload).map_err(|e| JobError::Abort(e.into()))?;
-    let envelope = Envelope::parse(&body).map_err(|e| JobError::Abort(anyhow::anyhow!(e)))?;
-    let event = events::from_stripe(&envelope);
-    let fee = state.settings.billing.platform_fee_percent;
-    let outcome = apply_event(&mut tx, provider, fee, &envelope, &event).await;
-    match outcome {
-        Ok(()) => {}
-        Err(Wait::NotYet(why)) => {
-            return Err(JobError::Retry(anyhow::anyhow!(
-                "event {event_id} ({}) waits: {why}",
-                envelope.kind
-            )));
+    // The rail's event in ours (a CCBill sale is several of ours), and when it happened.
+    let (at, events) = match provider {
+        Provider::Ccbill => {
+            let fields = payload.as_object().cloned().unwrap_or_default();
+            let at = super::ccbill::occurred(&fields).unwrap_or_else(Utc::now);
+            (at, super::ccbill::translate(&fields))
         }
-        Err(Wait::Db(e)) => return Err(JobError::Retry(e.into())),
+        Provider::Stripe | Provider::Simulated => {
+            let body = serde_json::to_vec(&payload).map_err(|e| JobError::Abort(e.into()))?;
+            let envelope =
+                Envelope::parse(&body).map_err(|e| JobError::Abort(anyhow::anyhow!(e)))?;
+            (envelope.created, vec![events::from_stripe(&envelope)])
+        }
+    };
+    let fee = state.settings.billing.platform_fee_percent;
+    for event in &events {
+        match apply_event(&mut tx, provider, fee, at, event).await {
+            Ok(()) => {}
+            Err(Wait::NotYet(why)) => {
+                return Err(JobError::Retry(anyhow::anyhow!(
+                    "event {event_id} waits: {why}"
+                )));
+            }
+            Err(Wait::Db(e)) => return Err(JobError::Retry(e.into())),
+        }
     }
     db::event_done(&mut tx, provider, event_id)
         .await
         .map_err(|e| JobError::Retry(e.into()))?;
     tx.commit().await.map_err(|e| JobError::Retry(e.into()))?;
-    if event == Event::Ignored {
-        tracing::info!(provider = provider.as_str(), event_id, event_type = %envelope.kind, "billing event ignored (a type we do not act on)");
+    if events.iter().all(|e| *e == Event::Ignored) {
+        tracing::info!(
+            provider = provider.as_str(),
+            event_id,
+            "billing event ignored (a type we do not act on)"
+        );
     }
     Ok(())
 }
@@ -178,10 +248,9 @@ async fn apply_event(
     conn: &mut sqlx::PgConnection,
     provider: Provider,
     fee_percent: u8,
-    envelope: &Envelope,
+    at: chrono::DateTime<Utc>,
     event: &Event,
 ) -> Result<(), Wait> {
-    let at = envelope.created;
     match event {
         Event::CheckoutPaid(c) => {
             let Some(checkout) =
@@ -388,6 +457,28 @@ async fn apply_event(
                 .await?;
             }
         }
+        Event::Canceling { subscription } => {
+            if db::subscription_by_provider_id(conn, provider, subscription)
+                .await?
+                .is_none()
+            {
+                return Err(Wait::NotYet(format!(
+                    "subscription {subscription} not known yet"
+                )));
+            }
+            db::subscription_canceling(conn, provider, subscription, at).await?;
+        }
+        Event::Expired { subscription } => {
+            if db::subscription_by_provider_id(conn, provider, subscription)
+                .await?
+                .is_none()
+            {
+                return Err(Wait::NotYet(format!(
+                    "subscription {subscription} not known yet"
+                )));
+            }
+            db::subscription_expired(conn, provider, subscription, at).await?;
+        }
         Event::Transfer(t) => {
             let Some(ours) = t.transfer else {
                 tracing::warn!(transfer = %t.id, "a transfer we did not make (no metadata[transfer_id]); ignored");
@@ -469,15 +560,29 @@ async fn reverse(
         .into_iter()
         .flatten()
         .collect();
-    let Some(paid) = db::paid_entry(conn, provider, &ids).await? else {
+    let mut found = db::paid_entry(conn, provider, &ids).await?;
+    if found.is_none()
+        && let Some(sub) = &r.subscription
+    {
+        found = db::latest_paid_of_subscription(conn, provider, sub).await?;
+    }
+    let Some(paid) = found else {
         return Err(Wait::NotYet(format!("payment {ids:?} not recorded yet")));
     };
-    let (amount, source) = if refund {
+    let (amount, source) = if refund && r.cumulative {
         // Refund events carry the total refunded so far: record only what is new (an older
         // event arriving late adds nothing).
         (
             r.amount_minor - paid.refunded_minor,
             format!("{}:{}", r.id, r.amount_minor),
+        )
+    } else if refund {
+        // This refund's own amount, never more than what is left of the payment.
+        (
+            r.amount_minor
+                .min(paid.gross_minor - paid.refunded_minor)
+                .max(0),
+            r.id.clone(),
         )
     } else {
         (r.amount_minor, r.id.clone())
@@ -514,7 +619,11 @@ async fn reverse(
         )
         .await?;
     }
-    let fully_refunded = r.amount_minor >= paid.gross_minor;
+    let fully_refunded = if r.cumulative {
+        r.amount_minor >= paid.gross_minor
+    } else {
+        paid.refunded_minor + r.amount_minor >= paid.gross_minor
+    };
     if !refund || fully_refunded {
         db::withdraw(
             conn,

@@ -20,6 +20,9 @@ text_enum! {
         Simulated = "simulated",
         /// Stripe with Stripe Connect.
         Stripe = "stripe",
+        /// CCBill: an adult-content card processor; it bills fans, the platform holds the
+        /// creators' share and pays them out (ADR 0022).
+        Ccbill = "ccbill",
     }
 }
 
@@ -29,7 +32,14 @@ impl Provider {
         match self {
             Provider::Simulated => "Test payment (nobody is charged)",
             Provider::Stripe => "Card (Stripe)",
+            Provider::Ccbill => "Card (CCBill)",
         }
+    }
+
+    /// Whether the rail pays creators into an account of theirs there (Stripe Connect, or
+    /// the simulated stand-in); the others leave the platform holding their share.
+    pub fn splits(self) -> bool {
+        matches!(self, Provider::Simulated | Provider::Stripe)
     }
 }
 

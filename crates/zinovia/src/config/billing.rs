@@ -40,6 +40,62 @@ pub struct BillingSettings {
     )]
     pub stripe_api_base: Url,
 
+    /// CCBill: the merchant account number (6 digits).
+    #[arg(long, env = "CCBILL_CLIENT_ACCNUM")]
+    pub ccbill_client_accnum: Option<String>,
+
+    /// CCBill: the subaccount fans are billed under (4 digits).
+    #[arg(long, env = "CCBILL_CLIENT_SUBACC")]
+    pub ccbill_client_subacc: Option<String>,
+
+    /// CCBill: the FlexForm (its id, a UUID) that shows the payment page.
+    #[arg(long, env = "CCBILL_FLEXFORM_ID")]
+    pub ccbill_flexform_id: Option<String>,
+
+    /// CCBill: the encryption key ("salt") its form digests are made with.
+    #[arg(long, env = "CCBILL_SALT", value_parser = parse_secret, hide_env_values = true)]
+    pub ccbill_salt: Option<SecretString>,
+
+    /// CCBill: the secret last segment of the webhook URL given to CCBill
+    /// (`/api/v1/billing/webhooks/ccbill/<token>`; at least 32 characters). CCBill does not
+    /// sign its webhooks.
+    #[arg(long, env = "CCBILL_WEBHOOK_TOKEN", value_parser = parse_secret, hide_env_values = true)]
+    pub ccbill_webhook_token: Option<SecretString>,
+
+    /// CCBill: the addresses its webhooks come from (CIDRs, comma-separated; the client
+    /// address as `TRUSTED_PROXIES` work it out).
+    #[arg(
+        long,
+        env = "CCBILL_WEBHOOK_SOURCES",
+        value_delimiter = ',',
+        default_value = "64.38.212.0/24,64.38.215.0/24,64.38.240.0/24,64.38.241.0/24"
+    )]
+    pub ccbill_webhook_sources: Vec<ipnet::IpNet>,
+
+    /// CCBill: the DataLink user that cancels subscriptions.
+    #[arg(long, env = "CCBILL_DATALINK_USERNAME")]
+    pub ccbill_datalink_username: Option<String>,
+
+    /// CCBill: the DataLink user's password.
+    #[arg(long, env = "CCBILL_DATALINK_PASSWORD", value_parser = parse_secret, hide_env_values = true)]
+    pub ccbill_datalink_password: Option<SecretString>,
+
+    /// CCBill's FlexForms (a local fake in tests).
+    #[arg(
+        long,
+        env = "CCBILL_FORM_BASE",
+        default_value = "https://api.ccbill.com/wap-frontflex/flexforms/"
+    )]
+    pub ccbill_form_base: Url,
+
+    /// CCBill's DataLink subscription management (a local fake in tests).
+    #[arg(
+        long,
+        env = "CCBILL_DATALINK_URL",
+        default_value = "https://datalink.ccbill.com/utils/subscriptionManagement.cgi"
+    )]
+    pub ccbill_datalink_url: Url,
+
     /// The platform's share of every payment, in percent (the rest is the creator's).
     #[arg(long, env = "PLATFORM_FEE_PERCENT", default_value = "20",
           value_parser = clap::value_parser!(u8).range(0..=100))]
@@ -81,6 +137,41 @@ impl BillingSettings {
                 self.platform_fee_percent.to_string(),
             ),
             ("STRIPE_API_BASE", self.stripe_api_base.to_string()),
+            (
+                "CCBILL_CLIENT_ACCNUM",
+                self.ccbill_client_accnum.clone().unwrap_or_default(),
+            ),
+            (
+                "CCBILL_CLIENT_SUBACC",
+                self.ccbill_client_subacc.clone().unwrap_or_default(),
+            ),
+            (
+                "CCBILL_FLEXFORM_ID",
+                self.ccbill_flexform_id.clone().unwrap_or_default(),
+            ),
+            ("CCBILL_SALT", redacted(self.ccbill_salt.as_ref())),
+            (
+                "CCBILL_WEBHOOK_TOKEN",
+                redacted(self.ccbill_webhook_token.as_ref()),
+            ),
+            (
+                "CCBILL_WEBHOOK_SOURCES",
+                self.ccbill_webhook_sources
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (
+                "CCBILL_DATALINK_USERNAME",
+                self.ccbill_datalink_username.clone().unwrap_or_default(),
+            ),
+            (
+                "CCBILL_DATALINK_PASSWORD",
+                redacted(self.ccbill_datalink_password.as_ref()),
+            ),
+            ("CCBILL_FORM_BASE", self.ccbill_form_base.to_string()),
+            ("CCBILL_DATALINK_URL", self.ccbill_datalink_url.to_string()),
             ("TIP_MIN", self.tip_min.to_string()),
             ("TIP_MAX", self.tip_max.to_string()),
         ]
@@ -104,7 +195,7 @@ impl BillingSettings {
     /// The first rail that pays creators into their own account there (Stripe Connect, or
     /// the simulated rail's stand-in), where creators onboard for payouts.
     pub fn connect_rail(&self) -> Option<crate::billing::Provider> {
-        self.payment_providers.first().copied()
+        self.payment_providers.iter().copied().find(|p| p.splits())
     }
 }
 
@@ -145,6 +236,7 @@ impl Settings {
                 "PAYMENT_PROVIDERS",
                 "include `simulated`: nobody is charged; list `stripe` (and its keys) to take payments",
             )),
+            crate::billing::Provider::Ccbill => self.check_ccbill(role, hard),
             crate::billing::Provider::Stripe => {
                 match &b.stripe_secret_key {
                     None => hard.push(problem(
@@ -181,6 +273,80 @@ impl Settings {
                     Some(_) => {}
                 }
             }
+        }
+    }
+}
+
+impl Settings {
+    /// CCBill's settings, when it is one of the rails: every problem named.
+    fn check_ccbill(&self, role: Role, hard: &mut Vec<Problem>) {
+        let b = &self.billing;
+        let digits = |v: &Option<String>, n: usize| {
+            v.as_deref()
+                .is_some_and(|v| v.len() == n && v.bytes().all(|c| c.is_ascii_digit()))
+        };
+        let with = "when PAYMENT_PROVIDERS include `ccbill`";
+        if !digits(&b.ccbill_client_accnum, 6) {
+            hard.push(problem(
+                "CCBILL_CLIENT_ACCNUM",
+                format!("must be the 6-digit account number {with}"),
+            ));
+        }
+        if !digits(&b.ccbill_client_subacc, 4) {
+            hard.push(problem(
+                "CCBILL_CLIENT_SUBACC",
+                format!("must be the 4-digit subaccount {with}"),
+            ));
+        }
+        if b.ccbill_flexform_id
+            .as_deref()
+            .is_none_or(|f| uuid::Uuid::parse_str(f).is_err())
+        {
+            hard.push(problem(
+                "CCBILL_FLEXFORM_ID",
+                format!("must be the FlexForm's id (a UUID) {with}"),
+            ));
+        }
+        if b.ccbill_salt
+            .as_ref()
+            .is_none_or(|s| s.expose_secret().trim().is_empty())
+        {
+            hard.push(problem(
+                "CCBILL_SALT",
+                format!("is required {with}: form digests cannot be made without it"),
+            ));
+        }
+        // Only the servers receive webhooks.
+        if role.uses_http()
+            && b.ccbill_webhook_token
+                .as_ref()
+                .is_none_or(|t| t.expose_secret().len() < 32)
+        {
+            hard.push(problem(
+                "CCBILL_WEBHOOK_TOKEN",
+                format!("must be a secret of at least 32 characters {with}: CCBill does not sign its webhooks"),
+            ));
+        }
+        if b.ccbill_webhook_sources.is_empty() {
+            hard.push(problem(
+                "CCBILL_WEBHOOK_SOURCES",
+                format!("must name CCBill's addresses {with}"),
+            ));
+        }
+        if b.ccbill_datalink_username
+            .as_deref()
+            .is_none_or(str::is_empty)
+        {
+            hard.push(problem(
+                "CCBILL_DATALINK_USERNAME",
+                format!("is required {with}: subscriptions cannot be canceled without it"),
+            ));
+        }
+        if b.ccbill_datalink_password.is_none() {
+            hard.push(problem(
+                "CCBILL_DATALINK_PASSWORD",
+                format!("is required {with}"),
+            ));
         }
     }
 }

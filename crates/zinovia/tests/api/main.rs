@@ -6,6 +6,7 @@ mod helpers;
 
 mod accounts;
 mod billing;
+mod ccbill;
 mod embedded;
 mod harness;
 mod http;

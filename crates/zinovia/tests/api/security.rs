@@ -9,7 +9,9 @@ use nix::sys::signal::Signal;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Proc, TestDb, mail_links, token_of, unique_email, wait_until, zinovia};
+use crate::helpers::{
+    Proc, TestDb, ccbill, mail_links, token_of, unique_email, wait_until, zinovia,
+};
 
 const PASSWORD: &str = "purple lighthouse at dawn";
 
@@ -140,10 +142,33 @@ async fn no_password_token_or_secret_appears_in_the_logs() {
         .env("BIND_ADDR", "127.0.0.1:0")
         .env("SESSION_SECRET", secret)
         .env("LOG_LEVEL", "debug")
-        .env("JOB_POLL_INTERVAL", "200ms");
+        .env("JOB_POLL_INTERVAL", "200ms")
+        // CCBill too: its webhook URL carries a secret.
+        .env("PAYMENT_PROVIDERS", "simulated,ccbill")
+        .env("CCBILL_CLIENT_ACCNUM", ccbill::ACCNUM)
+        .env("CCBILL_CLIENT_SUBACC", ccbill::SUBACC)
+        .env("CCBILL_FLEXFORM_ID", ccbill::FLEX_ID)
+        .env("CCBILL_SALT", ccbill::SALT)
+        .env("CCBILL_WEBHOOK_TOKEN", ccbill::TOKEN)
+        .env("CCBILL_WEBHOOK_SOURCES", "127.0.0.1/32")
+        .env("CCBILL_DATALINK_USERNAME", ccbill::DATALINK_USER)
+        .env("CCBILL_DATALINK_PASSWORD", ccbill::DATALINK_PASSWORD);
     let mut up = Proc::start(cmd);
     let url = served_url(&mut up).await;
     let client = reqwest::Client::new();
+    let r = client
+        .post(format!(
+            "{url}/api/v1/billing/webhooks/ccbill/{}?eventType=Expiration",
+            ccbill::TOKEN
+        ))
+        .form(&[
+            ("subscriptionId", "77"),
+            ("timestamp", "2026-12-03 10:00:00"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     let email = unique_email("logs");
     let body: Value = client
         .post(format!("{url}/api/v1/auth/signup"))
@@ -216,6 +241,7 @@ async fn no_password_token_or_secret_appears_in_the_logs() {
         "logged in",
         "password reset",
         "mail written to the local mail folder",
+        "billing event received",
     ] {
         assert!(all.contains(event), "no `{event}` line in the log");
     }
@@ -230,6 +256,9 @@ async fn no_password_token_or_secret_appears_in_the_logs() {
         ("reset token", token_of(reset)),
         ("verification token", token_of(verify)),
         ("session secret", secret.to_owned()),
+        ("CCBill webhook token", ccbill::TOKEN.to_owned()),
+        ("CCBill salt", ccbill::SALT.to_owned()),
+        ("DataLink password", ccbill::DATALINK_PASSWORD.to_owned()),
     ] {
         assert!(!all.contains(&value), "the {what} appears in the logs");
     }

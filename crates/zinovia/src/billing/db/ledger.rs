@@ -117,6 +117,31 @@ pub async fn paid_entry(
     .await
 }
 
+/// The latest money-in entry of a rail's subscription (its last payment), with what went
+/// back already: what a reversal naming only the subscription reverses.
+pub async fn latest_paid_of_subscription(
+    conn: &mut PgConnection,
+    provider: Provider,
+    subscription: &str,
+) -> Result<Option<Paid>, sqlx::Error> {
+    let payment = sqlx::query_scalar!(
+        r#"select e.payment_id as "payment_id!" from ledger_entries e
+           join subscriptions s on s.id = e.subscription_id
+           where e.provider = $1 and s.provider = $1 and s.provider_subscription_id = $2
+             and e.kind = 'subscription' and e.payment_id is not null
+           order by e.occurred_at desc, e.id desc
+           limit 1"#,
+        provider.as_str(),
+        subscription
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match payment {
+        Some(p) => paid_entry(conn, provider, &[p]).await,
+        None => Ok(None),
+    }
+}
+
 /// Whether money of this payment already went back (refund or dispute recorded).
 pub async fn payment_reversed(
     conn: &mut PgConnection,

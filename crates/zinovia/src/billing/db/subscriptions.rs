@@ -150,6 +150,49 @@ pub async fn invoice_failed(
     Ok(())
 }
 
+/// The rail says a subscription will not renew (it ends at its period's end), unless the
+/// state held is newer or it ended already.
+pub async fn subscription_canceling(
+    conn: &mut PgConnection,
+    provider: Provider,
+    subscription: &str,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"update subscriptions set cancel_at_period_end = true, state_at = greatest(state_at, $3)
+           where provider = $1 and provider_subscription_id = $2
+             and status not in ('canceled', 'incomplete_expired') and state_at <= $3"#,
+        provider.as_str(),
+        subscription,
+        at
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The rail says a subscription ended: it is canceled, its period over by `at` at the
+/// latest. An ended subscription never comes back, so this holds whatever arrives later.
+pub async fn subscription_expired(
+    conn: &mut PgConnection,
+    provider: Provider,
+    subscription: &str,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"update subscriptions set status = 'canceled', past_due_since = null,
+             current_period_end = least(current_period_end, $3), state_at = greatest(state_at, $3)
+           where provider = $1 and provider_subscription_id = $2
+             and status not in ('canceled', 'incomplete_expired')"#,
+        provider.as_str(),
+        subscription,
+        at
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Whether one of `fan`'s subscriptions to `creator` grants access now (the one
 /// definition, `subscription_grants`).
 pub async fn subscribed(

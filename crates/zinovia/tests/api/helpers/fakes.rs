@@ -250,6 +250,22 @@ impl Drop for ClamdServer {
     }
 }
 
+/// Serves a fake's routes on a free local port until the token it answers is cancelled:
+/// its base URL and that token.
+async fn serve_fake(app: axum::Router) -> (String, tokio_util::sync::CancellationToken) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { token.cancelled().await })
+            .await
+            .unwrap();
+    });
+    (format!("http://{addr}"), stop)
+}
+
 /// One request Stripe's fake received.
 #[derive(Debug, Clone)]
 pub struct StripeCall {
@@ -340,18 +356,9 @@ impl FakeStripe {
                 }
             },
         );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = tokio_util::sync::CancellationToken::new();
-        let token = stop.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { token.cancelled().await })
-                .await
-                .unwrap();
-        });
+        let (base, stop) = serve_fake(app).await;
         FakeStripe {
-            base: format!("http://{addr}"),
+            base,
             calls,
             refuse_transfers,
             stop,
@@ -379,6 +386,216 @@ impl FakeStripe {
 }
 
 impl Drop for FakeStripe {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// CCBill's test account, as the fake and the app are both configured.
+pub mod ccbill {
+    pub const ACCNUM: &str = "900100";
+    pub const SUBACC: &str = "0000";
+    pub const FLEX_ID: &str = "687fa3e0-e60d-4466-88e2-181fa56dd6a9";
+    /// CCBill's documented example salt.
+    pub const SALT: &str = "7d901dad245fd0ff6bc20d06";
+    pub const TOKEN: &str = "ccbill-webhooks-for-the-tests-0123456789";
+    pub const DATALINK_USER: &str = "zinovia_dl";
+    pub const DATALINK_PASSWORD: &str = "dl-secret-9";
+}
+
+/// DataLink calls a [`FakeCcbill`] received: each its query.
+type DataLinkCalls = Arc<std::sync::Mutex<Vec<Vec<(String, String)>>>>;
+
+/// A local stand-in for CCBill, after its documentation (docs: ADR 0022): its FlexForm
+/// refuses a price whose `formDigest` does not match (MD5 of the price fields and the salt),
+/// and a fan "paying" there is the `NewSaleSuccess` fields CCBill would post, pass-through
+/// fields returned with an `X-` prefix; its DataLink cancels a subscription when the
+/// account and user are right, recording each call.
+pub struct FakeCcbill {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    datalink: DataLinkCalls,
+    sales: std::sync::atomic::AtomicU64,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl FakeCcbill {
+    pub async fn start() -> FakeCcbill {
+        use axum::extract::{Path as UrlPath, Query};
+        use std::collections::HashMap;
+        let datalink: DataLinkCalls = Default::default();
+        let seen = datalink.clone();
+        let app = axum::Router::new()
+            .route(
+                "/wap-frontflex/flexforms/{flex}",
+                axum::routing::get(
+                    |UrlPath(flex): UrlPath<String>, Query(q): Query<HashMap<String, String>>| async move {
+                        match FakeCcbill::check_form(&flex, &q) {
+                            Ok(()) => (axum::http::StatusCode::OK, "<h1>Payment</h1>".to_owned()),
+                            Err(why) => (axum::http::StatusCode::BAD_REQUEST, why),
+                        }
+                    },
+                ),
+            )
+            .route(
+                "/utils/subscriptionManagement.cgi",
+                axum::routing::get(move |uri: axum::http::Uri| {
+                    let seen = seen.clone();
+                    async move {
+                        let q: Vec<(String, String)> =
+                            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                                .into_owned()
+                                .collect();
+                        seen.lock().unwrap().push(q.clone());
+                        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+                        let code = if get("clientAccnum") != Some(ccbill::ACCNUM)
+                            || get("username") != Some(ccbill::DATALINK_USER)
+                            || get("password") != Some(ccbill::DATALINK_PASSWORD)
+                        {
+                            -1
+                        } else if get("action") != Some("cancelSubscription") {
+                            -6
+                        } else if get("subscriptionId").is_none_or(str::is_empty) {
+                            -5
+                        } else {
+                            1
+                        };
+                        format!("<?xml version='1.0' standalone='yes'?>\n<results>{code}</results>\n")
+                    }
+                }),
+            );
+        let (base, stop) = serve_fake(app).await;
+        FakeCcbill {
+            base,
+            datalink,
+            sales: Default::default(),
+            stop,
+        }
+    }
+
+    /// The form's checks: our account and form, and the digest over the price fields as
+    /// sent (single billing, or recurring when a rebill is asked).
+    fn check_form(flex: &str, q: &std::collections::HashMap<String, String>) -> Result<(), String> {
+        let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+        if flex != ccbill::FLEX_ID
+            || get("clientAccnum") != ccbill::ACCNUM
+            || get("clientSubacc") != ccbill::SUBACC
+        {
+            return Err("unknown form or account".into());
+        }
+        let mut fields = vec![get("initialPrice"), get("initialPeriod")];
+        if q.contains_key("recurringPrice") {
+            fields.extend([
+                get("recurringPrice"),
+                get("recurringPeriod"),
+                get("numRebills"),
+            ]);
+        }
+        fields.push(get("currencyCode"));
+        let expected = FakeCcbill::digest(&fields);
+        if get("formDigest") != expected {
+            return Err(format!(
+                "formDigest does not match the price fields (expected {expected})"
+            ));
+        }
+        Ok(())
+    }
+
+    /// MD5 of the fields then the salt, as CCBill's documentation says.
+    pub fn digest(fields: &[&str]) -> String {
+        use md5::{Digest, Md5};
+        let mut h = Md5::new();
+        for f in fields {
+            h.update(f.as_bytes());
+        }
+        h.update(ccbill::SALT.as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    /// Points `settings` at this fake, CCBill's webhooks coming from this machine.
+    pub fn configure(&self, s: &mut Settings) {
+        let b = &mut s.billing;
+        b.ccbill_client_accnum = Some(ccbill::ACCNUM.into());
+        b.ccbill_client_subacc = Some(ccbill::SUBACC.into());
+        b.ccbill_flexform_id = Some(ccbill::FLEX_ID.into());
+        b.ccbill_salt = Some(ccbill::SALT.to_owned().into());
+        b.ccbill_webhook_token = Some(ccbill::TOKEN.to_owned().into());
+        b.ccbill_webhook_sources = vec!["127.0.0.1/32".parse().unwrap()];
+        b.ccbill_datalink_username = Some(ccbill::DATALINK_USER.into());
+        b.ccbill_datalink_password = Some(ccbill::DATALINK_PASSWORD.to_owned().into());
+        b.ccbill_form_base = format!("{}/wap-frontflex/flexforms/", self.base)
+            .parse()
+            .unwrap();
+        b.ccbill_datalink_url = format!("{}/utils/subscriptionManagement.cgi", self.base)
+            .parse()
+            .unwrap();
+    }
+
+    /// The fan pays on the form at `url` (refused like the form if its digest does not
+    /// match): the `NewSaleSuccess` fields CCBill posts, with a new subscription and
+    /// transaction id and `timestamp`.
+    pub async fn pay(
+        &self,
+        url: &str,
+        timestamp: &str,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let r = reqwest::get(url).await.unwrap();
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::OK,
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
+        let url = url::Url::parse(url).unwrap();
+        let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+        let n = self.sales.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let recurring = q.contains_key("recurringPrice");
+        let mut f = serde_json::Map::new();
+        let mut put = |k: &str, v: String| {
+            f.insert(k.to_owned(), serde_json::Value::String(v));
+        };
+        put("subscriptionId", format!("01172401020000{n:05}"));
+        put("transactionId", format!("09121911010000{n:05}"));
+        put("clientAccnum", ccbill::ACCNUM.into());
+        put("clientSubacc", ccbill::SUBACC.into());
+        put("timestamp", timestamp.into());
+        put("subscriptionInitialPrice", q["initialPrice"].clone());
+        put("billedInitialPrice", q["initialPrice"].clone());
+        put("subscriptionCurrencyCode", q["currencyCode"].clone());
+        put("billedCurrencyCode", q["currencyCode"].clone());
+        put("initialPeriod", q["initialPeriod"].clone());
+        if recurring {
+            put("subscriptionRecurringPrice", q["recurringPrice"].clone());
+            put("billedRecurringPrice", q["recurringPrice"].clone());
+            put("recurringPeriod", q["recurringPeriod"].clone());
+            put("rebills", q["numRebills"].clone());
+            put(
+                "nextRenewalDate",
+                (chrono::Utc::now() + chrono::Duration::days(30))
+                    .format("%Y-%m-%d")
+                    .to_string(),
+            );
+        } else {
+            put("subscriptionRecurringPrice", "0.00".into());
+            put("billedRecurringPrice", "0.00".into());
+            put("rebills", "0".into());
+        }
+        put("paymentType", "CREDIT".into());
+        put("cardType", "VISA".into());
+        put("last4", "1111".into());
+        for (k, v) in &q {
+            put(&format!("X-{k}"), v.clone());
+        }
+        f
+    }
+
+    /// DataLink's calls, each its query.
+    pub fn datalink_calls(&self) -> Vec<Vec<(String, String)>> {
+        self.datalink.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FakeCcbill {
     fn drop(&mut self) {
         self.stop.cancel();
     }
