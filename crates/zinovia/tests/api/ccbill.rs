@@ -542,3 +542,53 @@ fn production_refuses_an_incomplete_ccbill_configuration_naming_every_problem() 
         .collect();
     assert!(!worker.contains(&"CCBILL_WEBHOOK_TOKEN"), "{worker:?}");
 }
+
+#[tokio::test]
+async fn on_ccbill_a_closed_account_loses_access_at_once_and_is_canceled_at_ccbill_once() {
+    let fake = FakeCcbill::start().await;
+    let app = ccbill_app(&fake).await;
+    let c = creator(&app, "cc_closing").await;
+    let (stays, leaves) = (member(&app, Role::Fan).await, member(&app, Role::Fan).await);
+    let post = locked_post(&app, &c, "subscribers").await;
+    let mut sales = Vec::new();
+    for (fan, at) in [
+        (&stays, "2026-12-03 10:00:00"),
+        (&leaves, "2026-12-03 10:01:00"),
+    ] {
+        let url = form(
+            &app,
+            fan,
+            json!({"kind": "subscription", "creator": "cc_closing"}),
+        )
+        .await;
+        let sale = fake.pay(&url, at).await;
+        deliver(&app, "NewSaleSuccess", &sale).await;
+        sales.push(sale);
+    }
+    assert!(sees(&app, "cc_closing", &leaves, &post).await);
+    // The leaving fan deletes their account: their subscription stops at once and CCBill is
+    // asked, once, never to bill it again; the other fan is untouched.
+    crate::lifecycle::delete_account(&app, &leaves).await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
+    let calls = fake.datalink_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        calls[0].iter().any(|(k, v)| k == "subscriptionId"
+            && Some(v.as_str()) == sales[1]["subscriptionId"].as_str())
+    );
+    assert!(sees(&app, "cc_closing", &stays, &post).await);
+    // The creator closes theirs: the remaining subscriber loses access at once and CCBill
+    // cancels that subscription too.
+    crate::lifecycle::delete_account(&app, &c).await;
+    app.run_pending_jobs(&zinovia::app::jobs()).await;
+    assert_eq!(fake.datalink_calls().len(), 2);
+    assert_eq!(
+        count(
+            &app.state.db,
+            "select count(*) from subscriptions where provider = 'ccbill' and revoked_at is null"
+        )
+        .await,
+        0
+    );
+}

@@ -26,7 +26,7 @@ async fn jobs(app: &TestApp) {
     app.run_pending_jobs(&zinovia::app::jobs()).await;
 }
 
-async fn delete_account(app: &TestApp, who: &Member) {
+pub async fn delete_account(app: &TestApp, who: &Member) {
     let (status, body) = call(
         app,
         Method::DELETE,
