@@ -182,6 +182,18 @@ fn date(f: &Map<String, Value>, key: &str) -> Option<DateTime<Utc>> {
     Some(d.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
+/// Until when a subscription is paid, from its `nextRenewalDate`: CCBill rebills during
+/// that day and tells us afterwards, so the period runs to the end of the day after it
+/// (without that margin every renewal would lock its fan out from midnight until CCBill's
+/// webhook arrives).
+fn paid_until(f: &Map<String, Value>) -> Option<DateTime<Utc>> {
+    Some(date(f, "nextRenewalDate")? + chrono::Duration::days(RENEWAL_MARGIN_DAYS))
+}
+
+/// Days from the start of `nextRenewalDate` to the end of a paid period: that day and the
+/// next.
+pub const RENEWAL_MARGIN_DAYS: i64 = 2;
+
 /// When the event happened (`timestamp`, `2026-12-03 14:05:00`, read as UTC).
 pub fn occurred(f: &Map<String, Value>) -> Option<DateTime<Utc>> {
     let t = NaiveDateTime::parse_from_str(&text(f, "timestamp")?, "%Y-%m-%d %H:%M:%S").ok()?;
@@ -221,7 +233,7 @@ fn read(f: &Map<String, Value>) -> Option<Vec<Event>> {
             };
             match recurring {
                 Some(price) => {
-                    let period_end = date(f, "nextRenewalDate");
+                    let period_end = paid_until(f);
                     let transaction = text(f, "transactionId")?;
                     vec![
                         Event::Subscription(SubscriptionState {
@@ -268,7 +280,7 @@ fn read(f: &Map<String, Value>) -> Option<Vec<Event>> {
                 payment: Some(transaction),
                 amount_paid: minor(f, "billedAmount")?,
                 currency: currency(f, "billedCurrencyCode")?,
-                period_end: date(f, "nextRenewalDate"),
+                period_end: paid_until(f),
                 routing: Routing::Platform,
             })]
         }
@@ -447,7 +459,8 @@ mod tests {
         assert_eq!(s.price_minor, Some(999));
         assert_eq!(
             s.current_period_end.map(|t| t.to_rfc3339()),
-            Some("2027-01-02T00:00:00+00:00".into())
+            Some("2027-01-04T00:00:00+00:00".into()),
+            "the end of the day after the renewal date"
         );
         let Event::InvoicePaid(i) = &events[1] else {
             panic!("{events:?}")

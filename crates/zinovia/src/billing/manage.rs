@@ -58,12 +58,16 @@ pub async fn cancel(state: &AppState, fan: &User, handle: &str) -> Result<(), Ap
                     .map_err(refused)?;
             }
             Provider::Ccbill => {
-                super::ccbill::cancel(&state.settings.billing, &sub.provider_subscription_id)
+                match super::ccbill::cancel(&state.settings.billing, &sub.provider_subscription_id)
                     .await
-                    .map_err(|e| {
+                {
+                    // Gone at CCBill already: nothing left to renew.
+                    Ok(()) | Err(super::ccbill::DataLinkError::Refused(-3)) => {}
+                    Err(e) => {
                         tracing::error!(error = %e, "a CCBill cancel failed");
-                        AppError::Unavailable
-                    })?;
+                        return Err(AppError::Unavailable);
+                    }
+                }
             }
             Provider::Simulated => {
                 let object = simulated_subscription(&sub, sub.status, true, sub.current_period_end);

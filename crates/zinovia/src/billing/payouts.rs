@@ -16,7 +16,10 @@ use crate::state::AppState;
 /// account there can be paid out. The transfer is written first (one in flight per
 /// currency), then asked of the rail under its own id as idempotency key; the rail's
 /// `transfer.created` event records it in the ledger. A transfer a crash left unanswered is
-/// asked again under the same key, so it is made once.
+/// asked again under the same key, so it is made once; the creator's account row stays
+/// locked while the rail is asked, so two jobs never ask at once. Past Stripe's 24-hour
+/// memory of a key (`STALE_AFTER`) an unanswered transfer is not asked again: an operator
+/// checks Stripe first (runbooks/payments.md).
 pub(super) async fn transfer_owed(
     state: &AppState,
     creator: Uuid,
@@ -42,11 +45,23 @@ pub(super) async fn transfer_owed(
     }
     tx.commit().await.map_err(JobError::retry)?;
 
-    let mut conn = state.db.acquire().await.map_err(JobError::retry)?;
+    let mut conn = state.db.begin().await.map_err(JobError::retry)?;
+    if db::payable_account_for_update(&mut conn, creator, provider)
+        .await
+        .map_err(JobError::retry)?
+        .is_none()
+    {
+        return Ok(());
+    }
     for t in db::requested_transfers(&mut conn, creator, provider)
         .await
         .map_err(JobError::retry)?
     {
+        if t.created_at < Utc::now() - STALE_AFTER {
+            tracing::error!(transfer = %t.id, %creator, rail = %provider,
+                "a transfer unanswered for a day is not asked again: check the rail, then settle it by hand");
+            continue;
+        }
         let made = match provider {
             Provider::Stripe => {
                 let stripe = super::manage::stripe(state)
@@ -65,13 +80,15 @@ pub(super) async fn transfer_owed(
                     Ok((id, _)) => id,
                     Err(StripeError::Refused {
                         status, message, ..
-                    }) if (400..500).contains(&status) => {
+                    }) if (400..=404).contains(&status) => {
                         // Refused, so not made (the platform's balance is short, the account
                         // cannot receive): the transfer is dropped and decided again later,
-                        // under a new key.
+                        // under a new key. (409, 429 and 5xx may hide a transfer made: those
+                        // are asked again under the same key.)
                         db::drop_requested_transfer(&mut conn, t.id)
                             .await
                             .map_err(JobError::retry)?;
+                        conn.commit().await.map_err(JobError::retry)?;
                         return Err(JobError::Retry(anyhow::anyhow!(
                             "Stripe refused a transfer of {} {} to {}: {message}",
                             t.amount_minor,
@@ -105,8 +122,13 @@ pub(super) async fn transfer_owed(
         tracing::info!(%creator, rail = %provider, transfer = %made, amount = t.amount_minor,
             currency = %t.currency, "held earnings transferred to the creator's account");
     }
+    conn.commit().await.map_err(JobError::retry)?;
     Ok(())
 }
+
+/// How long an unanswered transfer is asked again under its key: less than the 24 hours
+/// Stripe remembers idempotency keys.
+const STALE_AFTER: chrono::Duration = chrono::Duration::hours(23);
 
 /// Moves `creator`'s subscriptions on `provider` whose invoices do not pay their account
 /// (made before it could take charges) onto it: from the next invoice on, the creator is

@@ -218,6 +218,13 @@ pub(super) async fn apply(
             (envelope.created, vec![events::from_stripe(&envelope)])
         }
     };
+    let events = if provider == Provider::Ccbill {
+        bind_sale(&mut tx, events)
+            .await
+            .map_err(|e| JobError::Retry(e.into()))?
+    } else {
+        events
+    };
     let fee = state.settings.billing.platform_fee_percent;
     for event in &events {
         match apply_event(&mut tx, provider, fee, at, event).await {
@@ -457,27 +464,28 @@ async fn apply_event(
                 .await?;
             }
         }
-        Event::Canceling { subscription } => {
+        Event::Canceling { subscription } | Event::Expired { subscription } => {
             if db::subscription_by_provider_id(conn, provider, subscription)
                 .await?
                 .is_none()
             {
+                // A one-off sale is a "subscription" at CCBill too, and it expires: nothing
+                // of ours ends with it.
+                if db::paid_entry(conn, provider, std::slice::from_ref(subscription))
+                    .await?
+                    .is_some()
+                {
+                    return Ok(());
+                }
                 return Err(Wait::NotYet(format!(
                     "subscription {subscription} not known yet"
                 )));
             }
-            db::subscription_canceling(conn, provider, subscription, at).await?;
-        }
-        Event::Expired { subscription } => {
-            if db::subscription_by_provider_id(conn, provider, subscription)
-                .await?
-                .is_none()
-            {
-                return Err(Wait::NotYet(format!(
-                    "subscription {subscription} not known yet"
-                )));
+            if matches!(event, Event::Expired { .. }) {
+                db::subscription_expired(conn, provider, subscription, at).await?;
+            } else {
+                db::subscription_canceling(conn, provider, subscription, at).await?;
             }
-            db::subscription_expired(conn, provider, subscription, at).await?;
         }
         Event::Transfer(t) => {
             let Some(ours) = t.transfer else {
@@ -521,6 +529,81 @@ async fn apply_event(
         Event::Ignored => {}
     }
     Ok(())
+}
+
+/// A CCBill sale names its checkout, fan and creator in pass-through fields the fan's browser
+/// carries unsigned (only the price is signed). So what it grants comes from the checkout
+/// row alone: the sale must be of that open checkout's kind, price and currency, and its
+/// subscription is the checkout's fan's to the checkout's creator. A sale that does not
+/// match (or pays a checkout already paid, closed or unknown) grants and records nothing; it
+/// is refused and logged for an operator to refund.
+async fn bind_sale(
+    conn: &mut sqlx::PgConnection,
+    mut events: Vec<Event>,
+) -> Result<Vec<Event>, sqlx::Error> {
+    let Some(paid) = events.iter().find_map(|e| match e {
+        Event::CheckoutPaid(c) => Some(c.clone()),
+        _ => None,
+    }) else {
+        return Ok(events);
+    };
+    let checkout = match paid.checkout {
+        Some(id) => db::checkout_for_update(conn, Provider::Ccbill, Some(id), &paid.session_id)
+            .await?
+            .filter(|c| c.id.0 == id),
+        None => None,
+    };
+    let Some(checkout) = checkout else {
+        tracing::error!(sale = %paid.session_id, "a CCBill sale naming no checkout of ours; nothing granted, refund it");
+        return Ok(Vec::new());
+    };
+    let recurring = events.iter().find_map(|e| match e {
+        Event::Subscription(s) => Some((s.price_minor, s.currency.clone())),
+        _ => None,
+    });
+    let mut problems = Vec::new();
+    if !matches!(
+        checkout.status,
+        CheckoutStatus::Open | CheckoutStatus::Failed
+    ) {
+        problems.push(format!("its checkout is {}", checkout.status));
+    }
+    if recurring.is_some() != (checkout.kind == CheckoutKind::Subscription) {
+        problems.push(format!("a {} checkout paid as another kind", checkout.kind));
+    }
+    if crate::money::Money::new(paid.amount_minor, paid.currency.clone()) != checkout.amount() {
+        problems.push(format!(
+            "paid {} {} for {}",
+            paid.amount_minor,
+            paid.currency,
+            checkout.amount().text()
+        ));
+    }
+    if let Some((price, currency)) = &recurring
+        && (*price != Some(i64::from(checkout.amount_minor))
+            || currency.as_deref() != Some(checkout.currency.as_str()))
+    {
+        problems.push("renews at a price other than the checkout's".to_owned());
+    }
+    if !problems.is_empty() {
+        let reason = problems.join("; ");
+        tracing::error!(checkout = %checkout.id, sale = %paid.session_id, %reason,
+            "a CCBill sale that does not match its checkout; nothing granted, refund it and cancel it at CCBill");
+        if matches!(
+            checkout.status,
+            CheckoutStatus::Open | CheckoutStatus::Failed
+        ) {
+            db::refuse_checkout(conn, checkout.id, &paid.session_id, &reason).await?;
+        }
+        return Ok(Vec::new());
+    }
+    for e in &mut events {
+        if let Event::Subscription(s) = e {
+            s.fan = Some(checkout.fan_id);
+            s.creator = Some(checkout.creator_id);
+        }
+    }
+    Ok(events)
 }
 
 /// Money the platform holds for `creator` grew (or a transfer of it was recorded): once
@@ -576,8 +659,8 @@ async fn reverse(
             r.amount_minor - paid.refunded_minor,
             format!("{}:{}", r.id, r.amount_minor),
         )
-    } else if refund {
-        // This refund's own amount, never more than what is left of the payment.
+    } else if !r.cumulative {
+        // This reversal's own amount, never more than what is left of the payment.
         (
             r.amount_minor
                 .min(paid.gross_minor - paid.refunded_minor)

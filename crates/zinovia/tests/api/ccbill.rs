@@ -345,7 +345,7 @@ async fn ccbill_events_repeated_reversed_and_renewals_before_the_sale_end_in_one
     assert_eq!(status, "active", "the last renewal succeeded");
     assert_eq!(
         period_end.format("%Y-%m-%d").to_string(),
-        (chrono::Utc::now() + chrono::Duration::days(90))
+        (chrono::Utc::now() + chrono::Duration::days(90 + 2))
             .format("%Y-%m-%d")
             .to_string()
     );
@@ -591,4 +591,73 @@ async fn on_ccbill_a_closed_account_loses_access_at_once_and_is_canceled_at_ccbi
         .await,
         0
     );
+}
+
+#[tokio::test]
+async fn a_ccbill_sale_grants_only_what_its_checkout_says_whatever_the_fan_edits_in_the_pass_through()
+ {
+    let fake = FakeCcbill::start().await;
+    let app = ccbill_app(&fake).await;
+    let db = &app.state.db;
+    let cheap = creator(&app, "cc_cheap").await;
+    let dear = creator(&app, "cc_dear").await;
+    let fan = member(&app, Role::Fan).await;
+    let other = member(&app, Role::Fan).await;
+    let cheap_post = locked_post(&app, &cheap, "subscribers").await;
+    let dear_post = locked_post(&app, &dear, "subscribers").await;
+    let dear_ppv = locked_post(&app, &dear, "ppv").await;
+
+    // The fan points the cheap subscription's form at another creator: the pass-through is
+    // not what decides; the checkout is.
+    let url = form(
+        &app,
+        &fan,
+        json!({"kind": "subscription", "creator": "cc_cheap"}),
+    )
+    .await;
+    let mut sale = fake.pay(&url, "2026-12-03 10:00:00").await;
+    sale.insert("X-zinovia_creator".into(), json!(dear.id.to_string()));
+    deliver(&app, "NewSaleSuccess", &sale).await;
+    assert!(sees(&app, "cc_cheap", &fan, &cheap_post).await);
+    assert!(!sees(&app, "cc_dear", &fan, &dear_post).await);
+    // Paying the same form again (its URL does not expire) grants and records nothing more.
+    let again = fake.pay(&url, "2026-12-03 10:10:00").await;
+    deliver(&app, "NewSaleSuccess", &again).await;
+    assert_eq!(ledger_rows(db, cheap.id).await.len(), 1);
+    assert_eq!(
+        count(
+            db,
+            "select count(*) from subscriptions where provider = 'ccbill'"
+        )
+        .await,
+        1
+    );
+
+    // A subscription's sale naming a pay-per-view checkout: refused, nothing granted or
+    // recorded.
+    let (status, ppv_checkout) =
+        start(&app, &fan, json!({"kind": "ppv", "post_id": dear_ppv})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let url = form(
+        &app,
+        &other,
+        json!({"kind": "subscription", "creator": "cc_cheap"}),
+    )
+    .await;
+    let mut forged = fake.pay(&url, "2026-12-03 10:20:00").await;
+    forged.insert(
+        "X-zinovia_checkout".into(),
+        ppv_checkout["checkout_id"].clone(),
+    );
+    deliver(&app, "NewSaleSuccess", &forged).await;
+    assert!(!sees(&app, "cc_dear", &other, &dear_ppv).await);
+    assert!(ledger_rows(db, dear.id).await.is_empty());
+    let (state, reason): (String, Option<String>) =
+        sqlx::query_as("select status, closed_reason from checkouts where id = $1::uuid")
+            .bind(ppv_checkout["checkout_id"].as_str().unwrap())
+            .fetch_one(db)
+            .await
+            .unwrap();
+    assert_eq!(state, "refused");
+    assert!(reason.unwrap_or_default().contains("another kind"));
 }

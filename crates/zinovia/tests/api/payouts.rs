@@ -324,3 +324,43 @@ async fn on_the_simulated_rail_earnings_before_onboarding_are_transferred_and_re
         usd(owed + 899 + 900, owed + 899 + 900, 0)
     );
 }
+
+#[tokio::test]
+async fn on_stripe_a_transfer_whose_outcome_is_unknown_is_asked_again_under_its_key_for_a_day_only()
+{
+    let scene = stripe_scene().await;
+    let StripeScene { fake, app, .. } = &scene;
+    let db = &app.state.db;
+    sell_before_onboarding(&scene).await;
+    // Stripe fails in a way that may hide a transfer made: every try asks again under the
+    // same key, and the transfer stays written.
+    fake.fail_transfers(500);
+    let account = onboard(&scene, "evt_acct_1").await;
+    let tries = fake.calls_to("/v1/transfers");
+    assert!(tries.len() > 1, "retried");
+    assert!(tries.iter().all(|c| c.idempotency == tries[0].idempotency));
+    assert_eq!(
+        count(
+            db,
+            "select count(*) from creator_transfers where status = 'requested'"
+        )
+        .await,
+        1
+    );
+    // A day later Stripe has forgotten the key: the job no longer asks; an operator checks.
+    sqlx::query("update creator_transfers set created_at = now() - interval '25 hours'")
+        .execute(db)
+        .await
+        .unwrap();
+    fake.fail_transfers(0);
+    account_ready(&scene, &account, "evt_acct_2").await;
+    assert_eq!(fake.calls_to("/v1/transfers").len(), tries.len());
+    assert_eq!(
+        count(
+            db,
+            "select count(*) from creator_transfers where status = 'requested'"
+        )
+        .await,
+        1
+    );
+}

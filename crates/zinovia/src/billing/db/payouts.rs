@@ -63,6 +63,8 @@ pub struct Transfer {
     pub destination: String,
     /// Where it stands.
     pub status: TransferStatus,
+    /// When it was decided (its key is as old).
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Writes a transfer before the rail is asked for it.
@@ -97,7 +99,8 @@ pub async fn requested_transfers(
 ) -> Result<Vec<Transfer>, sqlx::Error> {
     sqlx::query_as!(
         Transfer,
-        r#"select id, creator_id, currency, amount_minor, destination, status as "status: TransferStatus"
+        r#"select id, creator_id, currency, amount_minor, destination, status as "status: TransferStatus",
+                  created_at
            from creator_transfers
            where creator_id = $1 and provider = $2 and status = 'requested'
            order by created_at"#,
@@ -146,7 +149,8 @@ pub async fn record_transfer(
 ) -> Result<Option<Transfer>, sqlx::Error> {
     let held = sqlx::query_as!(
         Transfer,
-        r#"select id, creator_id, currency, amount_minor, destination, status as "status: TransferStatus"
+        r#"select id, creator_id, currency, amount_minor, destination, status as "status: TransferStatus",
+                  created_at
            from creator_transfers where id = $1 and provider = $2
            for update"#,
         id,

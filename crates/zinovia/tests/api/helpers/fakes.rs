@@ -291,7 +291,7 @@ impl StripeCall {
 pub struct FakeStripe {
     pub base: String,
     calls: Arc<std::sync::Mutex<Vec<StripeCall>>>,
-    refuse_transfers: Arc<std::sync::atomic::AtomicBool>,
+    refuse_transfers: Arc<std::sync::atomic::AtomicU16>,
     stop: tokio_util::sync::CancellationToken,
 }
 
@@ -300,7 +300,7 @@ impl FakeStripe {
         use axum::http::{HeaderMap, StatusCode as Code};
         let calls: Arc<std::sync::Mutex<Vec<StripeCall>>> = Default::default();
         let seen = calls.clone();
-        let refuse_transfers: Arc<std::sync::atomic::AtomicBool> = Default::default();
+        let refuse_transfers: Arc<std::sync::atomic::AtomicU16> = Default::default();
         let refusing_now = refuse_transfers.clone();
         let app = axum::Router::new().fallback(
             move |method: Method, uri: axum::http::Uri, headers: HeaderMap, body: axum::body::Bytes| {
@@ -336,9 +336,11 @@ impl FakeStripe {
                                                           "url": format!("https://checkout.stripe.com/c/pay/cs_test_{n}")}),
                         "/v1/accounts" => json!({"id": format!("acct_{n}"), "object": "account"}),
                         "/v1/transfers" => {
-                            if refusing.load(std::sync::atomic::Ordering::SeqCst) {
-                                return (Code::BAD_REQUEST, axum::Json(json!({"error": {"code": "balance_insufficient",
-                                    "message": "You have insufficient available funds in your Stripe account."}})));
+                            match refusing.load(std::sync::atomic::Ordering::SeqCst) {
+                                0 => {}
+                                400 => return (Code::BAD_REQUEST, axum::Json(json!({"error": {"code": "balance_insufficient",
+                                    "message": "You have insufficient available funds in your Stripe account."}}))),
+                                other => return (Code::from_u16(other).unwrap(), axum::Json(json!({"error": {"message": "Stripe is having trouble"}}))),
                             }
                             json!({"id": format!("tr_{n}"), "object": "transfer", "amount": call.get("amount").and_then(|a| a.parse::<i64>().ok()),
                                    "currency": call.get("currency"), "destination": call.get("destination"),
@@ -380,8 +382,14 @@ impl FakeStripe {
     /// Whether transfers are refused as Stripe refuses them when the platform's balance is
     /// short.
     pub fn refuse_transfers(&self, refuse: bool) {
+        self.fail_transfers(if refuse { 400 } else { 0 });
+    }
+
+    /// Transfers answered with `status` (400: refused for the balance; 500, 409, …: failed
+    /// in a way that may hide a transfer made; 0: made).
+    pub fn fail_transfers(&self, status: u16) {
         self.refuse_transfers
-            .store(refuse, std::sync::atomic::Ordering::SeqCst);
+            .store(status, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
