@@ -74,6 +74,31 @@ impl Job for ExpireCheckoutSession {
     }
 }
 
+/// Cancels at CCBill a subscription we never granted (its sale did not match its checkout),
+/// so CCBill does not bill the fan again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CancelUngranted {
+    /// CCBill's subscription id.
+    pub subscription: String,
+}
+
+impl Job for CancelUngranted {
+    const KIND: &'static str = "cancel_ungranted";
+    const MAX_ATTEMPTS: i32 = 12;
+    const PRIORITY: i16 = 10;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(self.subscription.clone())
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        match super::ccbill::cancel(&ctx.state.settings.billing, &self.subscription).await {
+            Ok(()) | Err(super::ccbill::DataLinkError::Refused(-3)) => Ok(()),
+            Err(e) => Err(JobError::Retry(e.into())),
+        }
+    }
+}
+
 /// Transfers what the platform holds for a creator to their account at the rail, once it
 /// can be paid out (ADR 0020).
 #[derive(Debug, Clone, Serialize, Deserialize)]

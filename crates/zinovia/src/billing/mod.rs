@@ -72,4 +72,5 @@ pub fn jobs(registry: crate::jobs::Registry) -> crate::jobs::Registry {
         .with::<ExpireCheckoutSession>()
         .with::<TransferOwed>()
         .with::<RouteSubscriptions>()
+        .with::<jobs::CancelUngranted>()
 }

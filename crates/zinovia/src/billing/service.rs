@@ -588,12 +588,22 @@ async fn bind_sale(
     if !problems.is_empty() {
         let reason = problems.join("; ");
         tracing::error!(checkout = %checkout.id, sale = %paid.session_id, %reason,
-            "a CCBill sale that does not match its checkout; nothing granted, refund it and cancel it at CCBill");
+            "a CCBill sale that does not match its checkout; nothing granted (a subscription is canceled at CCBill), refund it");
         if matches!(
             checkout.status,
             CheckoutStatus::Open | CheckoutStatus::Failed
         ) {
             db::refuse_checkout(conn, checkout.id, &paid.session_id, &reason).await?;
+        }
+        // A recurring sale would bill the fan again: it is canceled at CCBill.
+        if recurring.is_some() {
+            jobs::enqueue(
+                &mut *conn,
+                &super::jobs::CancelUngranted {
+                    subscription: paid.session_id.clone(),
+                },
+            )
+            .await?;
         }
         return Ok(Vec::new());
     }

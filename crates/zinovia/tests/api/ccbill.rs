@@ -660,4 +660,17 @@ async fn a_ccbill_sale_grants_only_what_its_checkout_says_whatever_the_fan_edits
             .unwrap();
     assert_eq!(state, "refused");
     assert!(reason.unwrap_or_default().contains("another kind"));
+    // The recurring sales never granted (paid twice, and the forged one) are canceled at
+    // CCBill, so it does not bill them again.
+    let canceled: Vec<String> = fake
+        .datalink_calls()
+        .iter()
+        .filter_map(|q| {
+            q.iter()
+                .find(|(k, _)| k == "subscriptionId")
+                .map(|(_, v)| v.clone())
+        })
+        .collect();
+    let ungranted = [&again, &forged].map(|s| s["subscriptionId"].as_str().unwrap().to_owned());
+    assert_eq!(canceled, ungranted);
 }
