@@ -213,8 +213,6 @@ pub async fn let_time_pass(state: &AppState, days: i64) -> Result<TimePassed, Ap
     let due = db::due_subscriptions(&state.db, Provider::Simulated, until).await?;
     let mut passed = TimePassed::default();
     for s in due {
-        let metadata =
-            json!({"fan_id": s.fan_id.to_string(), "creator_id": s.creator_id.to_string()});
         let currency = s.currency.clone().unwrap_or_default().to_ascii_lowercase();
         let price = s.price_minor.unwrap_or(0);
         let transfer_data = s.destination.as_ref().map(|d| json!({"destination": d}));
@@ -222,12 +220,12 @@ pub async fn let_time_pass(state: &AppState, days: i64) -> Result<TimePassed, Ap
         if s.cancel_at_period_end {
             events.push((
                 "customer.subscription.deleted",
-                json!({"id": s.id, "object": "subscription", "status": SubscriptionStatus::Canceled,
-                    "cancel_at_period_end": true, "ended_at": s.current_period_end.timestamp(),
-                    "transfer_data": transfer_data,
-                    "metadata": metadata,
-                    "items": {"object": "list", "data": [{"current_period_end": s.current_period_end.timestamp(),
-                        "price": {"unit_amount": price, "currency": currency}}]}}),
+                super::manage::simulated_subscription(
+                    &s,
+                    SubscriptionStatus::Canceled,
+                    true,
+                    s.current_period_end,
+                ),
             ));
             passed.ended += 1;
         } else {
@@ -239,20 +237,17 @@ pub async fn let_time_pass(state: &AppState, days: i64) -> Result<TimePassed, Ap
                     // Ids of the period, not random: letting time pass again before these
                     // events are handled bills the same period under the same ids, which
                     // the ledger records once.
-                    json!({"id": format!("in_sim_{}_{}", s.id, start.timestamp()), "object": "invoice",
+                    json!({"id": format!("in_sim_{}_{}", s.provider_subscription_id, start.timestamp()), "object": "invoice",
                         "amount_paid": price, "currency": currency, "transfer_data": transfer_data,
-                        "charge": format!("ch_sim_{}_{}", s.id, start.timestamp()),
-                        "parent": {"subscription_details": {"subscription": s.id}},
+                        "charge": format!("ch_sim_{}_{}", s.provider_subscription_id, start.timestamp()),
+                        "parent": {"subscription_details": {"subscription": s.provider_subscription_id}},
                         "lines": {"data": [{"period": {"start": start.timestamp(), "end": end.timestamp()}}]}}),
                 ));
                 start = end;
             }
             events.push((
                 "customer.subscription.updated",
-                json!({"id": s.id, "object": "subscription", "status": SubscriptionStatus::Active,
-                    "cancel_at_period_end": false, "metadata": metadata, "transfer_data": transfer_data,
-                    "items": {"object": "list", "data": [{"current_period_end": start.timestamp(),
-                        "price": {"unit_amount": price, "currency": currency}}]}}),
+                super::manage::simulated_subscription(&s, SubscriptionStatus::Active, false, start),
             ));
             passed.renewed += 1;
         }

@@ -388,38 +388,17 @@ pub async fn revoke_subscriptions_of(
     .await
 }
 
-/// A simulated subscription whose period ends by `until`: provider id, fan, creator,
-/// status, period end, canceled at the period's end, price, currency.
-#[derive(Debug, Clone)]
-pub struct DueSubscription {
-    /// The rail's id.
-    pub id: String,
-    /// Fan.
-    pub fan_id: Uuid,
-    /// Creator.
-    pub creator_id: Uuid,
-    /// Period end.
-    pub current_period_end: DateTime<Utc>,
-    /// Ends at the period's end.
-    pub cancel_at_period_end: bool,
-    /// Price.
-    pub price_minor: Option<i32>,
-    /// Currency.
-    pub currency: Option<String>,
-    /// The creator's account its invoices pay.
-    pub destination: Option<String>,
-}
-
 /// Live subscriptions on `provider` whose paid period ends by `until`.
 pub async fn due_subscriptions(
     conn: impl PgExecutor<'_>,
     provider: Provider,
     until: DateTime<Utc>,
-) -> Result<Vec<DueSubscription>, sqlx::Error> {
+) -> Result<Vec<LiveSubscription>, sqlx::Error> {
     sqlx::query_as!(
-        DueSubscription,
-        r#"select provider_subscription_id as "id!", fan_id, creator_id, current_period_end,
-                  cancel_at_period_end, price_minor, currency, destination
+        LiveSubscription,
+        r#"select provider as "provider!: Provider", provider_subscription_id as "provider_subscription_id!",
+                  fan_id, creator_id, status as "status: SubscriptionStatus", current_period_end, cancel_at_period_end,
+                  price_minor, currency, destination
            from subscriptions
            where provider = $1 and provider_subscription_id is not null and revoked_at is null
              and status in ('trialing', 'active', 'past_due', 'unpaid', 'incomplete')
