@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use rand::RngCore;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 
 use crate::accounts::PasswordHasher;
-use crate::config::{Environment, SESSION_SECRET_FILE, Settings};
+use crate::config::{DATA_KEY_FILE, Environment, SESSION_SECRET_FILE, Settings};
 use crate::error::AppError;
 use crate::mail::Mailer;
 use crate::media::Processing;
@@ -35,6 +35,7 @@ pub struct AppState {
     /// Password hashing (bounded concurrency).
     pub passwords: PasswordHasher,
     session_secret: Option<Arc<SecretString>>,
+    data_key: Option<Arc<crate::crypto::DataKey>>,
     limiter: Option<Arc<RateLimiter>>,
     mailer: Option<Arc<Mailer>>,
     storage: Option<Arc<Storage>>,
@@ -60,6 +61,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             passwords: PasswordHasher::new(),
             session_secret: None,
+            data_key: None,
             limiter: None,
             mailer: None,
             storage: None,
@@ -68,19 +70,28 @@ impl AppState {
         }
     }
 
-    /// Adds what serving HTTP needs: the session secret (outside production a missing
-    /// `SESSION_SECRET` is generated once into `DATA_DIR`, so sessions survive restarts)
-    /// and the rate limiter (Redis when `REDIS_URL` is set).
+    /// Adds what serving HTTP needs: the session secret and the data encryption key
+    /// (outside production, missing ones are generated once into `DATA_DIR`, so sessions
+    /// and sealed fields survive restarts) and the rate limiter (Redis when `REDIS_URL` is
+    /// set).
     pub async fn with_http(mut self) -> anyhow::Result<AppState> {
         let settings = &self.settings;
-        let secret = match &settings.http.session_secret {
-            Some(s) => s.clone(),
-            None if settings.core.environment == Environment::Production => {
-                anyhow::bail!("SESSION_SECRET is required in production")
-            }
-            None => local_session_secret(settings)?,
-        };
+        let secret = server_secret(
+            settings,
+            settings.http.session_secret.as_ref(),
+            "SESSION_SECRET",
+            SESSION_SECRET_FILE,
+        )?;
+        let data_key = server_secret(
+            settings,
+            settings.http.data_encryption_key.as_ref(),
+            "DATA_ENCRYPTION_KEY",
+            DATA_KEY_FILE,
+        )?;
         let limiter = RateLimiter::connect(settings.http.redis_url.as_ref()).await?;
+        self.data_key = Some(Arc::new(crate::crypto::DataKey::from_secret(
+            data_key.expose_secret(),
+        )));
         self.session_secret = Some(Arc::new(secret));
         self.limiter = Some(Arc::new(limiter));
         Ok(self)
@@ -131,6 +142,13 @@ impl AppState {
             .ok_or_else(|| missing("media processing"))
     }
 
+    /// The key that seals stored bank details and tax ids (HTTP roles).
+    pub fn data_key(&self) -> Result<&crate::crypto::DataKey, AppError> {
+        self.data_key
+            .as_deref()
+            .ok_or_else(|| missing("the data encryption key"))
+    }
+
     /// Media storage.
     pub fn storage(&self) -> Result<&Storage, AppError> {
         self.storage
@@ -164,9 +182,25 @@ fn missing(what: &str) -> AppError {
     AppError::Internal(anyhow::anyhow!("{what} is not available to this role"))
 }
 
-fn local_session_secret(settings: &Settings) -> anyhow::Result<SecretString> {
+/// A secret of the servers: as set, or (outside production) generated once into `file`.
+fn server_secret(
+    settings: &Settings,
+    value: Option<&SecretString>,
+    name: &str,
+    file: &str,
+) -> anyhow::Result<SecretString> {
+    match value {
+        Some(s) => Ok(s.clone()),
+        None if settings.core.environment == Environment::Production => {
+            anyhow::bail!("{name} is required in production")
+        }
+        None => local_secret(settings, file, name),
+    }
+}
+
+fn local_secret(settings: &Settings, file: &str, name: &str) -> anyhow::Result<SecretString> {
     let dir = settings.data_dir();
-    let path = dir.join(SESSION_SECRET_FILE);
+    let path = dir.join(file);
     if let Ok(existing) = fs::read_to_string(&path) {
         let existing = existing.trim().to_owned();
         if existing.len() >= crate::config::MIN_SECRET_LEN {
@@ -185,6 +219,6 @@ fn local_session_secret(settings: &Settings) -> anyhow::Result<SecretString> {
         .open(&path)
         .with_context(|| format!("writing {}", path.display()))?;
     file.write_all(secret.as_bytes())?;
-    tracing::info!(path = %path.display(), "generated a local session secret");
+    tracing::info!(path = %path.display(), setting = name, "generated a local secret");
     Ok(SecretString::from(secret))
 }

@@ -27,6 +27,7 @@ locals {
     DATABASE_URL           = module.database.database_url_secret_arn
     REDIS_URL              = module.cache.redis_url_secret_arn
     SESSION_SECRET         = module.secrets.arns["session_secret"]
+    DATA_ENCRYPTION_KEY    = module.secrets.arns["data_encryption_key"]
     CLOUDFRONT_PRIVATE_KEY = module.secrets.arns["cloudfront_private_key"]
     STRIPE_SECRET_KEY      = module.secrets.arns["stripe_secret_key"]
     STRIPE_WEBHOOK_SECRET  = module.secrets.arns["stripe_webhook_secret"]
@@ -50,6 +51,7 @@ locals {
     DATABASE_URL           = module.database.database_url_secret_arn
     REDIS_URL              = module.cache.redis_url_secret_arn
     SESSION_SECRET         = module.secrets.arns["session_secret"]
+    DATA_ENCRYPTION_KEY    = module.secrets.arns["data_encryption_key"]
     CLOUDFRONT_PRIVATE_KEY = module.secrets.arns["cloudfront_private_key"]
     STRIPE_SECRET_KEY      = module.secrets.arns["stripe_secret_key"]
     STRIPE_WEBHOOK_SECRET  = module.secrets.arns["stripe_webhook_secret"]

@@ -19,7 +19,8 @@ pub use db::SessionRow;
 pub use jobs::{PruneAuthRecords, SendPasswordReset, SendVerificationEmail};
 pub use password::{PHC_PREFIX, PasswordHasher};
 pub use service::{
-    Authenticated, NewSession, authenticate, create_user, lock_open, promote_to_creator,
+    Authenticated, NewSession, authenticate, confirm_password, create_user, find_user, lock_open,
+    promote_to_creator,
 };
 pub use types::{FieldCheck, Role, SessionId, User, UserId};
 

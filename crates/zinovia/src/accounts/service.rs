@@ -486,10 +486,10 @@ pub async fn reset_password(
     Ok(user)
 }
 
-/// Deletes the caller's account after checking the password: personal data is scrubbed
-/// and every session ends at once (see docs/ACCOUNTS.md for what is kept).
-#[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
-pub async fn delete_account(
+/// Checks the caller's password before a sensitive change (deleting the account, changing
+/// where they are paid), throttled like every password check; a wrong one is an error on
+/// the field `password`.
+pub async fn confirm_password(
     state: &AppState,
     who: &Authenticated,
     password: &str,
@@ -503,6 +503,19 @@ pub async fn delete_account(
     if !state.passwords.verify(password.secret(), &hash).await?.ok {
         return Err(AppError::field("password", "is not your password"));
     }
+    Ok(())
+}
+
+/// Deletes the caller's account after checking the password: personal data is scrubbed
+/// and every session ends at once (see docs/ACCOUNTS.md for what is kept).
+#[tracing::instrument(skip_all, fields(user_id = %who.user.id))]
+pub async fn delete_account(
+    state: &AppState,
+    who: &Authenticated,
+    password: &str,
+    client: &ClientMeta,
+) -> Result<(), AppError> {
+    confirm_password(state, who, password, client).await?;
     let mut tx = state.db.begin().await?;
     db::delete_sessions(&mut *tx, who.user.id, None).await?;
     db::scrub_user(&mut tx, who.user.id).await?;
@@ -575,7 +588,7 @@ pub(super) async fn issue_link(
 }
 
 /// A live account by id (for jobs).
-pub(super) async fn find_user(state: &AppState, id: UserId) -> Result<Option<User>, sqlx::Error> {
+pub async fn find_user(state: &AppState, id: UserId) -> Result<Option<User>, sqlx::Error> {
     Ok(db::get_user(&state.db, id).await?.map(|(u, _)| u))
 }
 

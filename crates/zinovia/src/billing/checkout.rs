@@ -277,7 +277,12 @@ pub async fn record(
         check.add(paid_field, "is your own");
     }
     check.finish()?;
-    let destination = super::db::payout_destination(&mut conn, creator.user_id, provider).await?;
+    // Held by the platform (no destination) where the rail does not split payments.
+    let destination = if state.settings.billing.splits(provider) {
+        super::db::payout_destination(&mut conn, creator.user_id, provider).await?
+    } else {
+        None
+    };
     let c = NewCheckout {
         id: CheckoutId(Uuid::now_v7()),
         provider,

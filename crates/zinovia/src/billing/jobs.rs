@@ -146,3 +146,73 @@ impl Job for RouteSubscriptions {
         super::payouts::route_subscriptions(&ctx.state, self.creator_id, self.provider).await
     }
 }
+
+/// Tells a creator that where they are paid changed (to the account's address, so a thief
+/// who changed it cannot hide it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TellPayoutMethodChanged {
+    /// The creator.
+    pub creator_id: Uuid,
+    /// The new account, masked.
+    pub masked: String,
+}
+
+impl Job for TellPayoutMethodChanged {
+    const KIND: &'static str = "tell_payout_method_changed";
+    const MAX_ATTEMPTS: i32 = 8;
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let state = &ctx.state;
+        let Some(user) =
+            crate::accounts::find_user(state, crate::accounts::UserId(self.creator_id)).await?
+        else {
+            return Ok(()); // closed meanwhile
+        };
+        let email = crate::mail::Email {
+            to: user.email.clone(),
+            subject: "Your payout account was changed".to_owned(),
+            text: format!(
+                "Hi {},\n\n\
+                 The bank account your Zinovia earnings are paid to was just changed to {}.\n\n\
+                 If you did this, there is nothing else to do. If you did not, sign in, change \
+                 your password and set your bank account again at {}, and write to us: \
+                 payouts already requested go to the new account.\n",
+                user.display_name,
+                self.masked,
+                state.settings.link("/dashboard/payouts")
+            ),
+        };
+        state
+            .mailer()
+            .map_err(JobError::Abort)?
+            .send(&email)
+            .await
+            .map_err(|e| match e {
+                crate::mail::MailError::Transient(_) => JobError::Retry(e.into()),
+                crate::mail::MailError::Permanent(_) => JobError::Abort(e.into()),
+            })
+    }
+}
+
+/// Requests the payouts of creators whose weekly or monthly schedule is due.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RequestScheduledPayouts {}
+
+impl Job for RequestScheduledPayouts {
+    const KIND: &'static str = "request_scheduled_payouts";
+    const MAX_ATTEMPTS: i32 = 3;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some("all".to_owned())
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let made = super::held::run_schedules(&ctx.state)
+            .await
+            .map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
+        if made > 0 {
+            tracing::info!(requests = made, "scheduled payouts requested");
+        }
+        Ok(())
+    }
+}

@@ -8,6 +8,7 @@ pub mod ccbill;
 mod checkout;
 mod db;
 pub mod events;
+mod held;
 mod jobs;
 mod manage;
 mod pages;
@@ -25,6 +26,7 @@ use crate::state::AppState;
 
 pub use checkout::{subscribed, trial_days_for};
 pub use db::PayoutAccount;
+pub use held::{bic, iban, run_schedules as run_scheduled_payouts};
 pub use jobs::{
     ApplyBillingEvent, EndSubscription, ExpireCheckoutSession, RouteSubscriptions, TransferOwed,
 };
@@ -55,11 +57,12 @@ pub fn pages_router() -> axum::Router<AppState> {
             "/billing/simulated/checkout/{id}",
             get(pages::checkout_page).post(pages::checkout_submit),
         )
+        .merge(held::pages::router())
 }
 
 /// The JSON API (`/api/v1/billing/...`).
 pub fn api_router() -> OpenApiRouter<AppState> {
-    api::router()
+    api::router().merge(held::api::router())
 }
 
 /// Adds the jobs of payments (applying the rails' events, ending subscriptions and closing
@@ -73,4 +76,11 @@ pub fn jobs(registry: crate::jobs::Registry) -> crate::jobs::Registry {
         .with::<TransferOwed>()
         .with::<RouteSubscriptions>()
         .with::<jobs::CancelUngranted>()
+        .with::<jobs::TellPayoutMethodChanged>()
+        .with::<jobs::RequestScheduledPayouts>()
+        .every(
+            crate::jobs::HOURLY,
+            "request_scheduled_payouts",
+            &jobs::RequestScheduledPayouts {},
+        )
 }

@@ -25,7 +25,7 @@ pub(super) async fn transfer_owed(
     creator: Uuid,
     provider: Provider,
 ) -> Result<(), JobError> {
-    if !provider.splits() {
+    if !state.settings.billing.splits(provider) {
         return Ok(()); // the platform pays creators of such a rail out itself
     }
     let mut tx = state.db.begin().await.map_err(JobError::retry)?;
@@ -139,6 +139,9 @@ pub(super) async fn route_subscriptions(
     creator: Uuid,
     provider: Provider,
 ) -> Result<(), JobError> {
+    if !state.settings.billing.splits(provider) {
+        return Ok(());
+    }
     let mut conn = state.db.acquire().await.map_err(JobError::retry)?;
     let Some(account) = db::payout_destination(&mut conn, creator, provider)
         .await

@@ -208,6 +208,8 @@ pub async fn let_time_pass(state: &AppState, days: i64) -> Result<TimePassed, Ap
             format!("must be between 1 and {MAX_DAYS}"),
         ));
     }
+    // Payout holds count on the same clock.
+    super::held::advance_clock(state, days).await?;
     let now = Utc::now();
     let until = now + Span::days(days);
     let due = db::due_subscriptions(&state.db, Provider::Simulated, until).await?;

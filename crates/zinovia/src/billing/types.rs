@@ -131,6 +131,9 @@ text_enum! {
         /// Money the platform held for the creator, moved to their own account at the rail
         /// (negative, held: it leaves what the platform owes them; not earnings).
         Transfer = "transfer",
+        /// Money the platform held for the creator, paid to their bank account in a payout
+        /// batch (negative, held; one entry per rail it was held on; not earnings).
+        Payout = "payout",
     }
 }
 
@@ -167,6 +170,42 @@ text_enum! {
 }
 
 text_enum! {
+    /// When a creator's held money is requested for payout without them asking.
+    pub enum PayoutSchedule {
+        /// Only when the creator asks.
+        Manual = "manual",
+        /// Once a week (what is available, when it reaches `PAYOUT_MIN`).
+        Weekly = "weekly",
+        /// Once a month.
+        Monthly = "monthly",
+    }
+}
+
+text_enum! {
+    /// Where a payout request stands.
+    pub enum RequestStatus {
+        /// Waiting for the next batch (the creator may still cancel it).
+        Requested = "requested",
+        /// In a batch an operator is paying.
+        Batched = "batched",
+        /// Paid (in the ledger).
+        Paid = "paid",
+        /// Canceled by the creator.
+        Canceled = "canceled",
+    }
+}
+
+text_enum! {
+    /// Where a payout batch stands.
+    pub enum BatchStatus {
+        /// Made; its file is being paid at the bank.
+        Open = "open",
+        /// Marked paid by an operator (its payouts are in the ledger).
+        Paid = "paid",
+    }
+}
+
+text_enum! {
     /// Where a purchase or a tip stands.
     pub enum PaymentStatus {
         /// Paid (a purchase grants access).
@@ -183,6 +222,16 @@ pub use crate::money::Money;
 id_type! {
     /// A checkout's id (the rail's `client_reference_id`).
     pub struct CheckoutId;
+}
+
+id_type! {
+    /// A payout request's id.
+    pub struct PayoutRequestId;
+}
+
+id_type! {
+    /// A payout batch's id.
+    pub struct PayoutBatchId;
 }
 
 text_enum! {
@@ -251,8 +300,8 @@ pub struct MyPayment {
     pub created_at: DateTime<Utc>,
 }
 
-/// A creator's money in one currency, three figures that add up:
-/// `earned_minor = paid_to_account_minor + owed_minor`.
+/// A creator's money in one currency, four figures that add up:
+/// `earned_minor = paid_to_account_minor + paid_out_minor + owed_minor`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Balance {
     /// Currency.
@@ -263,9 +312,12 @@ pub struct Balance {
     /// What reached the creator's own account at the rail: payments routed there as they
     /// were made, and transfers of what the platform held.
     pub paid_to_account_minor: i64,
-    /// What the platform holds for the creator and has not transferred yet (payments made
-    /// before their payout account could take them, less what went back); negative when
-    /// more went back than it held.
+    /// What the platform paid to the creator's bank account in payout batches.
+    pub paid_out_minor: i64,
+    /// What the platform holds for the creator and has not transferred or paid out yet
+    /// (payments made before their payout account could take them, or on a rail that does
+    /// not pay creators directly, less what went back); negative when more went back than
+    /// it held.
     pub owed_minor: i64,
 }
 

@@ -96,6 +96,51 @@ pub struct BillingSettings {
     )]
     pub ccbill_datalink_url: Url,
 
+    /// Route payments on the rails that can split them (`stripe`, `simulated`) straight to
+    /// creators' accounts there. `false`: the platform holds every rail's money and pays
+    /// creators by bank transfer in payout batches, as it always does for `ccbill`.
+    #[arg(long, env = "SPLIT_PAYMENTS", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub split_payments: bool,
+
+    /// How long a sale the platform holds stays pending before it can be paid out (the
+    /// window in which most refunds and chargebacks arrive).
+    #[arg(long, env = "PAYOUT_HOLD", default_value = "7d", value_parser = parse_duration)]
+    pub payout_hold: HumanDuration,
+
+    /// The hold of a new creator's sales (made within `PAYOUT_NEW_CREATOR_PERIOD` of their
+    /// creator profile's start).
+    #[arg(long, env = "PAYOUT_HOLD_NEW_CREATOR", default_value = "21d", value_parser = parse_duration)]
+    pub payout_hold_new_creator: HumanDuration,
+
+    /// How long a creator counts as new for `PAYOUT_HOLD_NEW_CREATOR`.
+    #[arg(long, env = "PAYOUT_NEW_CREATOR_PERIOD", default_value = "60d", value_parser = parse_duration)]
+    pub payout_new_creator_period: HumanDuration,
+
+    /// Smallest payout, in minor units of its currency.
+    #[arg(long, env = "PAYOUT_MIN", default_value = "2000",
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    pub payout_min: u32,
+
+    /// The platform's bank account payouts are paid from: its holder's name (the debtor
+    /// of the SEPA credit-transfer file of a payout batch).
+    #[arg(long, env = "PAYOUT_DEBTOR_NAME")]
+    pub payout_debtor_name: Option<String>,
+
+    /// The IBAN payouts are paid from.
+    #[arg(long, env = "PAYOUT_DEBTOR_IBAN")]
+    pub payout_debtor_iban: Option<String>,
+
+    /// The BIC of the bank payouts are paid from (optional within SEPA).
+    #[arg(long, env = "PAYOUT_DEBTOR_BIC")]
+    pub payout_debtor_bic: Option<String>,
+
+    /// Creators whose gross sales in a calendar year reach this many minor units of a
+    /// currency are listed in the operator's tax report.
+    #[arg(long, env = "TAX_REPORT_THRESHOLD", default_value = "200000",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub tax_report_threshold: u64,
+
     /// The platform's share of every payment, in percent (the rest is the creator's).
     #[arg(long, env = "PLATFORM_FEE_PERCENT", default_value = "20",
           value_parser = clap::value_parser!(u8).range(0..=100))]
@@ -172,6 +217,33 @@ impl BillingSettings {
             ),
             ("CCBILL_FORM_BASE", self.ccbill_form_base.to_string()),
             ("CCBILL_DATALINK_URL", self.ccbill_datalink_url.to_string()),
+            ("SPLIT_PAYMENTS", self.split_payments.to_string()),
+            ("PAYOUT_HOLD", self.payout_hold.to_string()),
+            (
+                "PAYOUT_HOLD_NEW_CREATOR",
+                self.payout_hold_new_creator.to_string(),
+            ),
+            (
+                "PAYOUT_NEW_CREATOR_PERIOD",
+                self.payout_new_creator_period.to_string(),
+            ),
+            ("PAYOUT_MIN", self.payout_min.to_string()),
+            (
+                "PAYOUT_DEBTOR_NAME",
+                self.payout_debtor_name.clone().unwrap_or_default(),
+            ),
+            (
+                "PAYOUT_DEBTOR_IBAN",
+                self.payout_debtor_iban.clone().unwrap_or_default(),
+            ),
+            (
+                "PAYOUT_DEBTOR_BIC",
+                self.payout_debtor_bic.clone().unwrap_or_default(),
+            ),
+            (
+                "TAX_REPORT_THRESHOLD",
+                self.tax_report_threshold.to_string(),
+            ),
             ("TIP_MIN", self.tip_min.to_string()),
             ("TIP_MAX", self.tip_max.to_string()),
         ]
@@ -192,10 +264,30 @@ impl BillingSettings {
         self.payment_providers.contains(&provider)
     }
 
+    /// Whether `provider`'s payments go to creators' own accounts there (it can split
+    /// them and `SPLIT_PAYMENTS` is on); otherwise the platform holds them and pays
+    /// creators out in batches.
+    pub fn splits(&self, provider: crate::billing::Provider) -> bool {
+        self.split_payments && provider.splits()
+    }
+
+    /// The rails whose held money the platform pays out in batches (the others' held money
+    /// is transferred to creators' accounts there).
+    pub fn held_rails(&self) -> Vec<crate::billing::Provider> {
+        crate::billing::Provider::ALL
+            .iter()
+            .copied()
+            .filter(|p| !self.splits(*p))
+            .collect()
+    }
+
     /// The first rail that pays creators into their own account there (Stripe Connect, or
     /// the simulated rail's stand-in), where creators onboard for payouts.
     pub fn connect_rail(&self) -> Option<crate::billing::Provider> {
-        self.payment_providers.iter().copied().find(|p| p.splits())
+        self.payment_providers
+            .iter()
+            .copied()
+            .find(|p| self.splits(*p))
     }
 }
 
@@ -207,6 +299,22 @@ impl Settings {
         unsafe_: &mut Vec<Problem>,
     ) {
         let b = &self.billing;
+        if b.payout_hold_new_creator.0 < b.payout_hold.0 {
+            hard.push(problem(
+                "PAYOUT_HOLD_NEW_CREATOR",
+                "must not be shorter than PAYOUT_HOLD",
+            ));
+        }
+        if let Some(iban) = &b.payout_debtor_iban
+            && let Err(e) = crate::billing::iban(iban)
+        {
+            hard.push(problem("PAYOUT_DEBTOR_IBAN", e));
+        }
+        if let Some(bic) = &b.payout_debtor_bic
+            && let Err(e) = crate::billing::bic(bic)
+        {
+            hard.push(problem("PAYOUT_DEBTOR_BIC", e));
+        }
         if b.tip_min > b.tip_max {
             hard.push(problem("TIP_MIN", "must not be above TIP_MAX"));
         }

@@ -22,6 +22,13 @@ pub struct HttpSettings {
     #[arg(long, env = "SESSION_SECRET", value_parser = parse_secret, hide_env_values = true)]
     pub session_secret: Option<SecretString>,
 
+    /// Secret that seals the stored fields nobody should read from a database dump:
+    /// creators' bank details and tax ids (at least 32 characters; keep it apart from
+    /// backups, and never change it while such fields exist). Unset outside production:
+    /// generated once into `DATA_DIR/data-encryption-key`.
+    #[arg(long, env = "DATA_ENCRYPTION_KEY", value_parser = parse_secret, hide_env_values = true)]
+    pub data_encryption_key: Option<SecretString>,
+
     /// Redis URL for rate limits shared by every server process. Unset: limits are kept
     /// per process (refused in production).
     #[arg(long, env = "REDIS_URL", value_parser = parse_secret, hide_env_values = true)]
@@ -63,6 +70,16 @@ impl HttpSettings {
                 },
             ),
             (
+                "DATA_ENCRYPTION_KEY",
+                match &self.data_encryption_key {
+                    None => format!(
+                        "(unset: generated in {})",
+                        s.data_dir().join(DATA_KEY_FILE).display()
+                    ),
+                    Some(_) => "[redacted]".to_owned(),
+                },
+            ),
+            (
                 "REDIS_URL",
                 match &self.redis_url {
                     None => "(unset: limits kept in-process)".to_owned(),
@@ -87,27 +104,12 @@ impl HttpSettings {
 
 impl Settings {
     pub(super) fn check_http(&self, hard: &mut Vec<Problem>, unsafe_: &mut Vec<Problem>) {
-        match &self.http.session_secret {
-            None => unsafe_.push(problem(
-                "SESSION_SECRET",
-                format!(
-                    "is not set: generate one with `openssl rand -base64 48` (at least {MIN_SECRET_LEN} characters)"
-                ),
-            )),
-            Some(s) => {
-                let s = s.expose_secret();
-                if s.len() < MIN_SECRET_LEN {
-                    unsafe_.push(problem(
-                        "SESSION_SECRET",
-                        format!("is shorter than {MIN_SECRET_LEN} characters"),
-                    ));
-                } else if KNOWN_DEFAULT_SECRETS.iter().any(|d| s.eq_ignore_ascii_case(d))
-                    || s.chars().all(|c| c == s.chars().next().unwrap_or(c))
-                {
-                    unsafe_.push(problem("SESSION_SECRET", "is a well-known or trivial value"));
-                }
-            }
-        }
+        check_secret("SESSION_SECRET", self.http.session_secret.as_ref(), unsafe_);
+        check_secret(
+            "DATA_ENCRYPTION_KEY",
+            self.http.data_encryption_key.as_ref(),
+            unsafe_,
+        );
         match &self.http.redis_url {
             None => unsafe_.push(problem(
                 "REDIS_URL",
@@ -123,6 +125,31 @@ impl Settings {
                 "SESSION_IDLE_TIMEOUT",
                 "must not be longer than SESSION_LIFETIME",
             ));
+        }
+    }
+}
+
+/// A secret the servers need: set, long, not a well-known or trivial value.
+fn check_secret(name: &'static str, value: Option<&SecretString>, unsafe_: &mut Vec<Problem>) {
+    match value {
+        None => unsafe_.push(problem(
+            name,
+            format!(
+                "is not set: generate one with `openssl rand -base64 48` (at least {MIN_SECRET_LEN} characters)"
+            ),
+        )),
+        Some(s) => {
+            let s = s.expose_secret();
+            if s.len() < MIN_SECRET_LEN {
+                unsafe_.push(problem(
+                    name,
+                    format!("is shorter than {MIN_SECRET_LEN} characters"),
+                ));
+            } else if KNOWN_DEFAULT_SECRETS.iter().any(|d| s.eq_ignore_ascii_case(d))
+                || s.chars().all(|c| c == s.chars().next().unwrap_or(c))
+            {
+                unsafe_.push(problem(name, "is a well-known or trivial value"));
+            }
         }
     }
 }

@@ -42,7 +42,7 @@ pub use self::mail::MailSettings;
 pub use self::media::{MediaSettings, StorageBackend};
 pub use self::site::SiteSettings;
 pub use self::values::{Environment, HumanDuration, LogFormat, Rate};
-use self::values::{parse_origin, parse_positive_duration, parse_secret};
+use self::values::{parse_duration, parse_origin, parse_positive_duration, parse_secret};
 
 /// Shortest session secret accepted in production (bytes of the secret string).
 pub const MIN_SECRET_LEN: usize = 32;
@@ -464,6 +464,8 @@ fn list(values: Vec<String>) -> String {
 
 /// File in `DATA_DIR` holding the generated local session secret.
 pub const SESSION_SECRET_FILE: &str = "session-secret";
+/// Where a local data encryption key is generated when `DATA_ENCRYPTION_KEY` is unset.
+pub const DATA_KEY_FILE: &str = "data-encryption-key";
 
 fn problem(setting: &'static str, message: impl Into<String>) -> Problem {
     Problem {
@@ -688,6 +690,7 @@ mod tests {
                 "DATABASE_URL",
                 "PUBLIC_BASE_URL",
                 "SESSION_SECRET",
+                "DATA_ENCRYPTION_KEY",
                 "REDIS_URL",
                 "STORAGE",
                 "PAYMENT_PROVIDERS"
@@ -712,6 +715,7 @@ mod tests {
                 "DATABASE_URL",
                 "PUBLIC_BASE_URL",
                 "SESSION_SECRET",
+                "DATA_ENCRYPTION_KEY",
                 "REDIS_URL",
                 "STORAGE",
                 "PAYMENT_PROVIDERS",
@@ -729,6 +733,7 @@ mod tests {
         s.site.public_base_url = Url::parse("http://example.com").ok();
         s.http.redis_url = Some("rediss://cache:6379".into());
         s.http.session_secret = Some("short".into());
+        s.http.data_encryption_key = Some("Zp4w9Qe7Rt2Yu8Io3Pa6Sd1Fg5Hj0Kl".into());
         s.media.storage = StorageBackend::S3;
         s.media.s3_bucket = Some("zinovia-media".into());
         s.billing.payment_providers = vec![crate::billing::Provider::Stripe];
@@ -780,6 +785,7 @@ mod tests {
         let mut s = Settings::defaults();
         s.database.database_url = Some("postgres://app:hunter2@db/zinovia?password=x2".into());
         s.http.session_secret = Some("super-secret-session-value-0123456789".into());
+        s.http.data_encryption_key = Some("sealing-key-never-shown-0123456789".into());
         s.http.redis_url = Some("rediss://:tok3n@cache:6379".into());
         s.mail.smtp_url = Some("smtps://mailer:m4ilpass@smtp.example.com".into());
         let text: String = s
@@ -787,7 +793,14 @@ mod tests {
             .iter()
             .map(|(n, v, _)| format!("{n}={v}\n"))
             .collect();
-        for secret in ["hunter2", "x2", "super-secret", "tok3n", "m4ilpass"] {
+        for secret in [
+            "hunter2",
+            "x2",
+            "super-secret",
+            "sealing-key",
+            "tok3n",
+            "m4ilpass",
+        ] {
             assert!(!text.contains(secret), "{secret} leaked in:\n{text}");
         }
         assert!(text.contains("smtp.example.com"));

@@ -135,6 +135,10 @@ pub(super) fn parse_secret(raw: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(raw.to_owned()))
 }
 
+pub(super) fn parse_duration(raw: &str) -> Result<HumanDuration, String> {
+    raw.parse()
+}
+
 pub(super) fn parse_positive_duration(raw: &str) -> Result<HumanDuration, String> {
     let d: HumanDuration = raw.parse()?;
     if d.0.is_zero() {

@@ -471,9 +471,11 @@ struct DashboardPage {
     handle: String,
     subscribers: i64,
     /// Per currency: everything earned, what reached the creator's account at the rail,
-    /// and what the platform holds for them (earned = paid + owed).
+    /// what the platform paid to their bank, and what it holds for them
+    /// (earned = paid + paid out + owed).
     earned: Vec<String>,
     paid: Vec<String>,
+    paid_out: Vec<String>,
     owed: Vec<String>,
     chart: Chart,
     months: Vec<Line>,
@@ -519,6 +521,7 @@ pub(super) async fn dashboard(
         subscribers: e.subscribers,
         earned: figures(&e.balances, |b| b.earned_minor),
         paid: figures(&e.balances, |b| b.paid_to_account_minor),
+        paid_out: figures(&e.balances, |b| b.paid_out_minor),
         owed: figures(&e.balances, |b| b.owed_minor),
         chart: chart(&e.by_day, &creator.currency, Utc::now().date_naive()),
         months: e
@@ -547,6 +550,7 @@ pub(super) async fn dashboard(
                     EntryKind::Refund => "Refund".to_owned(),
                     EntryKind::Dispute => "Dispute".to_owned(),
                     EntryKind::Transfer => "Transferred to your account".to_owned(),
+                    EntryKind::Payout => "Paid to your bank".to_owned(),
                 },
                 who: t.fan_name.clone().unwrap_or_default(),
                 amount: site::money(t.gross_minor, &t.currency),

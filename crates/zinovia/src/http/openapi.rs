@@ -34,6 +34,7 @@ pub const SPEC_PATH: &str = "/api/v1/openapi.json";
         (name = "posts", description = "Posts, the creator page, the feed, explore, likes and comments; locked posts carry previews and never media URLs"),
         (name = "media", description = "Uploads straight to storage, processing state, signed URLs"),
         (name = "billing", description = "Payments: the payment rail's webhooks, checkouts, subscriptions, purchases, tips and creators' earnings"),
+        (name = "payouts", description = "Platform-held payouts: held money (pending, available), payout requests, the payout method and tax profile, statements; the operator's payout batches, bank files and tax report"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

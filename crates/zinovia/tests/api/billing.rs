@@ -788,7 +788,7 @@ async fn on_the_simulated_rail_a_fan_subscribes_buys_and_tips_through_checkout_p
     assert_eq!(
         earnings["balances"],
         json!([{"currency": "USD", "earned_minor": 899 + 1350 + 450, "paid_to_account_minor": 0,
-                "owed_minor": 899 + 1350 + 450}])
+                "paid_out_minor": 0, "owed_minor": 899 + 1350 + 450}])
     );
     assert_eq!(earnings["subscribers"], 1);
     let today = Utc::now().format("%Y-%m-%d").to_string();

@@ -184,7 +184,7 @@ async fn on_ccbill_the_price_is_signed_an_edited_one_is_refused_and_a_sale_unloc
     let owed = (999 - 200) + (1500 - 300);
     assert_eq!(
         earnings["balances"],
-        json!([{"currency": "USD", "earned_minor": owed, "paid_to_account_minor": 0, "owed_minor": owed}])
+        json!([{"currency": "USD", "earned_minor": owed, "paid_to_account_minor": 0, "paid_out_minor": 0, "owed_minor": owed}])
     );
     // CCBill has no accounts for creators: no onboarding there, no transfer.
     let (status, _) = call(

@@ -9,6 +9,7 @@ mod billing;
 mod ccbill;
 mod embedded;
 mod harness;
+mod held;
 mod http;
 mod jobs;
 mod lifecycle;

@@ -29,7 +29,7 @@ async fn balances(app: &TestApp, c: &Member) -> Value {
 }
 
 fn usd(earned: i64, paid: i64, owed: i64) -> Value {
-    json!([{"currency": "USD", "earned_minor": earned, "paid_to_account_minor": paid, "owed_minor": owed}])
+    json!([{"currency": "USD", "earned_minor": earned, "paid_to_account_minor": paid, "paid_out_minor": 0, "owed_minor": owed}])
 }
 
 /// The scene's creator starts onboarding (their account, from the fake), and Stripe says

@@ -188,7 +188,11 @@ pub async fn withdraw(
             .execute(conn)
             .await?;
         }
-        EntryKind::Subscription | EntryKind::Refund | EntryKind::Dispute | EntryKind::Transfer => {
+        EntryKind::Subscription
+        | EntryKind::Refund
+        | EntryKind::Dispute
+        | EntryKind::Transfer
+        | EntryKind::Payout => {
             sqlx::query!(
                 "update subscriptions set revoked_at = coalesce(revoked_at, now()) where id = $1",
                 p.subscription_id
@@ -215,8 +219,8 @@ pub struct Period {
     pub net_minor: i64,
 }
 
-/// A creator's earnings per `unit` (`day` or `month`) since `since` (transfers move money,
-/// they are not earned).
+/// A creator's earnings per `unit` (`day` or `month`) since `since` (transfers and payouts
+/// move money, they are not earned).
 pub async fn earnings_by(
     conn: &mut PgConnection,
     creator: Uuid,
@@ -229,7 +233,7 @@ pub async fn earnings_by(
                   sum(gross_minor)::bigint as "gross_minor!", sum(platform_fee_minor)::bigint as "platform_fee_minor!",
                   sum(net_minor)::bigint as "net_minor!"
            from ledger_entries
-           where creator_id = $1 and occurred_at >= $3 and kind <> 'transfer'
+           where creator_id = $1 and occurred_at >= $3 and kind not in ('transfer', 'payout')
            group by 1, 2
            order by 1 desc, 2"#,
         creator,
@@ -240,15 +244,17 @@ pub async fn earnings_by(
     .await
 }
 
-/// A creator's money per currency: earned (every entry but transfers), paid to their
-/// account (entries not held, and transfers), owed (the sum of held entries).
+/// A creator's money per currency: earned (every entry but transfers and payouts), paid to
+/// their account (entries not held, and transfers), paid out (payouts), owed (the sum of
+/// held entries).
 pub async fn balances(conn: &mut PgConnection, creator: Uuid) -> Result<Vec<Balance>, sqlx::Error> {
     sqlx::query_as!(
         Balance,
         r#"select currency,
-                  coalesce(sum(net_minor) filter (where kind <> 'transfer'), 0)::bigint as "earned_minor!",
+                  coalesce(sum(net_minor) filter (where kind not in ('transfer', 'payout')), 0)::bigint as "earned_minor!",
                   (coalesce(sum(net_minor) filter (where not held), 0)
                    - coalesce(sum(net_minor) filter (where kind = 'transfer'), 0))::bigint as "paid_to_account_minor!",
+                  (-coalesce(sum(net_minor) filter (where kind = 'payout'), 0))::bigint as "paid_out_minor!",
                   coalesce(sum(net_minor) filter (where held), 0)::bigint as "owed_minor!"
            from ledger_entries
            where creator_id = $1 group by currency order by currency"#,

@@ -3,6 +3,7 @@
 
 mod checkouts;
 mod events;
+mod held;
 mod ledger;
 mod payments;
 mod payouts;
@@ -10,6 +11,7 @@ mod subscriptions;
 
 pub use checkouts::*;
 pub use events::*;
+pub use held::*;
 pub use ledger::*;
 pub use payments::*;
 pub use payouts::*;

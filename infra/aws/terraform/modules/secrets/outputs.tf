@@ -1,5 +1,5 @@
 output "arns" {
-  description = "ARNs of the app's secrets by key: session_secret, stripe_secret_key, stripe_webhook_secret, smtp_url, cloudfront_private_key."
+  description = "ARNs of the app's secrets by key: session_secret, data_encryption_key, stripe_secret_key, stripe_webhook_secret, smtp_url, cloudfront_private_key."
   value       = { for k, s in aws_secretsmanager_secret.this : k => s.arn }
 }
 
