@@ -87,6 +87,11 @@ async function signUp(page, email, name) {
 
 // Pays the open simulated checkout the page is on and waits for the thank-you page.
 async function pay(page, name) {
+  // With a second rail enabled, subscribing and unlocking ask how to pay first.
+  await page.waitForURL(/\/billing\/simulated\/checkout\/|\/checkout$/);
+  if (new URL(page.url()).pathname === '/checkout') {
+    await page.getByRole('button', { name: 'Test payment (nobody is charged)' }).click();
+  }
   await page.waitForURL(/\/billing\/simulated\/checkout\//);
   await stepShots(page, `${name}-checkout`);
   await page.getByRole('button', { name: /^Pay / }).click();
