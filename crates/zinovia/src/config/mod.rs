@@ -733,7 +733,7 @@ mod tests {
         s.site.public_base_url = Url::parse("http://example.com").ok();
         s.http.redis_url = Some("rediss://cache:6379".into());
         s.http.session_secret = Some("short".into());
-        s.http.data_encryption_key = Some("Zp4w9Qe7Rt2Yu8Io3Pa6Sd1Fg5Hj0Kl".into());
+        s.http.data_encryption_key = Some("Zp4w9Qe7Rt2Yu8Io3Pa6Sd1Fg5Hj0Kl7Xc".into());
         s.media.storage = StorageBackend::S3;
         s.media.s3_bucket = Some("zinovia-media".into());
         s.billing.payment_providers = vec![crate::billing::Provider::Stripe];
