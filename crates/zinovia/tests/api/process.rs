@@ -138,10 +138,11 @@ fn production_refuses_embedded_defaults_and_names_every_problem_at_once() {
         .lines()
         .find(|l| l.starts_with("error: refusing to start"))
         .unwrap_or_else(|| panic!("{err}"));
-    assert!(refusal.contains("6 setting problem(s)"), "{err}");
+    assert!(refusal.contains("7 setting problem(s)"), "{err}");
     for name in [
         "DATABASE_URL",
         "SESSION_SECRET",
+        "DATA_ENCRYPTION_KEY",
         "PUBLIC_BASE_URL",
         "REDIS_URL",
         "STORAGE",
@@ -189,6 +190,7 @@ fn config_shows_effective_settings_with_secrets_redacted() {
             "postgres://app:hunter2@db.internal:5432/zinovia",
         )
         .env("SESSION_SECRET", "k7Qp2ZxV9sLm4Rt8Wn3Yb6Hc1Jd5Fg0Ae")
+        .env("DATA_ENCRYPTION_KEY", "q8Lm3Vx7Rt1Yp5Ws9Kd2Hf6Gj0Nb4CeZ2")
         .env("REDIS_URL", "rediss://:t0ken-value@cache.internal:6379")
         .env("PUBLIC_BASE_URL", "https://zinovia.example")
         .output()
@@ -197,6 +199,7 @@ fn config_shows_effective_settings_with_secrets_redacted() {
     for secret in [
         "hunter2",
         "k7Qp2ZxV9sLm4Rt8Wn3Yb6Hc1Jd5Fg0Ae",
+        "q8Lm3Vx7Rt1Yp5Ws9Kd2Hf6Gj0Nb4CeZ2",
         "t0ken-value",
     ] {
         assert!(!text.contains(secret), "{secret} printed:\n{text}");

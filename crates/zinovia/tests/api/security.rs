@@ -130,6 +130,8 @@ fn rand_octet() -> u8 {
     uuid::Uuid::new_v4().as_bytes()[0].max(1)
 }
 
+const DATA_KEY: &str = "data-encryption-key-for-the-log-test-0123456789";
+
 #[tokio::test]
 async fn no_password_token_or_secret_appears_in_the_logs() {
     let db = TestDb::new().await;
@@ -141,6 +143,7 @@ async fn no_password_token_or_secret_appears_in_the_logs() {
         .env("DATA_DIR", data.path())
         .env("BIND_ADDR", "127.0.0.1:0")
         .env("SESSION_SECRET", secret)
+        .env("DATA_ENCRYPTION_KEY", DATA_KEY)
         .env("LOG_LEVEL", "debug")
         .env("JOB_POLL_INTERVAL", "200ms")
         // CCBill too: its webhook URL carries a secret.
@@ -256,6 +259,7 @@ async fn no_password_token_or_secret_appears_in_the_logs() {
         ("reset token", token_of(reset)),
         ("verification token", token_of(verify)),
         ("session secret", secret.to_owned()),
+        ("data encryption key", DATA_KEY.to_owned()),
         ("CCBill webhook token", ccbill::TOKEN.to_owned()),
         ("CCBill salt", ccbill::SALT.to_owned()),
         ("DataLink password", ccbill::DATALINK_PASSWORD.to_owned()),
