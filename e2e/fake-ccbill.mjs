@@ -44,7 +44,7 @@ function refusal(path, q) {
 
 const page = (res, status, body) => {
   res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
-  res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>CCBill (local stand-in)</title></head><body><main>${body}</main></body></html>`);
+  res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>CCBill (local stand-in)</title></head><body><main>${body}</main></body></html>`);
 };
 
 let sales = 0;

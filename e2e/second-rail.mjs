@@ -10,11 +10,15 @@
 //   4. the operator's page shows the request, makes a batch (its SEPA file holds exactly
 //      it), marks it paid; the creator's page shows it paid to their bank.
 //
-//   BASE_URL=… OPS_EMAIL=… OPS_PASSWORD=… E2E_OUT=out node e2e/second-rail.mjs
+//   BASE_URL=… MAIL_DIR=<data dir>/mail OPS_EMAIL=… OPS_PASSWORD=… E2E_OUT=out node e2e/second-rail.mjs
+import fs from 'node:fs';
+import path from 'node:path';
 import {
   axe, axeContext, base, check, fail, finish, launch, shots, watchConsole,
 } from './lib.mjs';
 
+const mailDir = process.env.MAIL_DIR;
+if (!mailDir) throw new Error('MAIL_DIR (the data directory\'s mail folder) is required');
 const opsEmail = process.env.OPS_EMAIL;
 const opsPassword = process.env.OPS_PASSWORD;
 if (!opsEmail || !opsPassword) throw new Error('OPS_EMAIL and OPS_PASSWORD (an administrator) are required');
@@ -39,6 +43,22 @@ async function signUp(page, email, name) {
   await page.getByLabel('I am 18 or older').check();
   await page.getByRole('button', { name: 'Sign up' }).click();
   await page.waitForURL(/\/account/);
+}
+
+// The newest mail to `to` whose body holds `/path?token=…`: the link, decoded.
+async function mailedLink(to, pathPrefix) {
+  for (let i = 0; i < 100; i += 1) {
+    const files = fs.existsSync(mailDir) ? fs.readdirSync(mailDir).map((f) => path.join(mailDir, f)) : [];
+    files.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+    for (const f of files) {
+      const text = fs.readFileSync(f, 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+      if (!text.includes(to)) continue;
+      const m = text.match(new RegExp(`https?://[^\\s"<>]*${pathPrefix}\\?token=[A-Za-z0-9_-]+`));
+      if (m) return m[0];
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no mail to ${to} with a ${pathPrefix} link in ${mailDir}`);
 }
 
 const csrf = (page) => page.locator('meta[name="csrf-token"]').getAttribute('content');
@@ -70,7 +90,11 @@ try {
   const creatorCtx = await browser.newContext(desktop);
   const creator = await creatorCtx.newPage();
   watchConsole(creator, 'creator', formErrors);
-  await signUp(creator, `cleo-${run}@example.test`, 'Cleo Frame');
+  const creatorEmail = `cleo-${run}@example.test`;
+  await signUp(creator, creatorEmail, 'Cleo Frame');
+  await creator.goto(await mailedLink(creatorEmail, '/verify-email'));
+  await creator.getByRole('button', { name: 'Confirm my email' }).click();
+  await creator.getByRole('heading', { name: 'Email confirmed' }).waitFor();
   await creator.goto(`${base}/settings/creator`);
   await creator.getByLabel('Handle').fill(handle);
   await creator.getByLabel('Monthly price').fill('6.00');
@@ -160,7 +184,8 @@ try {
   await ops.getByLabel('Password').fill(opsPassword);
   await ops.getByRole('button', { name: 'Log in' }).click();
   await ops.waitForURL((u) => !u.pathname.startsWith('/login'));
-  await ops.goto(`${base}/admin/payouts`);
+  await ops.getByRole('link', { name: 'Payout batches' }).click();
+  await ops.waitForURL(`${base}/admin/payouts`);
   const row = ops.locator('[data-waiting] tr', { hasText: `@${handle}` });
   check(await row.count() === 1 && (await row.innerText()).includes('3.20 EUR'), 'the request is not waiting on the operator page');
   await stepShots(ops, 'operator-waiting');
@@ -175,7 +200,7 @@ try {
   check(xml.includes('<IBAN>DE89370400440532013000</IBAN>') && xml.includes('<InstdAmt Ccy="EUR">3.20</InstdAmt>'),
     'the SEPA file does not pay the creator 3.20 EUR');
   const csv = await (await ops.request.get(`${base}/api/v1/admin/payout-batches/${batchId}/csv`)).text();
-  check(csv.includes(`@${handle},Cleo Frame,DE89370400440532013000,,3.20,EUR`), `the batch's CSV does not hold the request:\n${csv}`);
+  check(csv.includes(`,${handle},Cleo Frame,DE89370400440532013000,,3.20,EUR,`), `the batch's CSV does not hold the request:\n${csv}`);
   await stepShots(ops, 'operator-batch');
   await batch.getByRole('button', { name: 'Mark paid' }).click();
   await ops.waitForURL(`${base}/admin/payouts`);

@@ -54,7 +54,9 @@ pub fn minor_units(typed: &str) -> Option<i64> {
 
 /// Minor units as a form shows them (`4.99`).
 pub fn decimal(minor: i64) -> String {
-    format!("{}.{:02}", minor / 100, (minor % 100).abs())
+    let sign = if minor < 0 { "-" } else { "" };
+    let m = minor.unsigned_abs();
+    format!("{sign}{}.{:02}", m / 100, m % 100)
 }
 
 #[cfg(test)]
@@ -83,6 +85,13 @@ mod tests {
         assert_eq!(text(1250, "EUR"), "12.50 EUR");
         assert_eq!(text(-5, "USD"), "-0.05 USD");
         assert_eq!(decimal(499), "4.99");
+        assert_eq!(
+            decimal(-99),
+            "-0.99",
+            "a refund under one unit keeps its sign"
+        );
+        assert_eq!(decimal(-150), "-1.50");
+        assert_eq!(decimal(0), "0.00");
         assert_eq!(Money::new(1250, "EUR").text(), "12.50 EUR");
     }
 }

@@ -35,6 +35,30 @@ pub use service::{close_account, platform_fee, webhook_secret};
 pub use types::{CheckoutId, Provider};
 pub use views::{Earnings, PeriodView, earnings};
 
+/// The origins of the rails' own pages that our forms end at (a checkout, Stripe's card
+/// portal and Connect onboarding answer a form with a redirect there): the pages' CSP
+/// `form-action` must allow them, or the browser stops the redirect.
+pub fn form_origins(b: &crate::config::BillingSettings) -> Vec<String> {
+    let mut origins = Vec::new();
+    if b.enabled(Provider::Stripe) {
+        origins.extend(
+            [
+                "https://checkout.stripe.com",
+                "https://billing.stripe.com",
+                "https://connect.stripe.com",
+            ]
+            .map(str::to_owned),
+        );
+    }
+    if b.enabled(Provider::Ccbill) {
+        let origin = b.ccbill_form_base.origin().ascii_serialization();
+        if origin != "null" {
+            origins.push(origin);
+        }
+    }
+    origins
+}
+
 /// The web pages: checkouts, the fan's subscriptions and purchases, the simulated rail's
 /// checkout.
 pub fn pages_router() -> axum::Router<AppState> {

@@ -167,17 +167,28 @@ pub fn media_origins(m: &crate::config::MediaSettings) -> Vec<String> {
     origins
 }
 
-/// The Content-Security-Policy for media kept at `origins` (see [`media_origins`]): images,
-/// video and uploads may reach them, nothing else changes.
-pub fn csp(origins: &[String]) -> HeaderValue {
-    if origins.is_empty() {
+/// The Content-Security-Policy for media kept at `media` (see [`media_origins`]) and forms
+/// that end at a payment rail's pages (`forms`: a checkout, a card portal or onboarding
+/// answer a form with a redirect there, and `form-action` covers redirects): images,
+/// video and uploads may reach the media origins, forms those pages; nothing else changes.
+pub fn csp(media: &[String], forms: &[String]) -> HeaderValue {
+    if media.is_empty() && forms.is_empty() {
         return HeaderValue::from_static(CSP);
     }
-    let extra = origins.join(" ");
-    let policy = CSP
-        .replace("img-src 'self'", &format!("img-src 'self' {extra}"))
-        .replace("media-src 'self'", &format!("media-src 'self' {extra}"))
-        .replace("connect-src 'self'", &format!("connect-src 'self' {extra}"));
+    let mut policy = CSP.to_owned();
+    if !media.is_empty() {
+        let extra = media.join(" ");
+        policy = policy
+            .replace("img-src 'self'", &format!("img-src 'self' {extra}"))
+            .replace("media-src 'self'", &format!("media-src 'self' {extra}"))
+            .replace("connect-src 'self'", &format!("connect-src 'self' {extra}"));
+    }
+    if !forms.is_empty() {
+        policy = policy.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {}", forms.join(" ")),
+        );
+    }
     HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(CSP))
 }
 
@@ -318,7 +329,7 @@ mod tests {
         use crate::config::{MediaSettings, StorageBackend};
         let mut m = MediaSettings::default();
         assert!(media_origins(&m).is_empty(), "local storage is this server");
-        assert_eq!(csp(&media_origins(&m)), HeaderValue::from_static(CSP));
+        assert_eq!(csp(&media_origins(&m), &[]), HeaderValue::from_static(CSP));
         m.storage = StorageBackend::S3;
         m.s3_bucket = Some("zinovia-media".into());
         m.s3_region = "eu-west-1".into();
@@ -331,7 +342,7 @@ mod tests {
                 "https://zinovia-media.s3.eu-west-1.amazonaws.com"
             ]
         );
-        let policy = csp(&origins);
+        let policy = csp(&origins, &[]);
         let policy = policy.to_str().unwrap_or_default();
         for directive in ["img-src", "media-src", "connect-src"] {
             assert!(
@@ -340,6 +351,14 @@ mod tests {
             );
         }
         assert!(policy.contains("script-src 'self';") && !policy.contains("unsafe-inline"));
+        assert!(policy.contains("form-action 'self';"), "{policy}");
+        let with_rails = csp(&[], &["https://checkout.stripe.com".to_owned()]);
+        let with_rails = with_rails.to_str().unwrap_or_default();
+        assert!(
+            with_rails.contains("form-action 'self' https://checkout.stripe.com;")
+                && with_rails.contains("img-src 'self' data: blob:;"),
+            "{with_rails}"
+        );
         m.s3_endpoint = url::Url::parse("http://127.0.0.1:9000/").ok();
         m.cdn_base_url = None;
         assert_eq!(media_origins(&m), ["http://127.0.0.1:9000"]);

@@ -107,7 +107,10 @@ pub fn router(state: AppState, role: ServeRole, routes: Routes) -> Router {
     let timeout = settings.http.request_timeout.0;
     let body_limit = usize::try_from(settings.http.request_body_limit).unwrap_or(usize::MAX);
     let https = settings.served_over_https();
-    let csp = middleware::csp(&middleware::media_origins(&settings.media));
+    let csp = middleware::csp(
+        &middleware::media_origins(&settings.media),
+        &crate::billing::form_origins(&settings.billing),
+    );
 
     // Innermost first: the body limit and timeout sit closest to the handlers, so the
     // responses they produce still pass through error rendering, headers and metrics.

@@ -142,6 +142,8 @@ pub struct Layout {
     pub csrf: String,
     /// Whether the signed-in person is a creator (the nav offers the dashboard).
     pub creator: bool,
+    /// Whether the signed-in person is an administrator (the nav offers payout batches).
+    pub admin: bool,
 }
 
 impl Layout {
@@ -151,6 +153,7 @@ impl Layout {
             user_name: None,
             csrf,
             creator: false,
+            admin: false,
         }
     }
 }
@@ -172,6 +175,9 @@ impl FromRequestParts<AppState> for Layout {
             creator: user
                 .as_ref()
                 .is_some_and(|u| u.user.role != crate::accounts::Role::Fan),
+            admin: user
+                .as_ref()
+                .is_some_and(|u| u.user.role == crate::accounts::Role::Admin),
             user_name: user.map(|u| u.user.display_name.clone()),
             csrf,
         })

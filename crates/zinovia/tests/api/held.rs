@@ -338,7 +338,7 @@ async fn held_sales_are_pending_then_available_and_a_paid_batch_writes_the_ledge
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(
-        lines[1..].iter().any(|l| l.contains("@held_one")
+        lines[1..].iter().any(|l| l.contains(",held_one,")
             && l.contains("DE89370400440532013000")
             && l.contains(",10.00,EUR,")),
         "{csv}"
@@ -346,7 +346,7 @@ async fn held_sales_are_pending_then_available_and_a_paid_batch_writes_the_ledge
     assert!(
         lines[1..]
             .iter()
-            .any(|l| l.contains("@held_two") && l.contains(",18.00,EUR,")),
+            .any(|l| l.contains(",held_two,") && l.contains(",18.00,EUR,")),
         "{csv}"
     );
     let (status, xml) = file(&app, &admin, &id, "sepa").await;
@@ -1219,7 +1219,7 @@ async fn the_payouts_pages_take_the_creator_from_pending_to_paid_through_the_ope
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        csv.contains("@held_pages,Pia Page,DE89370400440532013000,,18.00,EUR"),
+        csv.contains(",held_pages,Pia Page,DE89370400440532013000,,18.00,EUR,"),
         "{csv}"
     );
     let (_, html) = page(&b, &app, "/dashboard/payouts").await;
@@ -1268,4 +1268,69 @@ async fn the_payouts_pages_take_the_creator_from_pending_to_paid_through_the_ope
     let (status, _) = page(&b, &app, "/dashboard/statements/2026-13").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_ne!(creator_id, Uuid::nil());
+}
+
+#[tokio::test]
+async fn a_payout_method_keeps_its_schedule_a_holder_is_one_line_and_sepa_files_refuse_non_sepa_accounts()
+ {
+    let app = held_app().await;
+    let c = eur_creator(&app, "held_edges").await;
+    let admin = member(&app, Role::Admin).await;
+    let put = |body: Value| {
+        let app = &app;
+        let token = c.token.clone();
+        async move {
+            call(
+                app,
+                Method::PUT,
+                "/api/v1/me/creator/payout-method",
+                Some(&token),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let (status, body) =
+        put(json!({"holder": "Eve\nExample", "iban": IBAN, "password": PASSWORD})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["fields"]["holder"].is_array(), "{body}");
+    let (status, body) =
+        put(json!({"holder": "Eve", "iban": IBAN, "schedule": "monthly", "password": PASSWORD}))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A new account without a schedule keeps the monthly one.
+    let (status, body) = put(
+        json!({"holder": "Eve", "iban": "SA03 8000 0000 6080 1016 7519", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["schedule"], "monthly");
+    assert_eq!(body["masked"], "SA •••• 7519");
+
+    // An account outside SEPA: the batch's SEPA file is refused (a bank refuses the whole
+    // file for one), its CSV is not.
+    let tipper = member(&app, Role::Fan).await;
+    pay(
+        &app,
+        &tipper,
+        json!({"kind": "tip", "creator": "held_edges", "amount_minor": 1000}),
+    )
+    .await;
+    clock(&app, Some(&c), json!(22)).await;
+    let (status, _) = request(&app, &c, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, batch) = make_batch(&app, &admin).await;
+    let id = batch["id"].as_str().unwrap();
+    let (status, body) = file(&app, &admin, id, "sepa").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body.contains("@held_edges") && body.contains("outside SEPA"),
+        "{body}"
+    );
+    let (status, csv) = file(&app, &admin, id, "csv").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        csv.contains(",held_edges,Eve,SA0380000000608010167519,,9.00,EUR,"),
+        "{csv}"
+    );
 }

@@ -79,6 +79,11 @@ pub async fn held(
            requested as (
                select currency, amount_minor from payout_requests
                where creator_id = $1 and status in ('requested', 'batched')
+               -- A transfer to the creator's account at the rail not recorded yet (made
+               -- before SPLIT_PAYMENTS changed) is money on its way too.
+               union all
+               select currency, amount_minor from creator_transfers
+               where creator_id = $1 and status <> 'recorded' and provider = any($2)
            ),
            currencies as (
                select currency from held union select currency from requested
@@ -536,8 +541,9 @@ pub async fn mark_paid(conn: &mut PgConnection, batch: Uuid) -> Result<(), sqlx:
     Ok(())
 }
 
-/// Creators with an automatic schedule, no request in that currency open, and none made
-/// since `weekly_since` (weekly) or `monthly_since` (monthly): (creator, schedule).
+/// Creators with an automatic schedule and no automatic request made since `weekly_since`
+/// (weekly) or `monthly_since` (monthly). One run requests every currency that is ready;
+/// a currency that becomes ready later in the period waits for the next one.
 pub async fn due_schedules(
     conn: &mut PgConnection,
     weekly_since: DateTime<Utc>,

@@ -265,8 +265,10 @@ pub async fn balances(conn: &mut PgConnection, creator: Uuid) -> Result<Vec<Bala
 }
 
 /// What the platform holds for `creator` on `provider` and may transfer now, per currency:
-/// the sum of held entries, where it is positive and no transfer in that currency is in
-/// flight (its entry is not recorded yet, so the sum does not show it).
+/// the sum of held entries, where it is positive, no transfer in that currency is in
+/// flight (its entry is not recorded yet, so the sum does not show it), and no payout of
+/// it by bank is requested (ADR 0023: after `SPLIT_PAYMENTS` changed, the two paths must
+/// not both pay the same money).
 pub async fn transferable(
     conn: &mut PgConnection,
     creator: Uuid,
@@ -279,6 +281,9 @@ pub async fn transferable(
              and not exists (select 1 from creator_transfers t
                              where t.creator_id = e.creator_id and t.provider = e.provider
                                and t.currency = e.currency and t.status <> 'recorded')
+             and not exists (select 1 from payout_requests r
+                             where r.creator_id = e.creator_id and r.currency = e.currency
+                               and r.status in ('requested', 'batched'))
            group by e.currency
            having sum(e.net_minor) > 0
            order by e.currency"#,

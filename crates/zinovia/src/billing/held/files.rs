@@ -48,13 +48,20 @@ async fn lines(state: &AppState, batch: Uuid) -> Result<(String, Vec<Line>), App
     Ok((currency, out))
 }
 
+/// The countries of the SEPA scheme (IBAN prefixes; their territories use these codes).
+const SEPA_COUNTRIES: [&str; 36] = [
+    "AD", "AT", "BE", "BG", "CH", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GB", "GI", "GR",
+    "HR", "HU", "IE", "IS", "IT", "LI", "LT", "LU", "LV", "MC", "MT", "NL", "NO", "PL", "PT", "RO",
+    "SE", "SI", "SK", "SM",
+];
+
 /// The reference a creator sees on their bank statement.
 fn reference(id: Uuid) -> String {
     format!("Zinovia payout {}", &id.simple().to_string()[..12])
 }
 
 /// A CSV field: quoted when it must be, and never read as a formula by a spreadsheet.
-fn csv_field(raw: &str) -> String {
+pub(super) fn csv_field(raw: &str) -> String {
     let s = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{raw}")
     } else {
@@ -70,11 +77,12 @@ fn csv_field(raw: &str) -> String {
 /// The batch as CSV: one payout per line.
 pub async fn csv(state: &AppState, batch: Uuid) -> Result<String, AppError> {
     let (currency, lines) = lines(state, batch).await?;
-    let mut out = String::from("payout_id,creator,holder,iban,bic,amount,currency,reference\n");
+    let mut out =
+        String::from("payout_id,creator_handle,holder,iban,bic,amount,currency,reference\n");
     for l in &lines {
         let row = [
             l.id.to_string(),
-            format!("@{}", l.handle),
+            l.handle.clone(),
             l.holder.clone(),
             l.bank.iban.clone(),
             l.bank.bic.clone(),
@@ -132,6 +140,17 @@ pub async fn sepa(state: &AppState, batch: Uuid) -> Result<String, AppError> {
     if currency != "EUR" {
         return Err(AppError::Conflict(format!(
             "SEPA credit transfers are in euros and this batch is in {currency}: use its CSV"
+        )));
+    }
+    let outside: Vec<String> = lines
+        .iter()
+        .filter(|l| !SEPA_COUNTRIES.contains(&&l.bank.iban[..2]))
+        .map(|l| format!("@{}", l.handle))
+        .collect();
+    if !outside.is_empty() {
+        return Err(AppError::Conflict(format!(
+            "the bank accounts of {} are outside SEPA, and a bank refuses the whole file for one: pay this batch from its CSV",
+            outside.join(", ")
         )));
     }
     let total: i64 = lines.iter().map(|l| l.amount_minor).sum();

@@ -327,7 +327,7 @@ pub struct NewMethod {
     pub iban: String,
     /// The bank's BIC (optional within SEPA).
     pub bic: String,
-    /// Automatic requests (default `manual`).
+    /// Automatic requests (left out: as before; `manual` the first time).
     pub schedule: Option<PayoutSchedule>,
     /// Your password (a changed payout method is a sensitive change).
     pub password: String,
@@ -413,7 +413,13 @@ pub async fn set_method(
 ) -> Result<MethodView, AppError> {
     let creator = creator_of(state, who.user.id.0).await?;
     let mut check = FieldCheck::default();
-    let holder = check.text("holder", &input.holder, 70, true);
+    let holder = check.text("holder", &input.holder, 70, true).filter(|h| {
+        let one_line = !h.contains(['\n', '\t']);
+        if !one_line {
+            check.add("holder", "must be one line");
+        }
+        one_line
+    });
     let iban = check.check("iban", iban(&input.iban));
     let bic = check.check("bic", bic(&input.bic));
     if input.password.is_empty() {
@@ -432,8 +438,14 @@ pub async fn set_method(
     .map_err(|e| AppError::Internal(e.into()))?;
     let sealed = key.seal(creator.user_id.as_bytes(), &details);
     let masked = mask_iban(&iban);
-    let schedule = input.schedule.unwrap_or(PayoutSchedule::Manual);
     let mut tx = state.db.begin().await?;
+    // No schedule given: the one set before stays.
+    let schedule = match input.schedule {
+        Some(s) => s,
+        None => db::method(&mut tx, creator.user_id)
+            .await?
+            .map_or(PayoutSchedule::Manual, |m| m.schedule),
+    };
     db::set_method(
         &mut tx,
         creator.user_id,

@@ -166,7 +166,7 @@ pub fn csv(s: &Statement) -> String {
             l.occurred_at.format("%Y-%m-%dT%H:%M:%SZ"),
             l.kind,
             l.provider,
-            l.reference.replace([',', '"', '\n', '\r'], " "),
+            super::files::csv_field(&l.reference),
             l.currency,
             d(l.gross_minor),
             d(l.platform_fee_minor),
