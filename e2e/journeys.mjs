@@ -22,13 +22,10 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  axe, axeContext, base, check, fail, finish, launch, out, shots, watchConsole,
+  axe, axeContext, base, check, fail, finish, launch, out, shots, watchConsole, mailedLink, password, signUp, until,
 } from './lib.mjs';
 
-const mailDir = process.env.MAIL_DIR;
-if (!mailDir) throw new Error('MAIL_DIR (the data directory\'s mail folder) is required');
 const run = Date.now().toString(36);
-const password = 'correct horse battery staple';
 const handle = `ada_${run}`;
 const creatorEmail = `ada-${run}@example.test`;
 const fanEmail = `finn-${run}@example.test`;
@@ -59,32 +56,6 @@ const stepShots = async (page, name) => {
   console.log(`step ${step}: ${name}`);
 };
 
-// The newest mail to `to` whose body holds `/path?token=…`: the link, decoded.
-async function mailedLink(to, pathPrefix) {
-  for (let i = 0; i < 100; i += 1) {
-    const files = fs.existsSync(mailDir) ? fs.readdirSync(mailDir).map((f) => path.join(mailDir, f)) : [];
-    files.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
-    for (const f of files) {
-      const text = fs.readFileSync(f, 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
-      if (!text.includes(to)) continue;
-      const m = text.match(new RegExp(`https?://[^\\s"<>]*${pathPrefix}\\?token=[A-Za-z0-9_-]+`));
-      if (m) return m[0];
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no mail to ${to} with a ${pathPrefix} link in ${mailDir}`);
-}
-
-async function signUp(page, email, name) {
-  await page.goto(`${base}/signup`);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Display name').fill(name);
-  await page.getByLabel('Password').fill(password);
-  await page.getByLabel('I am 18 or older').check();
-  await page.getByRole('button', { name: 'Sign up' }).click();
-  await page.waitForURL(/\/account/);
-}
-
 // Pays the open simulated checkout the page is on and waits for the thank-you page.
 async function pay(page, name) {
   // With a second rail enabled, subscribing and unlocking ask how to pay first.
@@ -98,17 +69,6 @@ async function pay(page, name) {
   await page.waitForURL(/\/checkout\/[0-9a-f-]+$/);
   await page.getByRole('heading', { name: 'Thank you!' }).waitFor({ timeout: 30_000 });
   await stepShots(page, `${name}-paid`);
-}
-
-// Reloads `url` until `ready(page)` holds (the rail's events are handled in the background).
-async function until(page, url, ready, what, seconds = 30) {
-  for (let i = 0; i < seconds * 2; i += 1) {
-    await page.goto(url);
-    if (await ready(page)) return true;
-    await page.waitForTimeout(500);
-  }
-  fail(`${what}: not so after ${seconds} s`);
-  return false;
 }
 
 // A form sent back with its errors answers 422, which Chromium logs; that is expected.

@@ -84,3 +84,46 @@ export function finish(what) {
   }
   console.log(`${what} passed; screenshots in ${out}`);
 }
+
+// The password every account of the journeys signs up with.
+export const password = 'correct horse battery staple';
+
+// The newest mail to `to` in MAIL_DIR whose body holds `/path?token=…`: the link, decoded.
+export async function mailedLink(to, pathPrefix) {
+  const mailDir = process.env.MAIL_DIR;
+  if (!mailDir) throw new Error('MAIL_DIR (the data directory\'s mail folder) is required');
+  for (let i = 0; i < 100; i += 1) {
+    const files = fs.existsSync(mailDir) ? fs.readdirSync(mailDir).map((f) => path.join(mailDir, f)) : [];
+    files.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+    for (const f of files) {
+      const text = fs.readFileSync(f, 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+      if (!text.includes(to)) continue;
+      const m = text.match(new RegExp(`https?://[^\\s"<>]*${pathPrefix}\\?token=[A-Za-z0-9_-]+`));
+      if (m) return m[0];
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no mail to ${to} with a ${pathPrefix} link in ${mailDir}`);
+}
+
+// Signs up through the sign-up page and lands on the account page.
+export async function signUp(page, email, name) {
+  await page.goto(`${base}/signup`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Display name').fill(name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByLabel('I am 18 or older').check();
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.waitForURL(/\/account/);
+}
+
+// Reloads `url` until `ready(page)` holds (the rail's events are handled in the background).
+export async function until(page, url, ready, what, seconds = 30) {
+  for (let i = 0; i < seconds * 2; i += 1) {
+    await page.goto(url);
+    if (await ready(page)) return true;
+    await page.waitForTimeout(500);
+  }
+  fail(`${what}: not so after ${seconds} s`);
+  return false;
+}

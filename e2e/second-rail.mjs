@@ -11,19 +11,14 @@
 //      it), marks it paid; the creator's page shows it paid to their bank.
 //
 //   BASE_URL=… MAIL_DIR=<data dir>/mail OPS_EMAIL=… OPS_PASSWORD=… E2E_OUT=out node e2e/second-rail.mjs
-import fs from 'node:fs';
-import path from 'node:path';
 import {
-  axe, axeContext, base, check, fail, finish, launch, shots, watchConsole,
+  axe, axeContext, base, check, fail, finish, launch, shots, watchConsole, mailedLink, password, signUp, until,
 } from './lib.mjs';
 
-const mailDir = process.env.MAIL_DIR;
-if (!mailDir) throw new Error('MAIL_DIR (the data directory\'s mail folder) is required');
 const opsEmail = process.env.OPS_EMAIL;
 const opsPassword = process.env.OPS_PASSWORD;
 if (!opsEmail || !opsPassword) throw new Error('OPS_EMAIL and OPS_PASSWORD (an administrator) are required');
 const run = Date.now().toString(36);
-const password = 'correct horse battery staple';
 const handle = `cleo_${run}`;
 const iban = 'DE89 3704 0044 0532 0130 00';
 
@@ -35,44 +30,7 @@ const stepShots = async (page, name) => {
 };
 const formErrors = (text) => text.includes('status of 422');
 
-async function signUp(page, email, name) {
-  await page.goto(`${base}/signup`);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Display name').fill(name);
-  await page.getByLabel('Password').fill(password);
-  await page.getByLabel('I am 18 or older').check();
-  await page.getByRole('button', { name: 'Sign up' }).click();
-  await page.waitForURL(/\/account/);
-}
-
-// The newest mail to `to` whose body holds `/path?token=…`: the link, decoded.
-async function mailedLink(to, pathPrefix) {
-  for (let i = 0; i < 100; i += 1) {
-    const files = fs.existsSync(mailDir) ? fs.readdirSync(mailDir).map((f) => path.join(mailDir, f)) : [];
-    files.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
-    for (const f of files) {
-      const text = fs.readFileSync(f, 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
-      if (!text.includes(to)) continue;
-      const m = text.match(new RegExp(`https?://[^\\s"<>]*${pathPrefix}\\?token=[A-Za-z0-9_-]+`));
-      if (m) return m[0];
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no mail to ${to} with a ${pathPrefix} link in ${mailDir}`);
-}
-
 const csrf = (page) => page.locator('meta[name="csrf-token"]').getAttribute('content');
-
-// Reloads `url` until `ready(page)` holds (the rail's events are handled in the background).
-async function until(page, url, ready, what, seconds = 30) {
-  for (let i = 0; i < seconds * 2; i += 1) {
-    await page.goto(url);
-    if (await ready(page)) return true;
-    await page.waitForTimeout(500);
-  }
-  fail(`${what}: not so after ${seconds} s`);
-  return false;
-}
 
 const held = (page, what) => page.locator(`td[data-held-stat="${what}"]`).first().innerText();
 
