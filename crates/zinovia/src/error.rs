@@ -248,6 +248,11 @@ impl From<sqlx::Error> for AppError {
         match e {
             sqlx::Error::PoolTimedOut => AppError::Unavailable,
             sqlx::Error::RowNotFound => AppError::NotFound,
+            // The backstop for text PostgreSQL cannot hold (a NUL from a form or query string
+            // that no field check caught): the client's input, not our failure.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => {
+                AppError::BadRequest("text must not contain NUL characters".into())
+            }
             other => AppError::Internal(anyhow::Error::new(other)),
         }
     }

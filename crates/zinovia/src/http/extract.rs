@@ -94,6 +94,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
                 _ => AppError::BadRequest("the request body could not be read".into()),
             })?;
+        if let Some(path) = nul_in_json(&bytes) {
+            return Err(AppError::field(path, "must not contain NUL characters"));
+        }
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(&mut de) {
             Ok(v) => {
@@ -120,6 +123,46 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
         }
     }
+}
+
+/// Where a JSON body holds a NUL character in a string (PostgreSQL's text cannot store one,
+/// so it is refused here for every endpoint, naming the field). NUL can only arrive escaped
+/// (`\u0000`: JSON forbids raw control characters in strings), so bodies without that
+/// sequence are not parsed twice.
+fn nul_in_json(bytes: &[u8]) -> Option<String> {
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    fn walk(value: &serde_json::Value, path: &str) -> Option<String> {
+        let join = |key: &str| {
+            if path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
+        match value {
+            serde_json::Value::String(s) if s.contains('\0') => Some(if path.is_empty() {
+                ".".into()
+            } else {
+                path.into()
+            }),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| walk(item, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+                if key.contains('\0') {
+                    Some(join(&key.replace('\0', "\\u0000")))
+                } else {
+                    walk(item, &join(key))
+                }
+            }),
+            _ => None,
+        }
+    }
+    walk(&value, "")
 }
 
 /// serde's message without the line/column suffix.
@@ -390,5 +433,29 @@ mod tests {
             session_token(&h, "zinovia_session"),
             Some(("zz".into(), AuthVia::Bearer))
         );
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_a_json_body_names_its_field() {
+        let at = |body: &str| nul_in_json(body.as_bytes());
+        assert_eq!(
+            at(r#"{"email":"a\u0000b","password":"x"}"#).as_deref(),
+            Some("email")
+        );
+        assert_eq!(
+            at(r#"{"items":[{"caption":"ok"},{"caption":"\u0000"}]}"#).as_deref(),
+            Some("items[1].caption")
+        );
+        assert_eq!(
+            at(r#"{"tags":["a","b\u0000"]}"#).as_deref(),
+            Some("tags[1]")
+        );
+        assert_eq!(at(r#""\u0000""#).as_deref(), Some("."));
+        assert_eq!(at(r#"{"a\u0000":1}"#).as_deref(), Some("a\\u0000"));
+        // The text `\u0000` itself (an escaped backslash) is not a NUL.
+        assert_eq!(at(r#"{"body":"see \\u0000 here"}"#), None);
+        assert_eq!(at(r#"{"body":"plain"}"#), None);
+        // Not JSON: left to the parser's own error.
+        assert_eq!(at(r#"{"body":"\u0000"#), None);
     }
 }

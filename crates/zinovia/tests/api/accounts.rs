@@ -538,6 +538,12 @@ async fn bad_input_gets_4xx_with_field_errors_never_5xx_and_stores_nothing() {
             json!({"email": script, "password": big_string(5000)}),
         ),
         ("/api/v1/auth/login", json!({"email": null, "password": 1})),
+        (
+            "/api/v1/auth/login",
+            json!({"email": "a\u{0}@example.com", "password": PASSWORD}),
+        ),
+        ("/api/v1/auth/password-reset", json!({"email": "\u{0}"})),
+        ("/api/v1/auth/verify-email", json!({"token": "x\u{0}"})),
         ("/api/v1/auth/password-reset", json!({"email": sql})),
         (
             "/api/v1/auth/password-reset/confirm",
@@ -572,6 +578,17 @@ async fn bad_input_gets_4xx_with_field_errors_never_5xx_and_stores_nothing() {
     for f in ["email", "password", "display_name", "confirm_adult"] {
         assert!(fields.contains_key(f), "{f} missing: {reply}");
     }
+
+    // A NUL (which PostgreSQL cannot store) is refused on the field that holds it.
+    let (status, reply) = app
+        .post_json(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": "a\u{0}@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    assert!(reply["error"]["fields"]["email"].is_string(), "{reply}");
 
     // Raw bodies: empty, not JSON, invalid UTF-8, 10 MB, wrong content type.
     let raw: Vec<(&str, Vec<u8>)> = vec![

@@ -188,6 +188,19 @@ async fn pages_that_need_a_session_send_people_to_log_in_and_back() {
         html.contains(&format!("value=\"{email}\"")),
         "the email is kept"
     );
+    // A NUL in the email (PostgreSQL cannot hold one) is the client's error, not ours.
+    let r = post_form(
+        &b,
+        &app,
+        "/login",
+        &[
+            ("csrf_token", &csrf),
+            ("email", &format!("{email}\0")),
+            ("password", "nope nope nope"),
+        ],
+    )
+    .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
     // The right one goes back where the person wanted to be; never to another site.
     let r = post_form(
         &b,
