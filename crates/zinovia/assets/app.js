@@ -296,12 +296,75 @@
     });
   }
 
+  // --- live messages (Server-Sent Events; ADR 0024) --------------------------------------
+  // On message pages: the nav's unread badge stays current; on a thread, new messages appear without a reload
+  // (rendered by the server, fetched after the last one shown). The browser reconnects by
+  // itself, sending Last-Event-ID; the server replays what was missed.
+  function live(badge) {
+    if (!window.EventSource) return;
+    const thread = $('[data-thread]');
+    const setUnread = (n) => {
+      if (typeof n !== 'number') return;
+      badge.hidden = n === 0;
+      badge.lastChild.textContent = String(n);
+    };
+    let catching = Promise.resolve();
+    let leaving = false;
+    document.addEventListener('submit', () => { leaving = true; });
+    const catchUp = () => {
+      catching = catching.then(async () => {
+        const list = $('[data-bubbles]', thread);
+        if (leaving) return;
+        const after = thread.dataset.last;
+        const url = `/messages/${thread.dataset.thread}/since${after ? `?after=${after}` : ''}`;
+        const res = await fetch(url, { credentials: 'same-origin' });
+        if (!res.ok) return;
+        const html = await res.text();
+        const box = document.createElement('ol');
+        box.innerHTML = html;
+        for (const li of Array.from(box.children)) {
+          const old = document.getElementById(li.id);
+          if (old) old.replaceWith(li); else list.append(li);
+          thread.dataset.last = li.dataset.message;
+        }
+        const last = list.lastElementChild;
+        if (last) last.scrollIntoView({ block: 'nearest' });
+      }).catch(() => {});
+    };
+    // Opened once the page has loaded: a stream that never ends must not hold up `load`.
+    const connect = () => {
+      const source = new EventSource('/api/v1/messages/live');
+      source.addEventListener('hello', (e) => setUnread(JSON.parse(e.data).unread_total));
+      source.addEventListener('message', (e) => {
+        const d = JSON.parse(e.data);
+        if (thread && d.message.conversation_id === thread.dataset.thread) catchUp();
+        else setUnread(d.unread_total);
+      });
+      source.addEventListener('read', (e) => {
+        const d = JSON.parse(e.data);
+        setUnread(d.unread_total);
+        if (thread && d.conversation_id === thread.dataset.thread) {
+          $$('.bubble.mine .bubble-meta', thread).forEach((p) => { if (!/Read$/.test(p.textContent)) p.append(' · Read'); });
+        }
+      });
+      // Never while a form is being sent: a reload would cancel its navigation.
+      const reloadThread = () => { if (thread && !leaving) location.reload(); };
+      source.addEventListener('unlocked', reloadThread);
+      source.addEventListener('unsent', reloadThread);
+      source.addEventListener('resync', reloadThread);
+    };
+    if (document.readyState === 'complete') connect();
+    else window.addEventListener('load', () => setTimeout(connect, 0), { once: true });
+  }
   const start = () => {
     $$('form#composer').forEach(composer);
     $$('[data-image-field]').forEach(imageField);
     $$('dialog#lightbox').forEach(lightbox);
     $$('a[data-more]').forEach(infinite);
     $$('[data-view-switch]').forEach(viewSwitch);
+    // Message pages only: each open stream holds a connection, and browsers allow few per
+    // site over HTTP/1.1.
+    if ($('[data-live]')) $$('[data-unread]').slice(0, 1).forEach(live);
   };
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
   else start();

@@ -69,12 +69,14 @@ pub fn routes() -> http::Routes {
             .merge(crate::media::api_router())
             .merge(crate::creators::api_router())
             .merge(crate::posts::api_router())
-            .merge(crate::billing::api_router()),
+            .merge(crate::billing::api_router())
+            .merge(crate::messages::api_router()),
         pages: axum::Router::new()
             .merge(crate::site::router())
             .merge(crate::accounts::pages_router())
             .merge(crate::billing::pages_router())
             .merge(crate::posts::pages_router())
+            .merge(crate::messages::pages_router())
             // Last: `/{handle}` answers only what no other page claims.
             .merge(crate::creators::pages_router()),
     }
@@ -95,6 +97,7 @@ pub fn jobs() -> Registry {
     let registry = Registry::core();
     let registry = crate::accounts::jobs(registry);
     let registry = crate::media::jobs(registry);
+    let registry = crate::messages::jobs(registry);
     crate::billing::jobs(registry)
 }
 

@@ -16,6 +16,7 @@ pub mod id;
 pub mod jobs;
 pub mod mail;
 pub mod media;
+pub mod messages;
 pub mod metrics;
 pub mod money;
 pub mod posts;

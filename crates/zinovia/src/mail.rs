@@ -24,6 +24,16 @@ pub struct Email {
     pub text: String,
 }
 
+impl From<MailError> for crate::jobs::JobError {
+    /// Transient failures are retried; permanent ones end the job.
+    fn from(e: MailError) -> crate::jobs::JobError {
+        match e {
+            MailError::Transient(_) => crate::jobs::JobError::Retry(e.into()),
+            MailError::Permanent(_) => crate::jobs::JobError::Abort(e.into()),
+        }
+    }
+}
+
 /// Why a send failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {

@@ -41,6 +41,7 @@ pub struct AppState {
     storage: Option<Arc<Storage>>,
     processing: Option<Arc<Processing>>,
     posts_cache: Arc<crate::posts::PostsCache>,
+    live: Arc<crate::messages::Hub>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -67,6 +68,7 @@ impl AppState {
             storage: None,
             processing: None,
             posts_cache,
+            live: Arc::new(crate::messages::Hub::default()),
         }
     }
 
@@ -126,8 +128,19 @@ impl AppState {
 
     /// Starts keeping creator pages in memory, invalidated through PostgreSQL
     /// notifications, until `stop` (HTTP roles; without it every page reads PostgreSQL).
+    /// Also starts live delivery of messages to this process's open streams (ADR 0024).
     pub fn start_posts_cache(&self, stop: tokio_util::sync::CancellationToken) {
-        tokio::spawn(self.posts_cache.clone().listen(self.db.clone(), stop));
+        tokio::spawn(
+            self.posts_cache
+                .clone()
+                .listen(self.db.clone(), stop.clone()),
+        );
+        tokio::spawn(self.live.clone().listen(self.db.clone(), stop));
+    }
+
+    /// The open live streams of this process (messages).
+    pub fn live(&self) -> Arc<crate::messages::Hub> {
+        self.live.clone()
     }
 
     /// The creator-page cache.

@@ -9,14 +9,7 @@ use super::db::Purpose;
 use super::service;
 use super::types::{User, UserId};
 use crate::jobs::{Job, JobContext, JobError};
-use crate::mail::{Email, MailError};
-
-fn mail_error(e: MailError) -> JobError {
-    match e {
-        MailError::Transient(_) => JobError::Retry(e.into()),
-        MailError::Permanent(_) => JobError::Abort(e.into()),
-    }
-}
+use crate::mail::Email;
 
 /// Makes a single-use link for `user` and emails it; the text is written around the link.
 async fn mail_link(
@@ -38,7 +31,7 @@ async fn mail_link(
         .map_err(JobError::Abort)?
         .send(&email)
         .await
-        .map_err(mail_error)
+        .map_err(JobError::from)
 }
 
 /// Emails a link that confirms the account's address.

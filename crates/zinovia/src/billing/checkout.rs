@@ -18,7 +18,7 @@ pub const MAX_TIP_MESSAGE: usize = 500;
 /// What to pay for.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct CheckoutRequest {
-    /// `subscription`, `ppv` or `tip`.
+    /// `subscription`, `ppv`, `tip` or `message`.
     #[serde(default)]
     #[schema(value_type = CheckoutKind)]
     pub kind: String,
@@ -30,6 +30,10 @@ pub struct CheckoutRequest {
     #[serde(default)]
     #[schema(format = Uuid)]
     pub post_id: Option<String>,
+    /// The paid message to unlock (kind `message`).
+    #[serde(default)]
+    #[schema(format = Uuid)]
+    pub message_id: Option<String>,
     /// The tip, in minor units of the creator's currency (`TIP_MIN`–`TIP_MAX`).
     #[serde(default)]
     pub amount_minor: Option<i64>,
@@ -59,6 +63,8 @@ pub struct NewCheckout {
     pub creator: Creator,
     /// The post bought.
     pub post_id: Option<Uuid>,
+    /// The paid message unlocked.
+    pub message_id: Option<Uuid>,
     /// Amount.
     pub amount_minor: i32,
     /// Currency.
@@ -168,6 +174,10 @@ pub async fn progress(
                 }
                 (CheckoutKind::Ppv, None) => false,
                 (CheckoutKind::Tip, _) => true,
+                (CheckoutKind::Message, _) => match c.message_id {
+                    Some(m) => super::db::message_bought(&mut conn, c.fan_id, m).await?,
+                    None => false,
+                },
             };
             if granted {
                 Progress::Granted
@@ -189,16 +199,17 @@ pub async fn record(
     let mut conn = state.db.acquire().await?;
     let mut check = FieldCheck::default();
     let Some(kind) = CheckoutKind::parse(&req.kind) else {
-        check.add("kind", "must be subscription, ppv or tip");
+        check.add("kind", "must be subscription, ppv, tip or message");
         check.finish()?;
         return Err(AppError::BadRequest("kind".into()));
     };
     // The field a problem with who is paid is reported on.
-    let paid_field = if kind == CheckoutKind::Ppv {
-        "post_id"
-    } else {
-        "creator"
+    let paid_field = match kind {
+        CheckoutKind::Ppv => "post_id",
+        CheckoutKind::Message => "message_id",
+        _ => "creator",
     };
+    let mut message_id = None;
     let grace = state.settings.content.subscription_grace.0;
     let (creator, post_id, amount, currency, message, trial_days) = match kind {
         CheckoutKind::Ppv => {
@@ -222,6 +233,36 @@ pub async fn record(
             }
             let price = i32::try_from(offer.price.minor).unwrap_or(i32::MAX);
             (creator, Some(post), price, offer.price.currency, None, 0)
+        }
+        CheckoutKind::Message => {
+            let Some(message) = req
+                .message_id
+                .as_deref()
+                .and_then(|p| Uuid::parse_str(p).ok())
+            else {
+                check.add("message_id", "must be the id of a paid message to you");
+                check.finish()?;
+                return Err(AppError::BadRequest("message_id".into()));
+            };
+            // The price is the message's own; only its recipient may buy it.
+            let Some((creator_id, price)) =
+                crate::messages::message_offer(&mut conn, message, fan.id.0).await?
+            else {
+                check.add("message_id", "is not a paid message to you on sale");
+                check.finish()?;
+                return Err(AppError::BadRequest("message_id".into()));
+            };
+            let creator = creators::by_user(&mut *conn, creator_id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            if super::db::message_bought(&mut conn, fan.id.0, message).await? {
+                return Err(AppError::Conflict(
+                    "you already unlocked this message".into(),
+                ));
+            }
+            message_id = Some(message);
+            let amount = i32::try_from(price.minor).unwrap_or(i32::MAX);
+            (creator, None, amount, price.currency, None, 0)
         }
         CheckoutKind::Subscription | CheckoutKind::Tip => {
             let creator = creator_of(&mut conn, req.creator.as_deref(), &mut check).await?;
@@ -291,6 +332,7 @@ pub async fn record(
         currency,
         creator,
         post_id,
+        message_id,
         amount_minor: amount,
         message,
         trial_days,
@@ -502,6 +544,7 @@ pub async fn stripe_session(
     } else {
         let name = match c.kind {
             CheckoutKind::Ppv => format!("A post by @{}", creator.handle),
+            CheckoutKind::Message => format!("A message from @{}", creator.handle),
             _ => format!("A tip for @{}", creator.handle),
         };
         field(&mut f, "mode", SessionMode::Payment);

@@ -187,10 +187,7 @@ impl Job for TellPayoutMethodChanged {
             .map_err(JobError::Abort)?
             .send(&email)
             .await
-            .map_err(|e| match e {
-                crate::mail::MailError::Transient(_) => JobError::Retry(e.into()),
-                crate::mail::MailError::Permanent(_) => JobError::Abort(e.into()),
-            })
+            .map_err(JobError::from)
     }
 }
 

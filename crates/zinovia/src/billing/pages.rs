@@ -46,6 +46,7 @@ pub(super) async fn checkout_page(
             CheckoutKind::Subscription => "Subscribe",
             CheckoutKind::Ppv => "Unlock a post",
             CheckoutKind::Tip => "Send a tip",
+            CheckoutKind::Message => "Unlock a message",
         },
         amount: c.amount().text(),
         recurring: c.kind == CheckoutKind::Subscription,
@@ -100,6 +101,7 @@ pub(super) struct StartForm {
     kind: String,
     creator: String,
     post_id: String,
+    message_id: String,
     provider: String,
 }
 
@@ -121,6 +123,7 @@ struct ChoosePage {
     kind: String,
     creator: String,
     post_id: String,
+    message_id: String,
     rails: Vec<(&'static str, &'static str)>,
     back: String,
 }
@@ -149,6 +152,7 @@ pub(super) async fn start(
             kind: form.kind,
             creator: form.creator,
             post_id: form.post_id,
+            message_id: form.message_id,
         };
         return Ok(site::render(&page, StatusCode::OK));
     }
@@ -156,6 +160,7 @@ pub(super) async fn start(
         kind: form.kind.clone(),
         creator: Some(form.creator.clone()).filter(|c| !c.is_empty()),
         post_id: Some(form.post_id.clone()).filter(|p| !p.is_empty()),
+        message_id: Some(form.message_id.clone()).filter(|p| !p.is_empty()),
         amount_minor: None,
         message: None,
         provider: Some(form.provider.clone()).filter(|p| !p.is_empty()),
@@ -306,6 +311,7 @@ pub(super) async fn tip(
                 kind: CheckoutKind::Tip.as_str().into(),
                 creator: Some(handle.clone()),
                 post_id: None,
+                message_id: None,
                 amount_minor: Some(minor),
                 message: Some(form.message.clone()).filter(|m| !m.trim().is_empty()),
                 provider: Some(form.provider.clone()).filter(|p| !p.is_empty()),
@@ -356,7 +362,8 @@ struct StatusPage {
     amount: String,
     handle: String,
     name: String,
-    post: String,
+    /// Where what was bought is.
+    link: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -390,9 +397,17 @@ pub(super) async fn checkout_status(
             CheckoutKind::Subscription => "subscribed",
             CheckoutKind::Ppv => "unlocked",
             CheckoutKind::Tip => "tipped",
+            CheckoutKind::Message => "message",
         },
         amount: c.amount().text(),
-        post: c.post_id.map(|p| format!("#post-{p}")).unwrap_or_default(),
+        link: match (c.kind, c.message_id) {
+            (CheckoutKind::Message, Some(m)) => format!("/messages/m/{m}"),
+            _ => format!(
+                "/{}{}",
+                creator.handle,
+                c.post_id.map(|p| format!("#post-{p}")).unwrap_or_default()
+            ),
+        },
         handle: creator.handle,
         name: creator.display_name,
     };
@@ -520,6 +535,7 @@ pub(super) async fn purchases(
         .map(|p| PaymentLine {
             what: match (p.kind, &p.message) {
                 (CheckoutKind::Ppv, _) => "Unlocked a post".to_owned(),
+                (CheckoutKind::Message, _) => "Unlocked a message".to_owned(),
                 (_, Some(m)) if !m.is_empty() => format!("Tip: “{m}”"),
                 _ => "Tip".to_owned(),
             },

@@ -7,7 +7,8 @@ use super::db::{self, ClosedCheckout, Entry};
 use super::events::{self, Envelope, Event, Reversal, Routing};
 use super::signature::{self, SignatureError};
 use super::types::{
-    CheckoutKind, CheckoutStatus, EntryKind, PaymentStatus, Provider, TransferStatus,
+    CheckoutKind, CheckoutStatus, EntryKind, PaymentStatus, Provider, SubscriptionStatus,
+    TransferStatus,
 };
 use crate::error::AppError;
 use crate::jobs::{self, JobError};
@@ -307,7 +308,30 @@ async fn apply_event(
                 (CheckoutKind::Ppv, None) => {
                     tracing::warn!(checkout = %checkout.id, "a paid post purchase whose post is gone");
                 }
-                _ => db::tip_paid(conn, provider, &checkout, &payment).await?,
+                (CheckoutKind::Message, _) => match checkout.message_id {
+                    Some(message) => {
+                        db::message_purchase_paid(conn, provider, &checkout, message, &payment)
+                            .await?;
+                        crate::messages::unlocked(conn, message).await?;
+                    }
+                    None => {
+                        tracing::warn!(checkout = %checkout.id, "a paid message purchase whose message is gone");
+                    }
+                },
+                _ => {
+                    // The tip, with its note, arrives in the conversation (once).
+                    if db::tip_paid(conn, provider, &checkout, &payment).await? {
+                        crate::messages::tip_arrived(
+                            conn,
+                            checkout.fan_id,
+                            checkout.creator_id,
+                            checkout.amount_minor,
+                            &checkout.currency,
+                            checkout.message.as_deref(),
+                        )
+                        .await?;
+                    }
+                }
             }
             db::append(
                 conn,
@@ -371,6 +395,15 @@ async fn apply_event(
                         .await?;
                     }
                 }
+            }
+            // A fan whose subscription starts gets the creator's welcome message: once per
+            // fan and creator, never again on renewals or a later subscription.
+            if matches!(
+                s.status,
+                SubscriptionStatus::Active | SubscriptionStatus::Trialing
+            ) && crate::accounts::lock_open(conn, &[fan, creator]).await?
+            {
+                crate::messages::welcome(conn, creator, fan).await?;
             }
         }
         Event::InvoicePaid(i) => {

@@ -52,6 +52,8 @@ text_enum! {
         Ppv = "ppv",
         /// A tip to a creator.
         Tip = "tip",
+        /// Unlocking a paid message.
+        Message = "message",
     }
 }
 
@@ -124,6 +126,8 @@ text_enum! {
         Ppv = "ppv",
         /// A tip.
         Tip = "tip",
+        /// A paid message unlocked.
+        Message = "message",
         /// Money refunded to the fan (negative).
         Refund = "refund",
         /// Money taken back by a dispute (negative).
@@ -145,6 +149,7 @@ impl EntryKind {
             CheckoutKind::Subscription => None,
             CheckoutKind::Ppv => Some(EntryKind::Ppv),
             CheckoutKind::Tip => Some(EntryKind::Tip),
+            CheckoutKind::Message => Some(EntryKind::Message),
         }
     }
 
@@ -152,7 +157,7 @@ impl EntryKind {
     pub fn money_in(self) -> bool {
         matches!(
             self,
-            EntryKind::Subscription | EntryKind::Ppv | EntryKind::Tip
+            EntryKind::Subscription | EntryKind::Ppv | EntryKind::Tip | EntryKind::Message
         )
     }
 }

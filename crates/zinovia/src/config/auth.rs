@@ -41,6 +41,11 @@ pub struct AuthSettings {
     /// per account (each checks or sets a password with Argon2).
     #[arg(long, env = "RATE_LIMIT_PASSWORD", default_value = "10/15m")]
     pub rate_limit_password: Rate,
+
+    /// Messages sent per account (direct messages; a mass message counts once). The benchmark
+    /// raises it.
+    #[arg(long, env = "RATE_LIMIT_MESSAGES", default_value = "60/1m")]
+    pub rate_limit_messages: Rate,
 }
 
 impl AuthSettings {
@@ -58,6 +63,7 @@ impl AuthSettings {
             ("RATE_LIMIT_SIGNUP", self.rate_limit_signup.to_string()),
             ("RATE_LIMIT_EMAIL", self.rate_limit_email.to_string()),
             ("RATE_LIMIT_PASSWORD", self.rate_limit_password.to_string()),
+            ("RATE_LIMIT_MESSAGES", self.rate_limit_messages.to_string()),
         ]
     }
 }

@@ -29,6 +29,17 @@ pub struct JobSettings {
     /// How long finished (succeeded) jobs stay visible before they are pruned.
     #[arg(long, env = "JOB_RETENTION", default_value = "7d")]
     pub job_retention: HumanDuration,
+
+    /// Fans a mass message is delivered to per transaction (one chunk; a worker killed
+    /// mid-chunk loses only that chunk's transaction, redone by the retried job).
+    #[arg(long, env = "MASS_MESSAGE_CHUNK", default_value = "1000",
+          value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub mass_message_chunk: u32,
+
+    /// How long messages stay unread, with nothing new arriving, before their recipient is
+    /// emailed about them (once per quiet spell; people can turn these emails off); 0s: never.
+    #[arg(long, env = "UNREAD_EMAIL_AFTER", default_value = "15m")]
+    pub unread_email_after: HumanDuration,
 }
 
 impl JobSettings {
@@ -40,6 +51,8 @@ impl JobSettings {
             ("JOB_POLL_INTERVAL", self.job_poll_interval.to_string()),
             ("JOB_RETRY_BASE", self.job_retry_base.to_string()),
             ("JOB_RETENTION", self.job_retention.to_string()),
+            ("MASS_MESSAGE_CHUNK", self.mass_message_chunk.to_string()),
+            ("UNREAD_EMAIL_AFTER", self.unread_email_after.to_string()),
         ]
     }
 }

@@ -543,6 +543,7 @@ pub(super) async fn dashboard(
                 what: match t.kind {
                     EntryKind::Subscription => "Subscription".to_owned(),
                     EntryKind::Ppv => "Post unlocked".to_owned(),
+                    EntryKind::Message => "Message unlocked".to_owned(),
                     EntryKind::Tip => match &t.message {
                         Some(m) if !m.is_empty() => format!("Tip: “{m}”"),
                         _ => "Tip".to_owned(),

@@ -264,7 +264,8 @@ pub async fn get(
     if access == Access::None
         && asset.purpose == Purpose::Post
         && asset.state == State::Ready
-        && crate::posts::asset_visible(state, viewer, asset.id.0).await?
+        && (crate::posts::asset_visible(state, viewer, asset.id.0).await?
+            || crate::messages::asset_visible(state, viewer, asset.id.0).await?)
     {
         access = Access::Variants;
     }

@@ -12,6 +12,12 @@
 //! rail's, one row each) and any one that passes grants. Admins may see everything; what they see only as admins is audited.
 //! Deleted posts are hidden from everyone; scheduled and expired ones from everyone but
 //! their creator (and admins).
+//!
+//! A message's media (ADR 0025) is decided here too: its creator sees it; its one recipient
+//! sees a free message, and a paid one once bought (paid, not refunded or disputed); a
+//! message its creator unsent is gone for a recipient who had not bought it. Nobody else —
+//! not other fans, not admins — learns that the message exists: conversations are private
+//! (moderators will see reported messages through the moderation queue).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -41,14 +47,52 @@ pub struct PostFacts {
     pub deleted: bool,
 }
 
+/// What the rule needs to know about a message with media.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageFacts {
+    /// The message.
+    pub id: Uuid,
+    /// The creator of the conversation, who sent it.
+    pub creator_id: Uuid,
+    /// The fan it was sent to.
+    pub fan_id: Uuid,
+    /// Whether its media are sold (a price).
+    pub priced: bool,
+    /// The creator took it back.
+    pub unsent: bool,
+}
+
+/// What is decided: a post, or a message (with media, sent by a creator).
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// A post.
+    Post(&'a PostFacts),
+    /// A message.
+    Message(&'a MessageFacts),
+}
+
+impl<'a> From<&'a PostFacts> for Subject<'a> {
+    fn from(p: &'a PostFacts) -> Subject<'a> {
+        Subject::Post(p)
+    }
+}
+
+impl<'a> From<&'a MessageFacts> for Subject<'a> {
+    fn from(m: &'a MessageFacts) -> Subject<'a> {
+        Subject::Message(m)
+    }
+}
+
 /// What a viewer holds: the creators whose subscription grants access now, and the posts
-/// they bought (paid, not refunded or disputed).
+/// and messages they bought (paid, not refunded or disputed).
 #[derive(Debug, Clone, Default)]
 pub struct Grants {
     /// Creators subscribed to, with access now.
     pub subscribed: HashSet<Uuid>,
     /// Posts bought.
     pub bought: HashSet<Uuid>,
+    /// Messages bought.
+    pub messages_bought: HashSet<Uuid>,
 }
 
 /// Why a viewer may see a post's media.
@@ -64,6 +108,8 @@ pub enum Why {
     Buyer,
     /// An admin, audited.
     Admin,
+    /// The recipient of a free message.
+    Recipient,
 }
 
 /// The decision for one viewer and one post.
@@ -85,12 +131,16 @@ impl Seen {
 }
 
 /// The rule.
-pub fn decide(
+pub fn decide<'a>(
     viewer: Option<&User>,
-    post: &PostFacts,
+    subject: impl Into<Subject<'a>>,
     grants: &Grants,
     now: DateTime<Utc>,
 ) -> Seen {
+    let post = match subject.into() {
+        Subject::Post(p) => p,
+        Subject::Message(m) => return decide_message(viewer, m, grants),
+    };
     if post.deleted {
         return Seen::Hidden;
     }
@@ -121,6 +171,30 @@ pub fn decide(
         Seen::Unlocked(Why::Admin)
     } else {
         Seen::Locked
+    }
+}
+
+/// The message case of [`decide`].
+fn decide_message(viewer: Option<&User>, m: &MessageFacts, grants: &Grants) -> Seen {
+    let Some(viewer) = viewer else {
+        return Seen::Hidden;
+    };
+    if viewer.id.0 == m.creator_id {
+        return Seen::Unlocked(Why::Creator);
+    }
+    if viewer.id.0 != m.fan_id {
+        return Seen::Hidden;
+    }
+    // A purchase outlives an unsend: what was paid for stays.
+    if grants.messages_bought.contains(&m.id) {
+        return Seen::Unlocked(Why::Buyer);
+    }
+    if m.unsent {
+        Seen::Hidden
+    } else if m.priced {
+        Seen::Locked
+    } else {
+        Seen::Unlocked(Why::Recipient)
     }
 }
 
@@ -178,4 +252,68 @@ pub async fn audit_admin_views(
         return Ok(());
     }
     db::audit(pool, admin.id.0, "view_post_media", "post", posts).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::UserId;
+
+    fn user(id: Uuid, role: Role) -> User {
+        User {
+            id: UserId(id),
+            email: "x@example.com".into(),
+            email_verified_at: None,
+            display_name: "x".into(),
+            role,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_message_is_seen_by_its_two_sides_only_and_a_purchase_outlives_an_unsend() {
+        let (creator, fan, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let now = Utc::now();
+        let m = |priced, unsent| MessageFacts {
+            id: Uuid::now_v7(),
+            creator_id: creator,
+            fan_id: fan,
+            priced,
+            unsent,
+        };
+        let none = Grants::default();
+        let seats = [
+            (Some(user(creator, Role::Creator)), "creator"),
+            (Some(user(fan, Role::Fan)), "fan"),
+            (Some(user(other, Role::Fan)), "other"),
+            (Some(user(other, Role::Admin)), "admin"),
+            (None, "anonymous"),
+        ];
+        for (priced, unsent) in [(false, false), (true, false), (false, true), (true, true)] {
+            let msg = m(priced, unsent);
+            for (viewer, seat) in &seats {
+                let seen = decide(viewer.as_ref(), &msg, &none, now);
+                let expected = match *seat {
+                    "creator" => Seen::Unlocked(Why::Creator),
+                    "fan" if unsent => Seen::Hidden,
+                    "fan" if priced => Seen::Locked,
+                    "fan" => Seen::Unlocked(Why::Recipient),
+                    _ => Seen::Hidden,
+                };
+                assert_eq!(seen, expected, "{seat} priced={priced} unsent={unsent}");
+            }
+            let bought = Grants {
+                messages_bought: [msg.id].into(),
+                ..Grants::default()
+            };
+            let fan_user = user(fan, Role::Fan);
+            assert_eq!(
+                decide(Some(&fan_user), &msg, &bought, now),
+                Seen::Unlocked(Why::Buyer)
+            );
+            // Someone else holding the id as "bought" gains nothing.
+            let other_user = user(other, Role::Fan);
+            assert_eq!(decide(Some(&other_user), &msg, &bought, now), Seen::Hidden);
+        }
+    }
 }

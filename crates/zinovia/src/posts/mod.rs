@@ -16,10 +16,12 @@ use crate::state::AppState;
 
 pub use cache::{CHANNEL, PostsCache};
 pub use db::{CREATOR_PAGE_SQL, ExploreRow, FEED_SQL, MEDIA_SQL};
-pub use pages::{Card, CardMedia, card, cards, cursor_param, summary, urlencode};
+pub use pages::{
+    Card, CardMedia, card, card_media, cards, cursor_param, placeholder, summary, urlencode,
+};
 pub use service::{CreatorPage, DEFAULT_PAGE, ExploreRequest, creator_page, explore};
 pub use service::{PpvOffer, asset_in_live_post, asset_visible, close_account, ppv_offer};
-pub use types::{Cursor, ExploreSort, Visibility, text_html};
+pub use types::{Cursor, DELIVERED, ExploreSort, Visibility, text_html};
 pub use view::{CreatorRef, Listing, MediaView, PostView, Price, VariantUrl};
 
 /// The JSON API (`/api/v1/posts...`, `/api/v1/creators/{handle}/posts`, `/api/v1/feed`,

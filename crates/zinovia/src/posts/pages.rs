@@ -91,7 +91,8 @@ pub struct Card {
     pub liked: bool,
 }
 
-fn placeholder(m: &MediaView) -> String {
+/// A media item's blurred placeholder as a `data:` PNG (empty without a blurhash).
+pub fn placeholder(m: &MediaView) -> String {
     m.blurhash
         .as_deref()
         .and_then(|h| zinovia_media::placeholder_png(h, m.width, m.height))
@@ -104,7 +105,8 @@ fn placeholder(m: &MediaView) -> String {
         .unwrap_or_default()
 }
 
-fn card_media(m: &MediaView) -> CardMedia {
+/// A media item as a card shows it.
+pub fn card_media(m: &MediaView) -> CardMedia {
     let find = |name: &str| {
         m.variants
             .iter()

@@ -144,6 +144,8 @@ pub struct Layout {
     pub creator: bool,
     /// Whether the signed-in person is an administrator (the nav offers payout batches).
     pub admin: bool,
+    /// Unread messages (the nav's badge; kept current live by the page script).
+    pub unread: i64,
 }
 
 impl Layout {
@@ -154,6 +156,7 @@ impl Layout {
             csrf,
             creator: false,
             admin: false,
+            unread: 0,
         }
     }
 }
@@ -171,7 +174,15 @@ impl FromRequestParts<AppState> for Layout {
             .map(|t| t.0.clone())
             .unwrap_or_default();
         let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await?;
+        let unread = match &user {
+            // A badge is not worth failing a page for.
+            Some(u) => crate::messages::unread_total(state, &u.user)
+                .await
+                .unwrap_or(0),
+            None => 0,
+        };
         Ok(Layout {
+            unread,
             creator: user
                 .as_ref()
                 .is_some_and(|u| u.user.role != crate::accounts::Role::Fan),

@@ -1449,7 +1449,13 @@ async fn every_operation_declares_the_common_errors_and_schemas_state_the_real_l
     );
     assert_eq!(
         doc["components"]["schemas"]["CheckoutKind"]["enum"],
-        json!(["subscription", "ppv", "tip"])
+        json!(["subscription", "ppv", "tip", "message"])
+    );
+    assert_eq!(schema("SendRequest", "text")["maxLength"], 2000);
+    assert_eq!(schema("SendRequest", "media_ids")["maxItems"], 20);
+    assert_eq!(
+        doc["components"]["schemas"]["Segment"]["enum"],
+        json!(["active", "expired", "spenders", "buyers"])
     );
     assert!(schema("CheckoutRequest", "amount_minor")["minimum"].is_number());
     assert!(schema("PostRequest", "price_minor")["maximum"].is_number());

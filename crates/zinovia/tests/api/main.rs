@@ -14,6 +14,7 @@ mod http;
 mod jobs;
 mod lifecycle;
 mod media;
+mod messages;
 mod pages;
 mod payouts;
 mod posts;

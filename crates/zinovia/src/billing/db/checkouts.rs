@@ -21,6 +21,8 @@ pub struct Checkout {
     pub creator_id: Uuid,
     /// The post bought.
     pub post_id: Option<Uuid>,
+    /// The paid message unlocked.
+    pub message_id: Option<Uuid>,
     /// Amount, in minor units of `currency`.
     pub amount_minor: i32,
     /// Currency.
@@ -61,7 +63,7 @@ pub async fn checkout_for_update(
     sqlx::query_as!(
         Checkout,
         r#"select id as "id: CheckoutId", provider as "provider: Provider", kind as "kind: CheckoutKind",
-                  fan_id, creator_id, post_id, amount_minor, currency, message, status as "status: CheckoutStatus",
+                  fan_id, creator_id, post_id, message_id, amount_minor, currency, message, status as "status: CheckoutStatus",
                   trial_days, destination
            from checkouts
            where provider = $1 and (id = $2 or session_id = $3)
@@ -98,8 +100,8 @@ pub async fn set_checkout_status(
 pub async fn insert_checkout(conn: &mut PgConnection, c: &NewCheckout) -> Result<(), sqlx::Error> {
     sqlx::query!(
         r#"insert into checkouts (id, provider, fan_id, kind, creator_id, post_id, amount_minor, currency, message,
-                                     trial_days, destination)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
+                                     trial_days, destination, message_id)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"#,
         c.id.0,
         c.provider.as_str(),
         c.fan,
@@ -110,7 +112,8 @@ pub async fn insert_checkout(conn: &mut PgConnection, c: &NewCheckout) -> Result
         c.currency,
         c.message,
         c.trial_days,
-        c.destination
+        c.destination,
+        c.message_id
     )
     .execute(conn)
     .await?;
@@ -142,7 +145,7 @@ pub async fn fans_checkout(
     sqlx::query_as!(
         Checkout,
         r#"select id as "id: CheckoutId", provider as "provider: Provider", kind as "kind: CheckoutKind",
-                  fan_id, creator_id, post_id, amount_minor, currency, message, status as "status: CheckoutStatus",
+                  fan_id, creator_id, post_id, message_id, amount_minor, currency, message, status as "status: CheckoutStatus",
                   trial_days, destination
            from checkouts where id = $1 and fan_id = $2"#,
         id.0,

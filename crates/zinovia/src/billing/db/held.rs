@@ -69,7 +69,7 @@ pub async fn held(
                                                        where r.provider = e.provider and r.payment_id = e.payment_id
                                                          and r.kind in ('refund', 'dispute')), 0), 0) as amount
                from held e
-               where e.kind in ('subscription', 'ppv', 'tip')
+               where e.kind in ('subscription', 'ppv', 'tip', 'message')
                  and e.occurred_at + make_interval(secs => case
                          when e.occurred_at < e.creator_since + make_interval(secs => $5::float8) then $4::float8
                          else $3::float8 end)
@@ -646,8 +646,8 @@ pub async fn report(
     sqlx::query_as!(
         ReportRow,
         r#"select e.creator_id, c.handle, e.currency,
-                  coalesce(sum(e.gross_minor) filter (where e.kind in ('subscription', 'ppv', 'tip')), 0)::bigint as "gross_minor!",
-                  count(*) filter (where e.kind in ('subscription', 'ppv', 'tip') and e.gross_minor > 0) as "sales!",
+                  coalesce(sum(e.gross_minor) filter (where e.kind in ('subscription', 'ppv', 'tip', 'message')), 0)::bigint as "gross_minor!",
+                  count(*) filter (where e.kind in ('subscription', 'ppv', 'tip', 'message') and e.gross_minor > 0) as "sales!",
                   coalesce(sum(e.net_minor) filter (where e.kind not in ('transfer', 'payout')), 0)::bigint as "net_minor!",
                   t.legal_name as "legal_name?", t.country as "country?", t.tax_id as "tax_id?"
            from ledger_entries e
@@ -655,7 +655,7 @@ pub async fn report(
            left join tax_profiles t on t.creator_id = e.creator_id
            where e.occurred_at >= $1 and e.occurred_at < $2
            group by e.creator_id, c.handle, e.currency, t.legal_name, t.country, t.tax_id
-           having coalesce(sum(e.gross_minor) filter (where e.kind in ('subscription', 'ppv', 'tip')), 0) >= $3::bigint
+           having coalesce(sum(e.gross_minor) filter (where e.kind in ('subscription', 'ppv', 'tip', 'message')), 0) >= $3::bigint
            order by e.currency, 4 desc, c.handle"#,
         from,
         to,

@@ -107,7 +107,7 @@ pub async fn paid_entry(
                               and r.kind = 'refund'), 0)::bigint as "refunded_minor!",
                   e.held
            from ledger_entries e
-           where e.provider = $1 and e.payment_id = any($2) and e.kind in ('subscription', 'ppv', 'tip')
+           where e.provider = $1 and e.payment_id = any($2) and e.kind in ('subscription', 'ppv', 'tip', 'message')
            order by e.id
            limit 1"#,
         provider.as_str(),
@@ -171,6 +171,16 @@ pub async fn withdraw(
         EntryKind::Ppv => {
             sqlx::query!(
                 "update post_purchases set status = $3 where provider = $1 and payment_id = $2",
+                provider.as_str(),
+                p.payment_id,
+                status.as_str()
+            )
+            .execute(conn)
+            .await?;
+        }
+        EntryKind::Message => {
+            sqlx::query!(
+                "update message_purchases set status = $3 where provider = $1 and payment_id = $2",
                 provider.as_str(),
                 p.payment_id,
                 status.as_str()

@@ -51,14 +51,57 @@ pub async fn purchase_paid(
     Ok(())
 }
 
-/// A tip paid.
+/// A paid message unlocked (access granted), unless this payment was already refunded or
+/// disputed.
+pub async fn message_purchase_paid(
+    conn: &mut PgConnection,
+    provider: Provider,
+    c: &Checkout,
+    message: Uuid,
+    payment: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"insert into message_purchases (id, fan_id, message_id, amount_minor, currency, status, provider, payment_id)
+           values ($1, $2, $3, $4, $5, 'paid', $6, $7)
+           on conflict (fan_id, message_id) do update set status = 'paid', amount_minor = excluded.amount_minor,
+             currency = excluded.currency, provider = excluded.provider, payment_id = excluded.payment_id"#,
+        Uuid::now_v7(),
+        c.fan_id,
+        message,
+        c.amount_minor,
+        c.currency,
+        provider.as_str(),
+        payment
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether `fan` holds a paid purchase of `message`.
+pub async fn message_bought(
+    conn: &mut PgConnection,
+    fan: Uuid,
+    message: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from message_purchases where fan_id = $1 and message_id = $2 and status = 'paid')
+           as "bought!""#,
+        fan,
+        message
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// A tip paid; answers whether it is new.
 pub async fn tip_paid(
     conn: &mut PgConnection,
     provider: Provider,
     c: &Checkout,
     payment: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query!(
         r#"insert into tips (id, fan_id, creator_id, amount_minor, currency, message, provider, payment_id)
            values ($1, $2, $3, $4, $5, $6, $7, $8)
            on conflict (provider, payment_id) do nothing"#,
@@ -72,8 +115,9 @@ pub async fn tip_paid(
         payment
     )
     .execute(conn)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }
 
 /// Whether `fan` holds a paid purchase of `post`.

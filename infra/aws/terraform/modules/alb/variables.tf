@@ -48,7 +48,7 @@ variable "deletion_protection" {
 
 variable "idle_timeout" {
   type        = number
-  description = "Seconds a connection may stay idle (above the app's REQUEST_TIMEOUT)."
+  description = "Seconds a connection may stay idle (above the app's REQUEST_TIMEOUT, and above the 15 s heartbeat of the live message streams, which need no sticky sessions: ADR 0024)."
   default     = 60
   validation {
     condition     = var.idle_timeout >= 1 && var.idle_timeout <= 4000
