@@ -588,7 +588,7 @@ async fn bad_input_gets_4xx_with_field_errors_never_5xx_and_stores_nothing() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
-    assert!(reply["error"]["fields"]["email"].is_string(), "{reply}");
+    assert!(reply["error"]["fields"]["email"].is_array(), "{reply}");
 
     // Raw bodies: empty, not JSON, invalid UTF-8, 10 MB, wrong content type.
     let raw: Vec<(&str, Vec<u8>)> = vec![
