@@ -67,6 +67,7 @@
     for (let wait = 500; ; wait = Math.min(wait * 1.3, 3000)) {
       const m = await api('GET', `/api/v1/media/${id}`);
       if (m.state === 'ready') { on('ready', m); return id; }
+      if (m.progress != null) on('transcoding', m.progress);
       if (m.state === 'rejected' || m.state === 'failed') {
         throw new Error(m.rejection_reason || 'This file could not be processed.');
       }
@@ -120,6 +121,7 @@
       li.dataset.state = s;
       if (s === 'uploading') { bar.value = detail; label.textContent = `Uploading ${detail}%`; }
       if (s === 'processing') { bar.value = 100; li.dataset.id = detail; label.textContent = words.processing; }
+      if (s === 'transcoding') { bar.value = detail; label.textContent = `Transcoding ${detail} %`; }
       if (s === 'ready') { li.dataset.ready = 'yes'; bar.hidden = true; label.textContent = words.ready; sync(); }
     };
 
@@ -207,6 +209,7 @@
       upload(file, input.dataset.upload, (s, detail) => {
         if (s === 'uploading') { bar.value = detail; label.textContent = `Uploading ${detail}%`; }
         if (s === 'processing') { label.textContent = words.processing; }
+        if (s === 'transcoding') { bar.value = detail; label.textContent = `Transcoding ${detail} %`; }
         if (s === 'ready') { label.textContent = 'Ready: save to use it.'; }
       }).then((id) => {
         asset.value = id;

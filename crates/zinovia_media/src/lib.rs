@@ -1,5 +1,5 @@
 //! Pure media processing for Zinovia: recognising formats from bytes, limits checked from
-//! headers, photo variants and blurhashes, video probing, poster frames and remuxing.
+//! headers, photo variants and blurhashes, video probing, poster frames and transcoding.
 //!
 //! Bytes and files in, bytes and metadata out: no database, HTTP or object storage here
 //! (the `zinovia` crate glues this to those). External tools (ffmpeg, ffprobe) run with a
@@ -10,6 +10,7 @@ pub mod formats;
 pub mod image;
 pub mod limits;
 pub mod placeholder;
+pub mod transcode;
 pub mod video;
 mod webp;
 

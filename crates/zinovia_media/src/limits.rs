@@ -54,21 +54,46 @@ pub struct VideoLimits {
     pub max_height: u32,
     /// Longest accepted, in seconds.
     pub max_seconds: f64,
+    /// Highest frame rate accepted.
+    pub max_fps: f64,
+    /// Highest bit rate accepted, bits per second.
+    pub max_bit_rate: u64,
 }
 
 impl Default for VideoLimits {
-    /// 4K, one hour.
+    /// 4K, one hour, 240 frames a second, 1 Gbit/s.
     fn default() -> Self {
         VideoLimits {
             max_width: 3840,
             max_height: 3840,
             max_seconds: 3600.0,
+            max_fps: 240.0,
+            max_bit_rate: 1_000_000_000,
         }
     }
 }
 
 impl VideoLimits {
-    /// `Err(reason)` when the video is over a limit.
+    /// `Err(reason)` when a probed video is over a limit.
+    pub fn check_video(&self, info: &crate::video::VideoInfo) -> Result<(), String> {
+        self.check(info.width, info.height, info.duration)?;
+        if info.fps > self.max_fps + 0.5 {
+            return Err(format!(
+                "the video has {:.0} frames a second; the most accepted is {:.0}",
+                info.fps, self.max_fps
+            ));
+        }
+        if let Some(rate) = info.bit_rate.filter(|r| *r > self.max_bit_rate) {
+            return Err(format!(
+                "the video's bit rate is {} Mbit/s; the most accepted is {} Mbit/s",
+                rate / 1_000_000,
+                self.max_bit_rate / 1_000_000
+            ));
+        }
+        Ok(())
+    }
+
+    /// `Err(reason)` when the dimensions or length are over a limit.
     pub fn check(&self, width: u32, height: u32, seconds: f64) -> Result<(), String> {
         if width == 0 || height == 0 {
             return Err("the video has no picture".into());
@@ -112,5 +137,22 @@ mod tests {
         assert!(v.check(8000, 8000, 5.0).is_err());
         assert!(v.check(1920, 1080, 7200.0).is_err());
         assert!(v.check(1920, 1080, f64::NAN).is_err());
+        let mut info = crate::video::VideoInfo {
+            width: 1920,
+            height: 1080,
+            duration: 10.0,
+            video_codec: "h264".into(),
+            has_audio: true,
+            fps: 240.0,
+            rotation: 0,
+            color_transfer: None,
+            bit_rate: Some(50_000_000),
+        };
+        assert!(v.check_video(&info).is_ok());
+        info.fps = 480.0;
+        assert!(v.check_video(&info).unwrap_err().contains("480 frames"));
+        info.fps = 30.0;
+        info.bit_rate = Some(2_000_000_000);
+        assert!(v.check_video(&info).unwrap_err().contains("2000 Mbit/s"));
     }
 }

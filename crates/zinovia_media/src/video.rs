@@ -1,5 +1,5 @@
-//! Videos through ffprobe and ffmpeg: probing, a poster frame, and remuxing without
-//! metadata. Every call whitelists the container formats and the `file`/`pipe` protocols,
+//! Videos through ffprobe and ffmpeg: probing and a poster frame (transcoding is in
+//! `transcode`). Every call whitelists the container formats and the `file`/`pipe` protocols,
 //! so a "video" that is really a playlist cannot make ffmpeg open other files, and runs with
 //! a timeout, `kill_on_drop`, and a cap on concurrent processes.
 
@@ -19,12 +19,33 @@ pub const FORMAT_WHITELIST: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm";
 /// The only protocols ffmpeg may use.
 pub const PROTOCOL_WHITELIST: &str = "file,pipe";
 
+/// Asks the kernel to kill the tool if this process dies (a worker killed mid-transcode
+/// must not leave ffmpeg running, writing into a directory the next worker removes).
+/// `kill_on_drop` covers every other way out.
+#[cfg(target_os = "linux")]
+#[expect(
+    unsafe_code,
+    reason = "pre_exec runs between fork and exec; prctl(PR_SET_PDEATHSIG) is async-signal-safe"
+)]
+fn die_with_parent(command: &mut Command) {
+    // SAFETY: the closure only calls prctl, which is async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Some(nix::sys::signal::Signal::SIGKILL))
+                .map_err(std::io::Error::from)
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
+
 /// What a probe found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VideoInfo {
-    /// Pixels.
+    /// Pixels as shown (after the rotation a phone recorded is applied).
     pub width: u32,
-    /// Pixels.
+    /// Pixels as shown.
     pub height: u32,
     /// Seconds.
     pub duration: f64,
@@ -32,6 +53,24 @@ pub struct VideoInfo {
     pub video_codec: String,
     /// Whether there is sound.
     pub has_audio: bool,
+    /// Frames per second (average; 0 when unknown).
+    pub fps: f64,
+    /// Degrees the picture is turned when shown (0, 90, 180 or 270).
+    pub rotation: u32,
+    /// The transfer characteristic (`smpte2084` is PQ, `arib-std-b67` HLG: HDR).
+    pub color_transfer: Option<String>,
+    /// The whole file's bit rate, bits per second, when known.
+    pub bit_rate: Option<u64>,
+}
+
+impl VideoInfo {
+    /// Whether the picture is HDR (PQ or HLG) and needs tone-mapping to SDR.
+    pub fn is_hdr(&self) -> bool {
+        matches!(
+            self.color_transfer.as_deref(),
+            Some("smpte2084" | "arib-std-b67")
+        )
+    }
 }
 
 /// ffmpeg and ffprobe, shared by every job of a process.
@@ -56,11 +95,30 @@ struct ProbeStream {
     codec_name: Option<String>,
     width: Option<u32>,
     height: Option<u32>,
+    avg_frame_rate: Option<String>,
+    color_transfer: Option<String>,
+    #[serde(default)]
+    side_data_list: Vec<ProbeSideData>,
+}
+
+#[derive(Deserialize)]
+struct ProbeSideData {
+    rotation: Option<f64>,
 }
 
 #[derive(Deserialize)]
 struct ProbeFormat {
     duration: Option<String>,
+    bit_rate: Option<String>,
+}
+
+/// `30000/1001` → 29.97; 0 for `0/0` or anything unreadable.
+fn parse_rate(rate: &str) -> f64 {
+    let (n, d) = rate.split_once('/').unwrap_or((rate, "1"));
+    match (n.trim().parse::<f64>(), d.trim().parse::<f64>()) {
+        (Ok(n), Ok(d)) if d > 0.0 && n.is_finite() && n >= 0.0 => n / d,
+        _ => 0.0,
+    }
 }
 
 impl Tools {
@@ -106,12 +164,29 @@ impl Tools {
     }
 
     async fn run(&self, program: &Path, args: &[&std::ffi::OsStr]) -> Result<Vec<u8>, MediaError> {
+        self.run_with(program, args, self.timeout, None).await
+    }
+
+    /// Runs a tool in one of the slots, stopped after `timeout`. With `on_line`, its
+    /// standard output is handed over line by line as it comes (ffmpeg's `-progress`)
+    /// instead of being returned.
+    pub(crate) async fn run_with(
+        &self,
+        program: &Path,
+        args: &[&std::ffi::OsStr],
+        timeout: Duration,
+        on_line: Option<&mut (dyn FnMut(&str) + Send)>,
+    ) -> Result<Vec<u8>, MediaError> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
         let _slot = self
             .slots
             .acquire()
             .await
             .map_err(|_| MediaError::Internal("tool slots closed".into()))?;
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        die_with_parent(&mut command);
+        let mut child = command
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -119,28 +194,60 @@ impl Tools {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| MediaError::Internal(format!("{} cannot run: {e}", program.display())))?;
-        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
+        let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take())
+        else {
+            return Err(MediaError::Internal("no pipes to the tool".into()));
+        };
+        let work = async {
+            let err = async {
+                let mut v = Vec::new();
+                stderr.read_to_end(&mut v).await.map(|_| v)
+            };
+            let out = async {
+                let mut collected = Vec::new();
+                match on_line {
+                    Some(cb) => {
+                        let mut lines = BufReader::new(stdout).lines();
+                        while let Some(line) = lines.next_line().await? {
+                            cb(&line);
+                        }
+                    }
+                    None => {
+                        stdout.read_to_end(&mut collected).await?;
+                    }
+                }
+                Ok::<_, std::io::Error>(collected)
+            };
+            let (out, err) = tokio::try_join!(out, err)?;
+            let status = child.wait().await?;
+            Ok::<_, std::io::Error>((status, out, err))
+        };
+        let (status, out, err) = tokio::time::timeout(timeout, work)
             .await
             .map_err(|_| {
                 MediaError::Internal(format!(
-                    "{} took longer than {:?}",
+                    "{} took longer than {timeout:?}",
                     program.display(),
-                    self.timeout
                 ))
             })?
             .map_err(|e| MediaError::Internal(format!("{}: {e}", program.display())))?;
-        if out.status.success() {
-            Ok(out.stdout)
+        if status.success() {
+            Ok(out)
         } else {
             // ffmpeg's words name our temporary paths and mean little to the uploader: they
             // go to the log, and the uploader gets a plain reason.
-            let err = String::from_utf8_lossy(&out.stderr);
+            let err = String::from_utf8_lossy(&err);
             let err: String = err.lines().take(5).collect::<Vec<_>>().join(" | ");
-            tracing::info!(program = %program.display(), status = %out.status, stderr = %err, "a media tool refused the file");
+            tracing::info!(program = %program.display(), %status, stderr = %err, "a media tool refused the file");
             Err(MediaError::Rejected(
                 "the video cannot be read: it is damaged, or not a supported video".into(),
             ))
         }
+    }
+
+    /// The ffmpeg binary (for calls built elsewhere in this crate).
+    pub(crate) fn ffmpeg(&self) -> &Path {
+        &self.ffmpeg
     }
 
     /// Dimensions, length and codecs.
@@ -153,7 +260,7 @@ impl Tools {
             "-protocol_whitelist",
             PROTOCOL_WHITELIST,
             "-show_entries",
-            "format=duration:stream=codec_type,codec_name,width,height",
+            "format=duration,bit_rate:stream=codec_type,codec_name,width,height,avg_frame_rate,color_transfer:stream_side_data=rotation",
             "-of",
             "json",
             "-i",
@@ -172,18 +279,42 @@ impl Tools {
             .ok_or_else(|| MediaError::Rejected("the file has no video picture".into()))?;
         let duration = parsed
             .format
-            .and_then(|f| f.duration)
+            .as_ref()
+            .and_then(|f| f.duration.as_deref())
             .and_then(|d| d.parse::<f64>().ok())
             .unwrap_or(f64::NAN);
+        let rotation = video
+            .side_data_list
+            .iter()
+            .find_map(|d| d.rotation)
+            .filter(|r| r.is_finite())
+            .map_or(0, |r| (r.round() as i64).rem_euclid(360) as u32);
+        let (coded_w, coded_h) = (video.width.unwrap_or(0), video.height.unwrap_or(0));
+        let (width, height) = if rotation == 90 || rotation == 270 {
+            (coded_h, coded_w)
+        } else {
+            (coded_w, coded_h)
+        };
         Ok(VideoInfo {
-            width: video.width.unwrap_or(0),
-            height: video.height.unwrap_or(0),
+            width,
+            height,
             duration,
             video_codec: video.codec_name.clone().unwrap_or_default(),
             has_audio: parsed
                 .streams
                 .iter()
                 .any(|s| s.codec_type.as_deref() == Some("audio")),
+            fps: video.avg_frame_rate.as_deref().map_or(0.0, parse_rate),
+            rotation,
+            color_transfer: video
+                .color_transfer
+                .clone()
+                .filter(|t| !t.is_empty() && t != "unknown"),
+            bit_rate: parsed
+                .format
+                .as_ref()
+                .and_then(|f| f.bit_rate.as_deref())
+                .and_then(|b| b.parse().ok()),
         })
     }
 
@@ -228,54 +359,6 @@ impl Tools {
             ));
         }
         Ok(png)
-    }
-
-    /// Copies the streams into a new file without any metadata (no GPS, device or creation
-    /// tags), with the index first so playback starts at once. `container` is `mp4` or
-    /// `webm`.
-    pub async fn remux(
-        &self,
-        input: &Path,
-        output: &Path,
-        container: &str,
-    ) -> Result<(), MediaError> {
-        let mut args: Vec<&std::ffi::OsStr> = [
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-format_whitelist",
-            FORMAT_WHITELIST,
-            "-protocol_whitelist",
-            PROTOCOL_WHITELIST,
-            "-i",
-        ]
-        .into_iter()
-        .map(std::ffi::OsStr::new)
-        .collect();
-        args.push(input.as_os_str());
-        // Video and sound streams copied as they are; no metadata, no chapters.
-        let copy = [
-            "-map",
-            "0:v",
-            "-map",
-            "0:a?",
-            "-map_metadata",
-            "-1",
-            "-map_chapters",
-            "-1",
-            "-c",
-            "copy",
-        ];
-        let tail: &[&str] = if container == "webm" {
-            &["-f", "webm"]
-        } else {
-            &["-movflags", "+faststart", "-f", "mp4"]
-        };
-        args.extend(copy.into_iter().map(std::ffi::OsStr::new));
-        args.extend(tail.iter().copied().map(std::ffi::OsStr::new));
-        args.push(output.as_os_str());
-        self.run(&self.ffmpeg, &args).await.map(|_| ())
     }
 }
 
@@ -389,13 +472,33 @@ mod tests {
         let started = std::time::Instant::now();
         let probe = t.probe(&canary.playlist).await;
         let poster = t.poster(&canary.playlist, 0.0).await;
-        let remux = t
-            .remux(&canary.playlist, &canary.dir.join("out.mp4"), "mp4")
+        let info = VideoInfo {
+            width: 640,
+            height: 360,
+            duration: 10.0,
+            video_codec: "h264".into(),
+            has_audio: true,
+            fps: 30.0,
+            rotation: 0,
+            color_transfer: None,
+            bit_rate: None,
+        };
+        let opts = crate::transcode::Options::default();
+        let plan = crate::transcode::plan(&info, &opts);
+        let transcode = t
+            .transcode(
+                &canary.playlist,
+                &canary.dir.join("out"),
+                &plan,
+                &opts,
+                None,
+                &|_| {},
+            )
             .await;
         for (what, r) in [
             ("probe", probe.map(|_| ())),
             ("poster", poster.map(|_| ())),
-            ("remux", remux),
+            ("transcode", transcode.map(|_| ())),
         ] {
             assert!(matches!(r, Err(MediaError::Rejected(_))), "{what}: {r:?}");
         }

@@ -99,7 +99,7 @@ pub struct MediaSettings {
     #[arg(long, env = "CLAMAV_ADDR")]
     pub clamav_addr: Option<String>,
 
-    /// The ffmpeg program (video posters and remuxing). Missing: videos are rejected with a
+    /// The ffmpeg program (video posters and transcoding). Missing: videos are rejected with a
     /// clear reason.
     #[arg(long, env = "FFMPEG_PATH", default_value = "ffmpeg")]
     pub ffmpeg_path: PathBuf,
@@ -130,6 +130,29 @@ pub struct MediaSettings {
     /// Longest video accepted.
     #[arg(long, env = "MEDIA_MAX_VIDEO_DURATION", default_value = "1h", value_parser = parse_positive_duration)]
     pub media_max_video_duration: HumanDuration,
+
+    /// Highest frame rate accepted (phones' slow motion records at 240). Renditions are
+    /// made at up to 60 frames a second.
+    #[arg(long, env = "MEDIA_MAX_VIDEO_FPS", default_value = "240",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub media_max_video_fps: u32,
+
+    /// Highest bit rate accepted, bits per second (ProRes 4K is about 700 Mbit/s).
+    #[arg(long, env = "MEDIA_MAX_VIDEO_BITRATE", default_value = "1000000000",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub media_max_video_bitrate: u64,
+
+    /// The x264 preset for video renditions (ADR 0026: `veryfast` transcodes a 1080p30
+    /// ladder faster than real time on two cores).
+    #[arg(long, env = "MEDIA_VIDEO_PRESET", default_value = "veryfast",
+          value_parser = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"])]
+    pub media_video_preset: String,
+
+    /// A transcode may take this many times the video's length, plus `MEDIA_TOOL_TIMEOUT`,
+    /// before it is stopped and retried.
+    #[arg(long, env = "MEDIA_TRANSCODE_TIMEOUT_FACTOR", default_value = "4",
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub media_transcode_timeout_factor: u32,
 }
 
 impl MediaSettings {
@@ -225,6 +248,16 @@ impl MediaSettings {
             (
                 "MEDIA_MAX_VIDEO_DURATION",
                 self.media_max_video_duration.to_string(),
+            ),
+            ("MEDIA_MAX_VIDEO_FPS", self.media_max_video_fps.to_string()),
+            (
+                "MEDIA_MAX_VIDEO_BITRATE",
+                self.media_max_video_bitrate.to_string(),
+            ),
+            ("MEDIA_VIDEO_PRESET", self.media_video_preset.clone()),
+            (
+                "MEDIA_TRANSCODE_TIMEOUT_FACTOR",
+                self.media_transcode_timeout_factor.to_string(),
             ),
         ]
     }

@@ -148,6 +148,9 @@ pub struct MediaResponse {
     pub original_filename: Option<String>,
     /// Owner only: why it was refused.
     pub rejection_reason: Option<String>,
+    /// Owner only: how far a video's transcode has got (percent), while it runs.
+    #[schema(minimum = 0, maximum = 100)]
+    pub progress: Option<i16>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
@@ -177,6 +180,7 @@ fn media_response(asset: Asset, access: Access, variants: Vec<Variant>) -> Media
         byte_size: owner.then_some(asset.byte_size),
         original_filename: if owner { asset.original_filename } else { None },
         rejection_reason: if owner { asset.rejection_reason } else { None },
+        progress: if owner { asset.progress } else { None },
         created_at: asset.created_at,
     }
 }

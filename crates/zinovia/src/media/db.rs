@@ -33,7 +33,7 @@ pub(super) async fn insert(
         values ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))
         returning id as "id: MediaId", owner_id as "owner_id: UserId", kind as "kind: Kind",
                   purpose as "purpose: Purpose", state as "state: State", content_type, byte_size, original_filename, object_key,
-                  width, height, duration_ms, blurhash, rejection_reason, upload_expires_at, created_at
+                  width, height, duration_ms, blurhash, rejection_reason, progress, upload_expires_at, created_at
         "#,
         a.id.0,
         a.owner.0,
@@ -59,7 +59,7 @@ pub(super) async fn get(
         r#"
         select id as "id: MediaId", owner_id as "owner_id: UserId", kind as "kind: Kind",
                purpose as "purpose: Purpose", state as "state: State", content_type, byte_size, original_filename, object_key,
-               width, height, duration_ms, blurhash, rejection_reason, upload_expires_at, created_at
+               width, height, duration_ms, blurhash, rejection_reason, progress, upload_expires_at, created_at
         from media_assets where id = $1 and state <> 'deleting'
         "#,
         id.0,
@@ -78,7 +78,7 @@ pub(super) async fn get_for_update(
         r#"
         select id as "id: MediaId", owner_id as "owner_id: UserId", kind as "kind: Kind",
                purpose as "purpose: Purpose", state as "state: State", content_type, byte_size, original_filename, object_key,
-               width, height, duration_ms, blurhash, rejection_reason, upload_expires_at, created_at
+               width, height, duration_ms, blurhash, rejection_reason, progress, upload_expires_at, created_at
         from media_assets where id = $1 and state <> 'deleting'
         for update
         "#,
@@ -281,6 +281,39 @@ pub(super) struct Finished<'a> {
     pub height: i32,
     pub duration_ms: Option<i32>,
     pub blurhash: &'a str,
+    /// A video's renditions and storyboard.
+    pub hls: Option<serde_json::Value>,
+}
+
+/// How far a video's transcode has got, 0–100.
+pub(super) async fn set_progress(
+    conn: impl PgExecutor<'_>,
+    id: MediaId,
+    percent: i16,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update media_assets set progress = $2 where id = $1 and state = 'processing'",
+        id.0,
+        percent,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The asset's HLS key: the one it has, or `fresh` stored as its key.
+pub(super) async fn hls_key(
+    conn: impl PgExecutor<'_>,
+    id: MediaId,
+    fresh: &[u8; 16],
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"update media_assets set hls_key = coalesce(hls_key, $2) where id = $1 returning hls_key as "key!""#,
+        id.0,
+        &fresh[..],
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 pub(super) async fn mark_ready(
@@ -292,7 +325,7 @@ pub(super) async fn mark_ready(
         r#"
         update media_assets
         set state = 'ready', width = $2, height = $3, duration_ms = $4, blurhash = $5,
-            rejection_reason = null, processed_at = now()
+            hls = $6, progress = null, rejection_reason = null, processed_at = now()
         where id = $1
         "#,
         id.0,
@@ -300,6 +333,7 @@ pub(super) async fn mark_ready(
         f.height,
         f.duration_ms,
         f.blurhash,
+        f.hls,
     )
     .execute(conn)
     .await?;
@@ -315,7 +349,7 @@ pub(super) async fn mark_rejected(
         r#"
         update media_assets
         set state = 'rejected', rejection_reason = $2, width = null, height = null,
-            duration_ms = null, blurhash = null, processed_at = now()
+            duration_ms = null, blurhash = null, progress = null, hls = null, processed_at = now()
         where id = $1
         "#,
         id.0,

@@ -74,9 +74,38 @@ impl Job for ProcessMedia {
     }
 
     async fn run(self, ctx: JobContext) -> Result<(), JobError> {
-        let last_attempt = ctx.attempt >= ctx.max_attempts;
-        process::process(&ctx.state, self.asset_id, last_attempt).await
+        process_job(&ctx, self.asset_id).await
     }
+}
+
+/// Processes one uploaded video: the same work as [`ProcessMedia`], queued behind photos
+/// (a transcode takes minutes; a photo, a fraction of a second) and given hours, not
+/// minutes (ffmpeg's own timeout is proportional to the video's length).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessVideo {
+    /// The asset.
+    pub asset_id: MediaId,
+}
+
+impl Job for ProcessVideo {
+    const KIND: &'static str = "process_video";
+    const MAX_ATTEMPTS: i32 = 5;
+    const PRIORITY: i16 = 3;
+    const TIMEOUT: Duration = Duration::from_secs(8 * 3600);
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(self.asset_id.to_string())
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        process_job(&ctx, self.asset_id).await
+    }
+}
+
+/// What both processing jobs run: the pipeline, knowing whether this is the last attempt.
+async fn process_job(ctx: &JobContext, asset_id: MediaId) -> Result<(), JobError> {
+    let last_attempt = ctx.attempt >= ctx.max_attempts;
+    process::process(&ctx.state, asset_id, last_attempt).await
 }
 
 /// Deletes the files of a rejected asset (its upload and anything made from it), keeping

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub use jobs::{AbandonStaleUploads, DeleteMedia, DeleteMediaFiles, ProcessMedia};
+pub use jobs::{AbandonStaleUploads, DeleteMedia, DeleteMediaFiles, ProcessMedia, ProcessVideo};
 pub use process::Processing;
 pub use service::{
     Access, Usage, access, bytes_text, close_account, discard, find, ready_variants, usage,
@@ -31,6 +31,7 @@ pub fn jobs(registry: crate::jobs::Registry) -> crate::jobs::Registry {
         .with::<DeleteMedia>()
         .with::<AbandonStaleUploads>()
         .with::<ProcessMedia>()
+        .with::<ProcessVideo>()
         .with::<DeleteMediaFiles>()
         .every(
             crate::jobs::HOURLY,

@@ -5,8 +5,10 @@
 //! that cannot be reached means "retry", never "clean") → recognise the real format from
 //! the bytes and refuse a mismatch with the declared type → by kind: photo variants and
 //! blurhash (`zinovia_media::image`), or ffprobe, limits, a poster frame made into the same
-//! variants, and the video remuxed without metadata → `ready`, or `rejected` with a reason
-//! a person can read (its files then deleted by `delete_media_files`).
+//! variants, and the video transcoded (`zinovia_media::transcode`: an HLS ladder with
+//! AES-128 segments, a progressive H.264 MP4 and a storyboard, ADR 0026) → `ready`, or
+//! `rejected` with a reason a person can read (its files then deleted by
+//! `delete_media_files`).
 //!
 //! Re-running is safe at every step: variant keys are fixed (`media/<id>/<name>`) so a
 //! second run overwrites, and variant rows are upserted in the same transaction that marks
@@ -15,9 +17,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicI16, Ordering};
+
+use futures::{StreamExt, TryStreamExt};
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 use zinovia_media::image::{Encoding, Processed};
+use zinovia_media::transcode;
 use zinovia_media::video::Tools;
 use zinovia_media::{Format, ImageLimits, MediaError, VideoLimits};
 
@@ -40,6 +46,11 @@ pub struct Processing {
     video: tokio::sync::OnceCell<Result<(), String>>,
     image_limits: ImageLimits,
     video_limits: VideoLimits,
+    /// The x264 preset of the renditions.
+    video_preset: String,
+    /// A transcode may take this many times the video's length (plus the tool timeout).
+    transcode_timeout_factor: u32,
+    tool_timeout: std::time::Duration,
     /// Photos decoded and encoded at once (each uses two threads while encoding).
     cpu: Arc<Semaphore>,
 }
@@ -51,6 +62,7 @@ impl Processing {
         let timeout = m.media_tool_timeout.0;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         zinovia_media::keep_freed_image_memory();
+        sweep_work_dirs();
         let scanner = m
             .clamav_addr
             .as_ref()
@@ -76,7 +88,12 @@ impl Processing {
                 max_width: m.media_max_video_side,
                 max_height: m.media_max_video_side,
                 max_seconds: m.media_max_video_duration.0.as_secs_f64(),
+                max_fps: f64::from(m.media_max_video_fps),
+                max_bit_rate: m.media_max_video_bitrate,
             },
+            video_preset: m.media_video_preset.clone(),
+            transcode_timeout_factor: m.media_transcode_timeout_factor,
+            tool_timeout: timeout,
             cpu: Arc::new(Semaphore::new(cores)),
         }
     }
@@ -159,6 +176,41 @@ pub(super) async fn process(
     }
 }
 
+/// Work directories are `zinovia-media-<pid>-…` in the temporary directory.
+const WORK_DIR_PREFIX: &str = "zinovia-media-";
+
+/// Removes the work directories of processes that are gone (a worker killed mid-transcode
+/// leaves its files behind: for a long video, gigabytes).
+fn sweep_work_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(WORK_DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let gone = pid != std::process::id() as i32
+            && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                == Err(nix::errno::Errno::ESRCH);
+        if gone {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(dir = %entry.path().display(), "removed the work files of a stopped worker")
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %entry.path().display(), error = %e, "could not remove old work files")
+                }
+            }
+        }
+    }
+}
+
 /// Shown to the uploader when processing kept failing on our side.
 const FAILED_REASON: &str = "We could not finish processing this file because of a problem on our side. It is kept and will be tried again.";
 
@@ -200,12 +252,17 @@ struct Made {
     duration_ms: Option<i32>,
     blurhash: String,
     files: Vec<MadeFile>,
+    /// A video's renditions and storyboard.
+    hls: Option<serde_json::Value>,
     /// Deleted (with its files) when dropped.
     _dir: tempfile::TempDir,
 }
 
 struct MadeFile {
+    /// A variant's name, or an HLS file's path (`hls/…`).
     name: String,
+    /// Part of the HLS stream: stored under `hls/`, without a variant row.
+    hls: bool,
     content_type: &'static str,
     width: u32,
     height: u32,
@@ -218,7 +275,7 @@ async fn make(state: &AppState, asset: &Asset) -> Result<Made, Failure> {
     let processing = state.processing().map_err(Failure::retry)?;
     let storage = state.storage().map_err(Failure::retry)?;
     let dir = tempfile::Builder::new()
-        .prefix("zinovia-media-")
+        .prefix(&format!("{WORK_DIR_PREFIX}{}-", std::process::id()))
         .tempdir()
         .map_err(Failure::retry)?;
     let original = dir.path().join("original");
@@ -296,20 +353,22 @@ async fn make(state: &AppState, asset: &Asset) -> Result<Made, Failure> {
                 duration_ms: None,
                 blurhash: p.blurhash,
                 files,
+                hls: None,
                 _dir: dir,
             })
         }
-        Kind::Video => video(processing, &original, format, dir).await,
+        Kind::Video => video(state, processing, asset.id, &original, dir).await,
     }
 }
 
-/// mp4 and QuickTime files are the same family; browsers label them either way.
+/// mp4 and QuickTime files are the same family, and so are WebM and Matroska; browsers
+/// label them either way.
 fn declared_matches(declared: &str, actual: Format) -> bool {
     fn family(t: &str) -> &str {
-        if t == "video/quicktime" {
-            "video/mp4"
-        } else {
-            t
+        match t {
+            "video/quicktime" => "video/mp4",
+            "video/x-matroska" => "video/webm",
+            t => t,
         }
     }
     family(declared) == family(actual.content_type())
@@ -359,6 +418,7 @@ async fn write_variants(dir: &Path, p: &Processed) -> Result<Vec<MadeFile>, Fail
             .map_err(Failure::retry)?;
         files.push(MadeFile {
             name: v.name.clone(),
+            hls: false,
             content_type: v.content_type,
             width: v.width,
             height: v.height,
@@ -369,10 +429,14 @@ async fn write_variants(dir: &Path, p: &Processed) -> Result<Vec<MadeFile>, Fail
     Ok(files)
 }
 
+/// A video: probe and limits, a poster made into the photo variants, then the transcode
+/// (`zinovia_media::transcode`: the HLS ladder with encrypted segments, the progressive
+/// MP4, the storyboard), its progress written to the asset every second.
 async fn video(
+    state: &AppState,
     processing: &Processing,
+    id: MediaId,
     original: &Path,
-    format: Format,
     dir: tempfile::TempDir,
 ) -> Result<Made, Failure> {
     let tools = processing.video_tools().await.map_err(|why| {
@@ -381,7 +445,7 @@ async fn video(
     let info = tools.probe(original).await?;
     processing
         .video_limits
-        .check(info.width, info.height, info.duration)
+        .check_video(&info)
         .map_err(Failure::rejected)?;
     // A frame a second in (or from the middle of a shorter clip) is rarely a black fade-in.
     let at = if info.duration.is_finite() {
@@ -393,23 +457,80 @@ async fn video(
     let poster = photo(processing, png).await?;
     let mut files = write_variants(dir.path(), &poster).await?;
 
-    let (name, container, content_type) = match format {
-        Format::WebM => ("video.webm", "webm", "video/webm"),
-        _ => ("video.mp4", "mp4", "video/mp4"),
+    let opts = transcode::Options {
+        preset: processing.video_preset.clone(),
+        timeout: processing.tool_timeout
+            + std::time::Duration::from_secs_f64(
+                info.duration.max(1.0) * f64::from(processing.transcode_timeout_factor),
+            ),
+        ..transcode::Options::default()
     };
-    let out = dir.path().join(name);
-    tools.remux(original, &out, container).await?;
-    let bytes = tokio::fs::metadata(&out)
+    let plan = transcode::plan(&info, &opts);
+    let fresh: [u8; 16] = rand::random();
+    let key: [u8; 16] = db::hls_key(&state.db, id, &fresh)
         .await
         .map_err(Failure::retry)?
-        .len();
-    files.push(MadeFile {
-        name: name.to_owned(),
-        content_type,
-        width: info.width,
-        height: info.height,
-        bytes,
-        path: out,
+        .and_then(|k| k.try_into().ok())
+        .ok_or_else(|| Failure::retry(anyhow::anyhow!("the asset's HLS key is missing")))?;
+
+    // Progress: ffmpeg reports often; the asset is updated at most once a second.
+    let percent = Arc::new(AtomicI16::new(0));
+    let ticker = {
+        let (percent, db) = (Arc::clone(&percent), state.db.clone());
+        tokio::spawn(async move {
+            let mut written = -1;
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let now = percent.load(Ordering::Relaxed);
+                if now != written && db::set_progress(&db, id, now).await.is_ok() {
+                    written = now;
+                }
+            }
+        })
+    };
+    let out = dir.path().join("out");
+    let made = tools
+        .transcode(original, &out, &plan, &opts, Some(key), &|share| {
+            // 100 only once the files are stored.
+            percent.store(
+                (share * 100.0).floor().clamp(0.0, 99.0) as i16,
+                Ordering::Relaxed,
+            );
+        })
+        .await;
+    ticker.abort();
+    let made = made?;
+
+    for f in &made.files {
+        files.push(MadeFile {
+            hls: f.rel != made.mp4,
+            name: f.rel.clone(),
+            content_type: f.content_type,
+            width: made.renditions[0].rendition.width,
+            height: made.renditions[0].rendition.height,
+            bytes: f.bytes,
+            path: f.path.clone(),
+        });
+    }
+    let hls = serde_json::json!({
+        "segment_seconds": plan.segment_seconds,
+        "renditions": made.renditions.iter().map(|r| serde_json::json!({
+            "name": r.rendition.name,
+            "width": r.rendition.width,
+            "height": r.rendition.height,
+            "bandwidth": r.bandwidth,
+            "average_bandwidth": r.average_bandwidth,
+            "codecs": r.codecs,
+        })).collect::<Vec<_>>(),
+        "storyboard": {
+            "interval": made.storyboard.interval,
+            "width": made.storyboard.width,
+            "height": made.storyboard.height,
+            "columns": made.storyboard.columns,
+            "rows": made.storyboard.rows,
+            "count": made.storyboard.count,
+        },
     });
     let duration_ms = (info.duration * 1000.0).round();
     Ok(Made {
@@ -421,6 +542,7 @@ async fn video(
         .then_some(duration_ms as i32),
         blurhash: poster.blurhash,
         files,
+        hls: Some(hls),
         _dir: dir,
     })
 }
@@ -431,7 +553,20 @@ async fn store(state: &AppState, asset: &Asset, made: Made) -> Result<(), JobErr
     let storage = state.storage().map_err(|e| JobError::Retry(e.into()))?;
     let id = asset.id;
     let mut rows = Vec::with_capacity(made.files.len());
-    for f in &made.files {
+    // The HLS files (hundreds for a long video), a few at a time; every one is stored
+    // before anything says the asset is ready.
+    let mut uploads = Vec::new();
+    for f in made.files.iter().filter(|f| f.hls) {
+        let key = StorageKey::hls(id.0, &f.name)
+            .ok_or_else(|| JobError::Abort(anyhow::anyhow!("bad HLS file name {}", f.name)))?;
+        uploads.push(async move { storage.put_file(&key, &f.path, f.content_type).await });
+    }
+    futures::stream::iter(uploads)
+        .buffer_unordered(8)
+        .try_collect::<Vec<()>>()
+        .await
+        .map_err(JobError::retry)?;
+    for f in made.files.iter().filter(|f| !f.hls) {
         let key = StorageKey::variant(id.0, &f.name)
             .ok_or_else(|| JobError::Abort(anyhow::anyhow!("bad variant name {}", f.name)))?;
         storage
@@ -464,6 +599,7 @@ async fn store(state: &AppState, asset: &Asset, made: Made) -> Result<(), JobErr
             height: i32::try_from(made.height).unwrap_or(i32::MAX),
             duration_ms: made.duration_ms,
             blurhash: &made.blurhash,
+            hls: made.hls.clone(),
         },
     )
     .await?;
@@ -496,6 +632,7 @@ mod tests {
         assert!(declared_matches("video/quicktime", Format::Mp4));
         assert!(declared_matches("video/mp4", Format::QuickTime));
         assert!(!declared_matches("video/webm", Format::Mp4));
+        assert!(declared_matches("video/x-matroska", Format::WebM));
         assert!(!declared_matches("image/jpeg", Format::Mp4));
     }
 }

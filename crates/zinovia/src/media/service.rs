@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::db::{self, NewAsset};
-use super::jobs::{DeleteMedia, ProcessMedia};
+use super::jobs::{DeleteMedia, ProcessMedia, ProcessVideo};
 use super::types::{Asset, Kind, MediaId, Purpose, State, Variant, sanitize_filename};
 use crate::accounts::{Authenticated, Role, User, UserId};
 use crate::error::{AppError, FieldErrors};
@@ -245,7 +245,10 @@ pub async fn complete(
     if locked.state == State::AwaitingUpload {
         db::mark_uploaded(&mut *tx, id).await?;
         // Typed, so the job's own priority and attempts apply.
-        crate::jobs::enqueue(&mut *tx, &ProcessMedia { asset_id: id }).await?;
+        match locked.kind {
+            Kind::Image => crate::jobs::enqueue(&mut *tx, &ProcessMedia { asset_id: id }).await?,
+            Kind::Video => crate::jobs::enqueue(&mut *tx, &ProcessVideo { asset_id: id }).await?,
+        };
     }
     let asset = db::get(&mut *tx, id).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;

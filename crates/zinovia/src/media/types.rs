@@ -25,7 +25,12 @@ impl Kind {
     pub fn allowed_types(self) -> &'static [&'static str] {
         match self {
             Kind::Image => &["image/jpeg", "image/png", "image/webp", "image/gif"],
-            Kind::Video => &["video/mp4", "video/quicktime", "video/webm"],
+            Kind::Video => &[
+                "video/mp4",
+                "video/quicktime",
+                "video/webm",
+                "video/x-matroska",
+            ],
         }
     }
 }
@@ -96,6 +101,8 @@ pub struct Asset {
     pub blurhash: Option<String>,
     /// Why the worker refused it.
     pub rejection_reason: Option<String>,
+    /// A video's transcode, 0–100 %, while it runs.
+    pub progress: Option<i16>,
     /// When the upload URL stops working.
     pub upload_expires_at: DateTime<Utc>,
     /// When it was created.

@@ -60,6 +60,27 @@ impl StorageKey {
         ok
     }
 
+    /// A file of an asset's HLS stream: `rel` is `hls/` and then one or two names that a
+    /// variant could have (`hls/master.m3u8`, `hls/720p/s3.m4s`, `hls/sb/0.jpg`).
+    pub fn hls(asset: Uuid, rel: &str) -> Option<StorageKey> {
+        let rest = rel.strip_prefix("hls/")?;
+        let parts: Vec<&str> = rest.split('/').collect();
+        if parts.len() > 2 {
+            return None;
+        }
+        let mut key = String::with_capacity(56 + rel.len());
+        for part in &parts {
+            // Each part is checked by the variant rule (no dots first, no separators).
+            let mut probe = String::new();
+            if !StorageKey::push_variant(&mut probe, asset, part) {
+                return None;
+            }
+        }
+        key.push_str(&StorageKey::asset_prefix(asset));
+        key.push_str(rel);
+        Some(StorageKey(key))
+    }
+
     /// The prefix holding every processed file of an asset.
     pub fn asset_prefix(asset: Uuid) -> String {
         format!("media/{asset}/")
@@ -445,6 +466,22 @@ mod tests {
         );
         for bad in ["", "../x", "a/b", ".hidden", "x y"] {
             assert!(StorageKey::variant(id, bad).is_none(), "{bad}");
+        }
+        assert_eq!(
+            StorageKey::hls(id, "hls/720p/s3.m4s").map(|k| k.0),
+            Some("media/00000000-0000-0000-0000-000000000000/hls/720p/s3.m4s".to_owned())
+        );
+        assert!(StorageKey::hls(id, "hls/master.m3u8").is_some());
+        for bad in [
+            "hls/",
+            "hls/../x",
+            "hls/a/../../b",
+            "hls/a/b/c",
+            "hls//x",
+            "video.mp4",
+            "other/x",
+        ] {
+            assert!(StorageKey::hls(id, bad).is_none(), "{bad}");
         }
     }
 }

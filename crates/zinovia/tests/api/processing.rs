@@ -219,6 +219,17 @@ async fn objects_of(app: &TestApp, id: &str) -> Vec<String> {
     all.into_iter().filter(|k| k.contains(id)).collect()
 }
 
+async fn stored_text(app: &TestApp, key: String) -> String {
+    let path = tempfile::NamedTempFile::new().unwrap();
+    app.state
+        .storage()
+        .unwrap()
+        .get_to_file(&StorageKey::trusted(key), path.path())
+        .await
+        .unwrap();
+    std::fs::read_to_string(path.path()).unwrap()
+}
+
 async fn variant_rows(app: &TestApp, id: &str) -> i64 {
     sqlx::query_scalar::<_, i64>("select count(*) from media_variants where asset_id = $1::uuid")
         .bind(id)
@@ -514,7 +525,7 @@ async fn an_empty_file_is_refused_by_the_api_and_by_the_worker() {
 }
 
 #[tokio::test]
-async fn a_video_gets_a_poster_and_is_remuxed_without_metadata() {
+async fn a_video_gets_a_poster_an_hls_ladder_and_an_h264_mp4_without_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let clip = mp4_with_tags(dir.path());
     assert!(
@@ -564,13 +575,227 @@ async fn a_video_gets_a_poster_and_is_remuxed_without_metadata() {
     for secret in ["48.8584", "holiday", "phone"] {
         assert!(
             !tags.contains(secret),
-            "{secret} survived the remux: {tags}"
+            "{secret} survived the transcode: {tags}"
         );
     }
     // faststart: the index (moov) comes before the media data (mdat).
     let moov = video.windows(4).position(|w| w == b"moov").unwrap();
     let mdat = video.windows(4).position(|w| w == b"mdat").unwrap();
     assert!(moov < mdat, "moov at {moov}, mdat at {mdat}");
+    // Transcoded, not copied: H.264 High with stereo AAC, whatever came in.
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,profile,channels",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&played)
+        .output()
+        .unwrap();
+    let streams = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        streams.contains("h264,High") && streams.contains("aac"),
+        "{streams}"
+    );
+
+    // The HLS stream is stored beside it: a master playlist, the 360p rendition (the
+    // source's own height, never upscaled) and the sound, each with its init section and
+    // segments, and the storyboard.
+    let objects = objects_of(&app, &id).await;
+    let hls = |rel: &str| format!("media/{id}/hls/{rel}");
+    for want in [
+        "master.m3u8",
+        "360p/index.m3u8",
+        "360p/s0.m4s",
+        "audio/index.m3u8",
+        "audio/s0.m4s",
+        "storyboard.vtt",
+        "sb/0.jpg",
+    ] {
+        assert!(objects.contains(&hls(want)), "{want} in {objects:?}");
+    }
+    assert!(
+        !objects.iter().any(|k| k.contains("/hls/720p/")),
+        "{objects:?}"
+    );
+    let (renditions, progress, key_len): (Value, Option<i16>, Option<i32>) = sqlx::query_as(
+        "select hls -> 'renditions', progress, octet_length(hls_key) from media_assets where id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(renditions.as_array().map(Vec::len), Some(1), "{renditions}");
+    assert_eq!(renditions[0]["name"], "360p");
+    assert_eq!(progress, None, "no progress once ready");
+    assert_eq!(key_len, Some(16));
+    // Its process ran as a video job, behind photos in the queue.
+    let kinds: Vec<(String, i16)> =
+        sqlx::query_as("select kind, priority from jobs where kind like 'process_%'")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    assert!(
+        kinds.iter().all(|(k, p)| k == "process_video" && *p < 5),
+        "{kinds:?}"
+    );
+}
+
+/// A worker killed in the middle of a transcode: the job runs again, the next worker
+/// removes the dead one's work files, and storage ends with exactly the files of one
+/// complete transcode.
+#[tokio::test]
+async fn a_transcode_survives_the_worker_being_killed_and_leaves_no_files_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("long.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=duration=40:size=1280x720:rate=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=40",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        clip.to_str().unwrap(),
+    ]);
+    let app = TestApp::spawn().await;
+    let creator = app.user_with_role(Role::Creator).await;
+    let id = upload(
+        &app,
+        &creator,
+        "video",
+        "video/mp4",
+        "long.mp4",
+        std::fs::read(&clip).unwrap(),
+    )
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let start_worker = || {
+        let mut cmd = zinovia();
+        cmd.arg("worker")
+            .env("DATABASE_URL", app.db.url())
+            .env("DATA_DIR", app.data_dir())
+            .env("TMPDIR", tmp.path())
+            .env("JOB_LEASE", "2s")
+            .env("JOB_POLL_INTERVAL", "200ms")
+            .env("JOB_RETRY_BASE", "0s");
+        Proc::start(cmd)
+    };
+    let progress = || async {
+        sqlx::query_as::<_, (String, Option<i16>)>(
+            "select state, progress from media_assets where id = $1::uuid",
+        )
+        .bind(&id)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap()
+    };
+    let work_dirs = || -> Vec<String> {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("zinovia-media-"))
+            .collect()
+    };
+
+    let mut worker = start_worker();
+    crate::helpers::wait_until(
+        Duration::from_secs(120),
+        "the transcode under way",
+        || async { progress().await.1.is_some_and(|p| p > 0) },
+    )
+    .await;
+    // The owner sees how far it has got.
+    let m = media(&app, &creator, &id).await;
+    assert!(
+        m["progress"]
+            .as_i64()
+            .is_some_and(|p| (1..100).contains(&p)),
+        "{m}"
+    );
+    worker
+        .stop(nix::sys::signal::Signal::SIGKILL, Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        progress().await.0,
+        "processing",
+        "killed before it finished"
+    );
+    let left = work_dirs();
+    assert_eq!(left.len(), 1, "the killed worker's files: {left:?}");
+
+    let mut worker = start_worker();
+    crate::helpers::wait_until(Duration::from_secs(300), "ready", || async {
+        progress().await.0 == "ready"
+    })
+    .await;
+    worker
+        .stop(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(20))
+        .await;
+    assert_eq!(work_dirs(), Vec::<String>::new(), "no work files left");
+    let attempts: i32 =
+        sqlx::query_scalar("select attempts from jobs where kind = 'process_video'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert!(attempts >= 2, "the job ran again: {attempts}");
+
+    // Storage holds exactly what the playlists name, plus the storyboard and variants.
+    let read = |rel: String| stored_text(&app, format!("media/{id}/hls/{rel}"));
+    let mut want = vec![
+        format!("media/{id}/hls/master.m3u8"),
+        format!("media/{id}/hls/storyboard.vtt"),
+    ];
+    let master = read("master.m3u8".into()).await;
+    let mut lists: Vec<String> = master
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(ToOwned::to_owned)
+        .collect();
+    lists.push("audio/index.m3u8".into());
+    assert_eq!(lists.len(), 4, "720p, 480p, 360p and the sound: {master}");
+    for list in lists {
+        let folder = list.split('/').next().unwrap().to_owned();
+        want.push(format!("media/{id}/hls/{list}"));
+        for line in read(list.clone()).await.lines() {
+            if let Some(init) = line
+                .strip_prefix("#EXT-X-MAP:URI=\"")
+                .and_then(|r| r.strip_suffix('"'))
+            {
+                want.push(format!("media/{id}/hls/{folder}/{init}"));
+            } else if !line.starts_with('#') && !line.is_empty() {
+                want.push(format!("media/{id}/hls/{folder}/{line}"));
+            }
+        }
+    }
+    let vtt = read("storyboard.vtt".into()).await;
+    let mut sheets: Vec<String> = vtt
+        .lines()
+        .filter_map(|l| l.split_once('#').map(|(f, _)| f.to_owned()))
+        .collect();
+    sheets.dedup();
+    want.extend(sheets.iter().map(|s| format!("media/{id}/hls/{s}")));
+    want.sort();
+    let mut stored: Vec<String> = objects_of(&app, &id)
+        .await
+        .into_iter()
+        .filter(|k| k.contains("/hls/"))
+        .collect();
+    stored.sort();
+    assert_eq!(stored, want);
 }
 
 type SettingsFn = Box<dyn FnOnce(&mut zinovia::config::Settings)>;
