@@ -79,6 +79,30 @@ impl Proc {
         }
     }
 
+    /// Waits until `check` is true while this process runs; panics with `what` and the
+    /// process's output when it exits first or `timeout` passes.
+    pub async fn wait_until<F, Fut>(&mut self, timeout: Duration, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if check().await {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let (out, err) = self.output();
+                panic!("zinovia exited ({status}) before {what}:\n{out}\n{err}");
+            }
+            if Instant::now() >= deadline {
+                let (out, err) = self.output();
+                panic!("timed out waiting for {what}; zinovia's output:\n{out}\n{err}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Sends `signal` and waits for the exit status.
     pub async fn stop(
         &mut self,
