@@ -301,6 +301,34 @@ pub(super) async fn set_progress(
     Ok(())
 }
 
+/// What was made of a ready video: renditions and storyboard.
+pub(super) async fn hls(
+    conn: impl PgExecutor<'_>,
+    id: MediaId,
+) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    Ok(sqlx::query_scalar!(
+        "select hls from media_assets where id = $1 and state = 'ready'",
+        id.0
+    )
+    .fetch_optional(conn)
+    .await?
+    .flatten())
+}
+
+/// The key of a video's HLS segments.
+pub(super) async fn key(
+    conn: impl PgExecutor<'_>,
+    id: MediaId,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    Ok(sqlx::query_scalar!(
+        "select hls_key from media_assets where id = $1 and state = 'ready'",
+        id.0
+    )
+    .fetch_optional(conn)
+    .await?
+    .flatten())
+}
+
 /// The asset's HLS key: the one it has, or `fresh` stored as its key.
 pub(super) async fn hls_key(
     conn: impl PgExecutor<'_>,

@@ -1,9 +1,11 @@
 //! Media: upload intents straight to storage, completion, status, signed delivery behind
 //! one entitlement check, deletion and cleanup of abandoned uploads. Processing the bytes
-//! is the worker's (`process_media`, in `process`).
+//! is the worker's (`process_media`, in `process`); videos stream as protected HLS
+//! (`hls`).
 
 mod api;
 mod db;
+mod hls;
 mod jobs;
 mod process;
 mod service;
@@ -22,7 +24,7 @@ pub use types::{Asset, Kind, MediaId, Purpose, State, Variant};
 
 /// The JSON API (`/api/v1/media/...`).
 pub fn api_router() -> OpenApiRouter<AppState> {
-    api::router()
+    api::router().merge(hls::router())
 }
 
 /// Adds the jobs of media (processing, deletion, cleanup of abandoned files) to `registry`.

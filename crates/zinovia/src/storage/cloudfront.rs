@@ -87,12 +87,14 @@ impl CloudFrontSigner {
         }
     }
 
-    /// A URL for `path` (an object key) that works until `expires` (Unix seconds).
-    pub fn sign(&self, path: &str, expires: i64) -> String {
-        let resource = format!("{}/{}", self.base, path.trim_start_matches('/'));
-        let policy = format!(
+    fn policy(resource: &str, expires: i64) -> String {
+        format!(
             r#"{{"Statement":[{{"Resource":"{resource}","Condition":{{"DateLessThan":{{"AWS:EpochTime":{expires}}}}}}}]}}"#
-        );
+        )
+    }
+
+    /// The signature of `policy` and the hash parameter its key type needs.
+    fn signature(&self, policy: &str) -> (String, &'static str) {
         let (signature, hash) = match &self.key {
             SigningKey::Rsa(k) => (k.sign(policy.as_bytes()).to_vec(), ""),
             SigningKey::Ecdsa(k) => {
@@ -100,10 +102,34 @@ impl CloudFrontSigner {
                 (sig.to_der().as_bytes().to_vec(), "&Hash-Algorithm=SHA256")
             }
         };
+        (cloudfront_b64(&signature), hash)
+    }
+
+    /// A URL for `path` (an object key) that works until `expires` (Unix seconds).
+    pub fn sign(&self, path: &str, expires: i64) -> String {
+        let resource = format!("{}/{}", self.base, path.trim_start_matches('/'));
+        let (signature, hash) = self.signature(&CloudFrontSigner::policy(&resource, expires));
         format!(
-            "{resource}?Expires={expires}&Signature={}&Key-Pair-Id={}{hash}",
-            cloudfront_b64(&signature),
+            "{resource}?Expires={expires}&Signature={signature}&Key-Pair-Id={}{hash}",
             self.key_pair_id
+        )
+    }
+
+    /// One grant for every object under `prefix` (a custom policy whose resource ends in
+    /// `*`), until `expires`: the distribution's URL of the prefix, and the query string to
+    /// append to any object's URL under it. One signature for a whole HLS stream, not one
+    /// per segment.
+    pub fn sign_prefix(&self, prefix: &str, expires: i64) -> (String, String) {
+        let base = format!("{}/{}", self.base, prefix.trim_start_matches('/'));
+        let policy = CloudFrontSigner::policy(&format!("{base}*"), expires);
+        let (signature, hash) = self.signature(&policy);
+        (
+            base,
+            format!(
+                "Policy={}&Signature={signature}&Key-Pair-Id={}{hash}",
+                cloudfront_b64(policy.as_bytes()),
+                self.key_pair_id
+            ),
         )
     }
 }
@@ -171,7 +197,14 @@ mod tests {
             .split('&')
             .next()
             .unwrap();
-        let sig: String = sig
+        let sig = p256::ecdsa::Signature::from_der(&unb64(sig)).unwrap();
+        let policy = r#"{"Statement":[{"Resource":"https://media.zinovia.example/media/x/thumb.webp","Condition":{"DateLessThan":{"AWS:EpochTime":1767290400}}}]}"#;
+        assert!(public.verify(policy.as_bytes(), &sig).is_ok());
+        assert!(public.verify(b"another policy", &sig).is_err());
+    }
+
+    fn unb64(s: &str) -> Vec<u8> {
+        let s: String = s
             .chars()
             .map(|c| match c {
                 '-' => '+',
@@ -180,11 +213,50 @@ mod tests {
                 c => c,
             })
             .collect();
-        let der = STANDARD.decode(sig).unwrap();
-        let sig = p256::ecdsa::Signature::from_der(&der).unwrap();
-        let policy = r#"{"Statement":[{"Resource":"https://media.zinovia.example/media/x/thumb.webp","Condition":{"DateLessThan":{"AWS:EpochTime":1767290400}}}]}"#;
+        STANDARD.decode(s).unwrap()
+    }
+
+    #[test]
+    fn a_prefix_grant_is_one_custom_policy_with_a_wildcard_that_verifies() {
+        let key = SigningKey::from_pem(ECDSA_PEM).unwrap();
+        let SigningKey::Ecdsa(inner) = &key else {
+            panic!("expected ECDSA")
+        };
+        let public = *inner.verifying_key();
+        let signer = CloudFrontSigner::new(
+            &url::Url::parse("https://media.zinovia.example").unwrap(),
+            "KEYID",
+            key,
+        );
+        let (base, query) = signer.sign_prefix("media/abc/hls/", 1_767_290_400);
+        assert_eq!(base, "https://media.zinovia.example/media/abc/hls/");
+        let param = |name: &str| {
+            query
+                .split('&')
+                .find_map(|p| p.strip_prefix(&format!("{name}=")))
+                .unwrap()
+                .to_owned()
+        };
+        let policy = String::from_utf8(unb64(&param("Policy"))).unwrap();
+        assert_eq!(
+            policy,
+            r#"{"Statement":[{"Resource":"https://media.zinovia.example/media/abc/hls/*","Condition":{"DateLessThan":{"AWS:EpochTime":1767290400}}}]}"#
+        );
+        let sig = p256::ecdsa::Signature::from_der(&unb64(&param("Signature"))).unwrap();
         assert!(public.verify(policy.as_bytes(), &sig).is_ok());
-        assert!(public.verify(b"another policy", &sig).is_err());
+        assert_eq!(param("Key-Pair-Id"), "KEYID");
+        assert_eq!(param("Hash-Algorithm"), "SHA256");
+        // The RSA key signs the same policy (SHA-1, no hash parameter).
+        let rsa = CloudFrontSigner::new(
+            &url::Url::parse("https://media.zinovia.example").unwrap(),
+            "KEYID",
+            SigningKey::from_pem(RSA_PEM).unwrap(),
+        );
+        let (_, query) = rsa.sign_prefix("media/abc/hls/", 1_767_290_400);
+        assert!(
+            query.starts_with("Policy=") && !query.contains("Hash-Algorithm"),
+            "{query}"
+        );
     }
 
     #[test]

@@ -279,6 +279,51 @@ impl LocalUrls {
         )
     }
 
+    fn prefix_signature(&self, prefix: &str, expires: i64) -> String {
+        hmac_b64(
+            &self.key,
+            format!("GET-PREFIX\n{prefix}\n{expires}").as_bytes(),
+        )
+    }
+
+    /// One grant for every file under `prefix` until `expires`: the URL of the prefix and
+    /// the query string to append to any file's URL under it (an HLS stream is signed
+    /// once, not per segment). Only an asset's `hls/` folder can be granted so.
+    pub fn sign_prefix(&self, prefix: &str, expires: i64) -> Option<(String, String)> {
+        if !is_grantable_prefix(prefix) {
+            return None;
+        }
+        Some((
+            format!("{}/storage/{prefix}", self.base),
+            format!(
+                "expires={expires}&prefix={prefix}&signature={}",
+                self.prefix_signature(prefix, expires)
+            ),
+        ))
+    }
+
+    /// Whether a download of `key` is allowed at `now` by this query: the file's own
+    /// signature, or a grant of a prefix it is under. `Err` says why not (for the log).
+    pub fn verify_get(&self, key: &str, q: &GetQuery, now: i64) -> Result<i64, &'static str> {
+        let expected = match &q.prefix {
+            Some(prefix) => {
+                if !is_grantable_prefix(prefix) || !key.starts_with(prefix.as_str()) {
+                    return Err("the file is not under the granted prefix");
+                }
+                self.prefix_signature(prefix, q.expires)
+            }
+            None => self.get_signature(key, q.expires),
+        };
+        if !constant_time_eq(&expected, &q.signature) {
+            return Err("download signature does not match");
+        }
+        let remaining = q.expires - now;
+        if remaining < 0 {
+            return Err("download URL expired");
+        }
+        Ok(remaining)
+    }
+
     /// An upload URL for exactly `length` bytes of `content_type`, valid until `expires`.
     pub fn sign_put(
         &self,
@@ -297,10 +342,20 @@ impl LocalUrls {
     }
 }
 
-/// Query of a signed download URL.
+/// `media/<uuid>/hls/`: the only prefix a grant may cover.
+fn is_grantable_prefix(prefix: &str) -> bool {
+    prefix
+        .strip_prefix("media/")
+        .and_then(|rest| rest.strip_suffix("/hls/"))
+        .is_some_and(|id| id.len() == 36 && uuid::Uuid::parse_str(id).is_ok())
+}
+
+/// Query of a signed download URL: a file's own signature, or a prefix grant.
 #[derive(Debug, Deserialize)]
 pub struct GetQuery {
     expires: i64,
+    /// Set for a prefix grant.
+    prefix: Option<String>,
     signature: String,
 }
 
@@ -382,13 +437,7 @@ pub async fn get_object(
 ) -> Result<Response, AppError> {
     let store = local(&state)?;
     let urls = store.urls().map_err(|e| AppError::Internal(e.into()))?;
-    if !constant_time_eq(&urls.get_signature(&key, q.expires), &q.signature) {
-        return Err(refused("download signature does not match"));
-    }
-    let remaining = q.expires - now();
-    if remaining < 0 {
-        return Err(refused("download URL expired"));
-    }
+    let remaining = urls.verify_get(&key, &q, now()).map_err(refused)?;
     let path = store.path(&key).map_err(|_| AppError::NotFound)?;
     let meta = store
         .head(&StorageKey::trusted(key.clone()))
@@ -493,6 +542,85 @@ mod tests {
         assert_eq!(parse_range("bytes=100-", 100), None);
         assert_eq!(parse_range("bytes=5-2", 100), None);
         assert_eq!(parse_range("items=0-1", 100), None);
+    }
+
+    #[test]
+    fn a_prefix_grant_opens_its_asset_hls_files_only_until_it_expires() {
+        let urls = LocalUrls::new(&url::Url::parse("http://127.0.0.1:1").unwrap(), b"secret");
+        let id = "0192c3a4-5b6c-7d8e-9f00-112233445566";
+        let other = "0192c3a4-5b6c-7d8e-9f00-112233445567";
+        let prefix = format!("media/{id}/hls/");
+        let (base, query) = urls.sign_prefix(&prefix, 1_000).unwrap();
+        assert_eq!(base, format!("http://127.0.0.1:1/storage/{prefix}"));
+        let parse = |q: &str| -> GetQuery {
+            serde_json::from_value(serde_json::Value::Object(
+                url::form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| {
+                        let v = if k == "expires" {
+                            serde_json::json!(v.parse::<i64>().unwrap())
+                        } else {
+                            serde_json::json!(v)
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect(),
+            ))
+            .unwrap()
+        };
+        let q = parse(&query);
+        assert_eq!(
+            urls.verify_get(&format!("{prefix}720p/s3.m4s"), &q, 999),
+            Ok(1)
+        );
+        assert_eq!(
+            urls.verify_get(&format!("{prefix}master.m3u8"), &q, 1_000),
+            Ok(0)
+        );
+        // Expired; another asset's files; the asset's other files; a forged prefix.
+        assert!(
+            urls.verify_get(&format!("{prefix}720p/s3.m4s"), &q, 1_001)
+                .is_err()
+        );
+        assert!(
+            urls.verify_get(&format!("media/{other}/hls/720p/s3.m4s"), &q, 999)
+                .is_err()
+        );
+        assert!(
+            urls.verify_get(&format!("media/{id}/full.webp"), &q, 999)
+                .is_err()
+        );
+        assert!(urls.verify_get(&format!("uploads/{id}"), &q, 999).is_err());
+        let forged = parse(&query.replace(id, other));
+        assert!(
+            urls.verify_get(&format!("media/{other}/hls/s0.m4s"), &forged, 999)
+                .is_err()
+        );
+        let tampered = parse(&query.replace("expires=1000", "expires=9000"));
+        assert!(
+            urls.verify_get(&format!("{prefix}s0.m4s"), &tampered, 999)
+                .is_err()
+        );
+        // Only an asset's hls folder can be granted.
+        for bad in [
+            "media/",
+            "",
+            "uploads/",
+            &format!("media/{id}/"),
+            "media/x/hls/",
+        ] {
+            assert!(urls.sign_prefix(bad, 1_000).is_none(), "{bad}");
+        }
+        // A single file's own signature still works, and not for another file.
+        let one = urls.sign_get(&StorageKey::trusted(format!("media/{id}/grid.webp")), 1_000);
+        let q = parse(one.split_once('?').unwrap().1);
+        assert!(
+            urls.verify_get(&format!("media/{id}/grid.webp"), &q, 999)
+                .is_ok()
+        );
+        assert!(
+            urls.verify_get(&format!("media/{id}/full.webp"), &q, 999)
+                .is_err()
+        );
     }
 
     #[test]

@@ -296,6 +296,51 @@ impl Storage {
         Ok((url.as_str().to_owned(), expires_at))
     }
 
+    /// Delivery URLs for files of an asset's HLS stream (`rels` under `media/<id>/hls/`,
+    /// e.g. `720p/s3.m4s`), valid until the end of the minute plus `valid_for`. Local
+    /// storage and CloudFront sign the stream's folder once (an HMAC grant; a custom policy
+    /// with a wildcard resource) and every URL carries that grant; S3 presigns each file.
+    pub async fn hls_urls(
+        &self,
+        asset: Uuid,
+        rels: &[&str],
+        valid_for: Duration,
+    ) -> Result<(Vec<String>, DateTime<Utc>), StorageError> {
+        let prefix = format!("{}hls/", StorageKey::asset_prefix(asset));
+        let now = Utc::now().timestamp();
+        let expires = now - now.rem_euclid(60)
+            + 60
+            + i64::try_from(valid_for.as_secs()).unwrap_or(i64::MAX / 2);
+        let expires_at = Utc
+            .timestamp_opt(expires, 0)
+            .single()
+            .unwrap_or_else(Utc::now);
+        let grant = match (&self.cdn, &self.backend) {
+            (Some(cdn), _) => Some(cdn.sign_prefix(&prefix, expires)),
+            (None, Backend::Local(l)) => Some(
+                l.urls()?
+                    .sign_prefix(&prefix, expires)
+                    .ok_or_else(|| StorageError::Other("not an HLS prefix".into()))?,
+            ),
+            (None, Backend::S3(_)) => None,
+        };
+        match grant {
+            Some((base, query)) => Ok((
+                rels.iter().map(|r| format!("{base}{r}?{query}")).collect(),
+                expires_at,
+            )),
+            None => {
+                let keys: Vec<String> = rels.iter().map(|r| format!("{prefix}{r}")).collect();
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                let (urls, expires_at) = self.signed_urls(&keys, valid_for).await?;
+                Ok((
+                    urls.iter().map(|u| u.as_str().to_owned()).collect(),
+                    expires_at,
+                ))
+            }
+        }
+    }
+
     /// Delivery URLs for `keys` (in order), as [`Storage::signed_url`] makes them; each is
     /// signed at most once a minute.
     pub async fn signed_urls(

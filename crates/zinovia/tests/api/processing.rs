@@ -629,6 +629,34 @@ async fn a_video_gets_a_poster_an_hls_ladder_and_an_h264_mp4_without_metadata() 
     .await
     .unwrap();
     assert_eq!(renditions.as_array().map(Vec::len), Some(1), "{renditions}");
+    // One grant signs the whole stream: its files open with it, another asset's do not.
+    let asset: uuid::Uuid = id.parse().unwrap();
+    let (urls, _) = app
+        .state
+        .storage()
+        .unwrap()
+        .hls_urls(
+            asset,
+            &["360p/s0.m4s", "master.m3u8"],
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let r = reqwest::get(&urls[1]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", urls[1]);
+    assert!(r.text().await.unwrap().starts_with("#EXTM3U"));
+    let r = reqwest::get(&urls[0]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let other = urls[0].replace(&id, &uuid::Uuid::new_v4().to_string());
+    assert_eq!(
+        reqwest::get(&other).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let elsewhere = urls[0].replace("hls/360p/s0.m4s", "thumb.webp");
+    assert_eq!(
+        reqwest::get(&elsewhere).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(renditions[0]["name"], "360p");
     assert_eq!(progress, None, "no progress once ready");
     assert_eq!(key_len, Some(16));
@@ -688,7 +716,7 @@ async fn a_transcode_survives_the_worker_being_killed_and_leaves_no_files_behind
             .env("DATABASE_URL", app.db.url())
             .env("DATA_DIR", app.data_dir())
             .env("TMPDIR", tmp.path())
-            .env("JOB_LEASE", "2s")
+            .env("JOB_LEASE", "4s")
             .env("JOB_POLL_INTERVAL", "200ms")
             .env("JOB_RETRY_BASE", "0s");
         Proc::start(cmd)
@@ -712,12 +740,13 @@ async fn a_transcode_survives_the_worker_being_killed_and_leaves_no_files_behind
     };
 
     let mut worker = start_worker();
-    crate::helpers::wait_until(
-        Duration::from_secs(120),
-        "the transcode under way",
-        || async { progress().await.1.is_some_and(|p| p > 0) },
-    )
-    .await;
+    worker
+        .wait_until(
+            Duration::from_secs(240),
+            "the transcode under way",
+            || async { progress().await.1.is_some_and(|p| p > 0) },
+        )
+        .await;
     // The owner sees how far it has got.
     let m = media(&app, &creator, &id).await;
     assert!(
@@ -738,10 +767,11 @@ async fn a_transcode_survives_the_worker_being_killed_and_leaves_no_files_behind
     assert_eq!(left.len(), 1, "the killed worker's files: {left:?}");
 
     let mut worker = start_worker();
-    crate::helpers::wait_until(Duration::from_secs(300), "ready", || async {
-        progress().await.0 == "ready"
-    })
-    .await;
+    worker
+        .wait_until(Duration::from_secs(400), "ready", || async {
+            progress().await.0 == "ready"
+        })
+        .await;
     worker
         .stop(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(20))
         .await;
@@ -1069,4 +1099,184 @@ async fn processing_survives_the_worker_being_killed() {
         .await
         .unwrap();
     assert_eq!(distinct, 300);
+}
+
+/// Fetches `url` (a path on the app, or a full URL) without any cookie or credential.
+async fn fetch(app: &TestApp, url: &str) -> (StatusCode, Vec<u8>) {
+    let url = if url.starts_with("http") {
+        url.to_owned()
+    } else {
+        format!("{}{url}", app.base)
+    };
+    let r = reqwest::get(&url).await.unwrap();
+    (r.status(), r.bytes().await.unwrap().to_vec())
+}
+
+/// The protected stream of a subscribers-only video: the master playlist only for whom the
+/// entitlement rule allows; its rendition playlists, segments, storyboard and key work
+/// without cookies for the viewer it was made for; a forged or expired grant, and a
+/// subscriber who lapsed, get nothing more — the key least of all.
+#[tokio::test]
+async fn a_videos_hls_stream_follows_the_entitlement_rule_to_the_key() {
+    use crate::helpers::{call, creator, member, post, subscribe};
+    let dir = tempfile::tempdir().unwrap();
+    let clip = mp4_with_tags(dir.path());
+    let app = TestApp::spawn().await;
+    let ada = creator(&app, "hls_ada").await;
+    let id = upload(
+        &app,
+        &ada.token,
+        "video",
+        "video/mp4",
+        "clip.mp4",
+        std::fs::read(&clip).unwrap(),
+    )
+    .await;
+    process(&app).await;
+    post(
+        &app,
+        &ada,
+        json!({"text": "a clip", "visibility": "subscribers", "media_ids": [id]}),
+    )
+    .await;
+    let fan = member(&app, Role::Fan).await;
+    let stranger = member(&app, Role::Fan).await;
+    subscribe(&app, &fan, &ada, "active", 30).await;
+    let master_path = format!("/api/v1/media/{id}/hls/master.m3u8");
+
+    // Anonymous and a fan without a subscription: refused; no such video: 404.
+    assert_eq!(fetch(&app, &master_path).await.0, StatusCode::FORBIDDEN);
+    let (s, _) = call(
+        &app,
+        reqwest::Method::GET,
+        &master_path,
+        Some(&stranger.token),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let missing = format!("/api/v1/media/{}/hls/master.m3u8", uuid::Uuid::new_v4());
+    let (s, _) = call(&app, reqwest::Method::GET, &missing, Some(&fan.token), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The subscriber gets the master playlist; everything it leads to works without cookies.
+    let r = app
+        .client
+        .get(format!("{}{master_path}", app.base))
+        .bearer_auth(&fan.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/vnd.apple.mpegurl");
+    let master = r.text().await.unwrap();
+    assert!(
+        master.contains("RESOLUTION=640x360,CODECS=\"avc1.64"),
+        "{master}"
+    );
+    let uri = |prefix: &str| -> String {
+        master
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .map(|l| format!("/api/v1/media/{id}/hls/{l}"))
+            .unwrap_or_else(|| {
+                let at = master.find(&format!("URI=\"{prefix}")).unwrap() + 5;
+                let end = master[at..].find('"').unwrap();
+                format!("/api/v1/media/{id}/hls/{}", &master[at..at + end])
+            })
+    };
+    let video = uri("360p/index.m3u8?");
+    let audio = uri("audio/index.m3u8?");
+    let (s, body) = fetch(&app, &video).await;
+    assert_eq!(s, StatusCode::OK);
+    let playlist = String::from_utf8(body).unwrap();
+    let key_url = playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-KEY:METHOD=AES-128,URI=\""))
+        .and_then(|r| r.strip_suffix('"'))
+        .unwrap()
+        .to_owned();
+    let segment = playlist
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.is_empty())
+        .unwrap()
+        .to_owned();
+    let init = playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MAP:URI=\""))
+        .and_then(|r| r.strip_suffix('"'))
+        .unwrap()
+        .to_owned();
+    let (s, seg_bytes) = fetch(&app, &segment).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_ne!(&seg_bytes[4..8], b"moof", "segments are served encrypted");
+    assert_eq!(fetch(&app, &init).await.0, StatusCode::OK);
+    assert_eq!(fetch(&app, &audio).await.0, StatusCode::OK);
+    let (s, key) = fetch(&app, &key_url).await;
+    assert_eq!(s, StatusCode::OK);
+    let stored: Vec<u8> =
+        sqlx::query_scalar("select hls_key from media_assets where id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(key, stored);
+    let vtt_url = video.replace("360p/index.m3u8", "storyboard.vtt");
+    let (s, vtt) = fetch(&app, &vtt_url).await;
+    assert_eq!(s, StatusCode::OK);
+    let vtt = String::from_utf8(vtt).unwrap();
+    let sheet = vtt.lines().find(|l| l.contains("#xywh=")).unwrap();
+    assert_eq!(
+        fetch(&app, sheet.split('#').next().unwrap()).await.0,
+        StatusCode::OK
+    );
+
+    // A forged grant (the subscriber's token for the stranger), a tampered expiry, another
+    // video's id: refused.
+    let forged = key_url.replace(&fan.id.to_string(), &stranger.id.to_string());
+    assert_eq!(fetch(&app, &forged).await.0, StatusCode::FORBIDDEN);
+    let expires = key_url
+        .split("expires=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let later = key_url.replace(
+        &format!("expires={expires}"),
+        &format!("expires={}", expires.parse::<i64>().unwrap() + 3600),
+    );
+    assert_eq!(fetch(&app, &later).await.0, StatusCode::FORBIDDEN);
+    // A genuine grant that has expired.
+    let past = chrono::Utc::now().timestamp() - 1;
+    let token = crate::helpers::hls_token(&app, &id, &fan.id.to_string(), past);
+    let old = format!(
+        "/api/v1/media/{id}/hls/key?viewer={}&expires={past}&token={token}",
+        fan.id
+    );
+    assert_eq!(fetch(&app, &old).await.0, StatusCode::FORBIDDEN);
+
+    // The subscription lapses: the same, unexpired grant no longer opens anything.
+    subscribe(&app, &fan, &ada, "canceled", -1).await;
+    assert_eq!(fetch(&app, &key_url).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(fetch(&app, &video).await.0, StatusCode::FORBIDDEN);
+    let (s, _) = call(
+        &app,
+        reqwest::Method::GET,
+        &master_path,
+        Some(&fan.token),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Its creator still can.
+    let (s, _) = call(
+        &app,
+        reqwest::Method::GET,
+        &master_path,
+        Some(&ada.token),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
 }

@@ -295,3 +295,17 @@ pub async fn post(app: &TestApp, who: &Member, body: Value) -> Value {
     assert_eq!(status, StatusCode::CREATED, "{post}");
     post
 }
+
+/// The signature of an HLS grant for `viewer` of `asset` until `expires`, as the server
+/// makes it (tests of expiry).
+pub fn hls_token(app: &TestApp, asset: &str, viewer: &str, expires: i64) -> String {
+    use secrecy::ExposeSecret;
+    zinovia::crypto::hmac_b64(
+        app.state
+            .session_secret()
+            .unwrap()
+            .expose_secret()
+            .as_bytes(),
+        format!("hls:{asset}:{viewer}:{expires}").as_bytes(),
+    )
+}
