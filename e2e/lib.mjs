@@ -127,3 +127,23 @@ export async function until(page, url, ready, what, seconds = 30) {
   fail(`${what}: not so after ${seconds} s`);
   return false;
 }
+
+// Confirms `email`'s address from the mailed link, in `page`.
+export async function confirmEmail(page, email) {
+  await page.goto(await mailedLink(email, '/verify-email'));
+  await page.getByRole('button', { name: 'Confirm my email' }).click();
+  await page.getByRole('heading', { name: 'Email confirmed' }).waitFor();
+}
+
+// Pays the simulated checkout the page is headed to (choosing it where several rails are
+// on) and waits for the thank-you page.
+export async function paySimulated(page) {
+  await page.waitForURL(/\/billing\/simulated\/checkout\/|\/checkout$/);
+  if (new URL(page.url()).pathname === '/checkout') {
+    await page.getByRole('button', { name: 'Test payment (nobody is charged)' }).click();
+  }
+  await page.waitForURL(/\/billing\/simulated\/checkout\//);
+  await page.getByRole('button', { name: /^Pay / }).click();
+  await page.waitForURL(/\/checkout\/[0-9a-f-]+$/);
+  await page.getByRole('heading', { name: 'Thank you!' }).waitFor({ timeout: 30_000 });
+}

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  axe, axeContext, base, check, fail, finish, launch, shots, watchConsole, mailedLink, signUp, until,
+  axe, axeContext, base, check, fail, finish, launch, shots, watchConsole, mailedLink, signUp, until, confirmEmail, paySimulated,
 } from './lib.mjs';
 
 const run = Date.now().toString(36);
@@ -38,17 +38,7 @@ const stepShots = async (page, name) => {
 const formErrors = (text) => text.includes('status of 422');
 const csrf = (page) => page.locator('meta[name="csrf-token"]').getAttribute('content');
 
-// Pays the simulated checkout the page is headed to (choosing it where several rails are on).
-async function pay(page) {
-  await page.waitForURL(/\/billing\/simulated\/checkout\/|\/checkout$/);
-  if (new URL(page.url()).pathname === '/checkout') {
-    await page.getByRole('button', { name: 'Test payment (nobody is charged)' }).click();
-  }
-  await page.waitForURL(/\/billing\/simulated\/checkout\//);
-  await page.getByRole('button', { name: /^Pay / }).click();
-  await page.waitForURL(/\/checkout\/[0-9a-f-]+$/);
-  await page.getByRole('heading', { name: 'Thank you!' }).waitFor({ timeout: 30_000 });
-}
+const pay = paySimulated;
 
 const browser = await launch();
 const desktop = { viewport: { width: 1280, height: 800 } };
@@ -76,9 +66,7 @@ try {
   watchConsole(creator, 'creator', formErrors);
   const creatorEmail = `mira-${run}@example.test`;
   await signUp(creator, creatorEmail, 'Mira Stills');
-  await creator.goto(await mailedLink(creatorEmail, '/verify-email'));
-  await creator.getByRole('button', { name: 'Confirm my email' }).click();
-  await creator.getByRole('heading', { name: 'Email confirmed' }).waitFor();
+  await confirmEmail(creator, creatorEmail);
   await creator.goto(`${base}/settings/creator`);
   await creator.getByLabel('Handle').fill(handle);
   await creator.getByLabel('Monthly price').fill('5.00');

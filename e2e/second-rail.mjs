@@ -12,7 +12,7 @@
 //
 //   BASE_URL=… MAIL_DIR=<data dir>/mail OPS_EMAIL=… OPS_PASSWORD=… E2E_OUT=out node e2e/second-rail.mjs
 import {
-  axe, axeContext, base, check, fail, finish, launch, shots, watchConsole, mailedLink, password, signUp, until,
+  axe, axeContext, base, check, fail, finish, launch, shots, watchConsole, mailedLink, password, signUp, until, confirmEmail,
 } from './lib.mjs';
 
 const opsEmail = process.env.OPS_EMAIL;
@@ -50,9 +50,7 @@ try {
   watchConsole(creator, 'creator', formErrors);
   const creatorEmail = `cleo-${run}@example.test`;
   await signUp(creator, creatorEmail, 'Cleo Frame');
-  await creator.goto(await mailedLink(creatorEmail, '/verify-email'));
-  await creator.getByRole('button', { name: 'Confirm my email' }).click();
-  await creator.getByRole('heading', { name: 'Email confirmed' }).waitFor();
+  await confirmEmail(creator, creatorEmail);
   await creator.goto(`${base}/settings/creator`);
   await creator.getByLabel('Handle').fill(handle);
   await creator.getByLabel('Monthly price').fill('6.00');

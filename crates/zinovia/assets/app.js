@@ -1,7 +1,7 @@
 // Zinovia's page script. Everything here improves a page that already works without it
 // where it can: uploads straight to storage with progress and live processing state, the
 // composer's order of files, infinite scroll over "Older posts" links, a lightbox, the
-// profile's grid view, and local times for scheduling. No inline scripts (CSP).
+// profile's grid view, local times for scheduling, and the video player (HLS). No inline scripts (CSP).
 (() => {
   'use strict';
 
@@ -266,7 +266,11 @@
         const res = await fetch(link.href, { credentials: 'same-origin' });
         if (!res.ok) throw new Error(String(res.status));
         const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
-        $$('[data-posts] > article', doc).forEach((a) => { if (!document.getElementById(a.id)) posts.append(a); });
+        $$('[data-posts] > article', doc).forEach((a) => {
+          if (document.getElementById(a.id)) return;
+          posts.append(a);
+          $$('[data-player]', a).forEach(player);
+        });
         const next = $('a[data-more]', doc);
         if (next) {
           link.href = next.href;
@@ -328,6 +332,7 @@
         for (const li of Array.from(box.children)) {
           const old = document.getElementById(li.id);
           if (old) old.replaceWith(li); else list.append(li);
+          $$('[data-player]', li).forEach(player);
           thread.dataset.last = li.dataset.message;
         }
         const last = list.lastElementChild;
@@ -359,12 +364,195 @@
     if (document.readyState === 'complete') connect();
     else window.addEventListener('load', () => setTimeout(connect, 0), { once: true });
   }
+  // --- the video player (ADR 0026) ---------------------------------------------------------
+  // A video the viewer may see streams from its HLS master playlist (the app checks access
+  // there, and again for every playlist and the key): through hls.js (vendored, loaded only
+  // here) where the browser has Media Source Extensions, through the browser's own HLS on
+  // Safari, else the MP4 in the page plays. Adds a quality choice and a seek bar whose
+  // previews come from the storyboard; both are native controls, so keys work on them.
+  // hls.js is fetched when a pointer or the focus first reaches a player; a video started
+  // before that (or without script) plays its MP4.
+  let hlsScript = null;
+  const loadHls = (src) => {
+    if (window.Hls) return Promise.resolve(window.Hls);
+    if (!hlsScript) {
+      hlsScript = new Promise((resolve, reject) => {
+        const s = document.createElement('script');
+        s.src = src;
+        s.onload = () => (window.Hls ? resolve(window.Hls) : reject(new Error('hls.js did not load')));
+        s.onerror = () => reject(new Error('hls.js did not load'));
+        document.head.append(s);
+      });
+    }
+    return hlsScript;
+  };
+  const clock = (t) => {
+    const s = Math.max(0, Math.round(t));
+    const h = Math.floor(s / 3600);
+    const m = Math.floor(s / 60) % 60;
+    const ss = String(s % 60).padStart(2, '0');
+    return h ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+  };
+  // WebVTT cues `start --> end` / `url#xywh=x,y,w,h`, times as seconds.
+  const parseStoryboard = (text) => {
+    const secs = (t) => t.split(':').reduce((acc, part) => acc * 60 + parseFloat(part), 0);
+    const cues = [];
+    const lines = text.split(/\r?\n/);
+    for (let i = 0; i < lines.length; i++) {
+      const m = /^([\d:.]+)\s+-->\s+([\d:.]+)/.exec(lines[i]);
+      const at = m && /^(.*)#xywh=(\d+),(\d+),(\d+),(\d+)$/.exec(lines[i + 1] || '');
+      if (at) cues.push({ start: secs(m[1]), end: secs(m[2]), url: at[1], x: +at[2], y: +at[3], w: +at[4], h: +at[5] });
+    }
+    return cues;
+  };
+
+  function player(box) {
+    const video = $('video[data-hls]', box);
+    if (!video) return;
+    const master = video.dataset.hls;
+    const mp4 = ($('source', video) || {}).src || '';
+    const apple = /^Apple/.test(navigator.vendor || '') && video.canPlayType('application/vnd.apple.mpegurl');
+    const mse = 'MediaSource' in window || 'ManagedMediaSource' in window;
+    box.dataset.engine = 'mp4';
+
+    // The seek bar with storyboard previews.
+    const bar = document.createElement('div');
+    bar.className = 'player-bar';
+    const seek = document.createElement('input');
+    seek.type = 'range';
+    seek.className = 'seek';
+    seek.min = '0';
+    seek.step = '0.1';
+    seek.value = '0';
+    seek.max = String(video.duration || 0);
+    seek.setAttribute('aria-label', 'Position');
+    const preview = document.createElement('div');
+    preview.className = 'sb-preview';
+    preview.hidden = true;
+    const previewTime = document.createElement('span');
+    preview.append(previewTime);
+    bar.append(seek, preview);
+    box.append(bar);
+    const setMax = () => { if (isFinite(video.duration) && video.duration > 0) seek.max = String(video.duration); };
+    video.addEventListener('loadedmetadata', setMax);
+    video.addEventListener('durationchange', setMax);
+    video.addEventListener('timeupdate', () => {
+      if (document.activeElement !== seek) seek.value = String(video.currentTime);
+      seek.setAttribute('aria-valuetext', `${clock(video.currentTime)} of ${clock(+seek.max)}`);
+    });
+    seek.addEventListener('input', () => {
+      video.currentTime = +seek.value;
+      show(+seek.value);
+    });
+    seek.addEventListener('change', () => { preview.hidden = true; });
+    seek.addEventListener('blur', () => { preview.hidden = true; });
+
+    let cues = null;
+    let loadingCues = null;
+    const storyboard = () => {
+      if (!loadingCues) {
+        loadingCues = (async () => {
+          const res = await fetch(master, { credentials: 'same-origin' });
+          if (!res.ok) throw new Error(String(res.status));
+          const m = /#EXT-X-SESSION-DATA:DATA-ID="com\.zinovia\.storyboard",VALUE="([^"]+)"/.exec(await res.text());
+          if (!m) return [];
+          const vtt = await fetch(new URL(m[1], new URL(master, location.href)), { credentials: 'same-origin' });
+          if (!vtt.ok) throw new Error(String(vtt.status));
+          return parseStoryboard(await vtt.text());
+        })().then((c) => { cues = c; return c; }, () => { cues = []; return []; }); // no previews, no retry loop
+      }
+      return loadingCues;
+    };
+    const show = (t) => {
+      if (!cues) { storyboard().then(() => { if (!preview.hidden || document.activeElement === seek) show(t); }); return; }
+      const cue = cues.find((c) => t >= c.start && t < c.end) || cues[cues.length - 1];
+      previewTime.textContent = clock(t);
+      if (cue) {
+        preview.style.width = `${cue.w}px`;
+        preview.style.height = `${cue.h}px`;
+        preview.style.backgroundImage = `url("${cue.url.replace(/"/g, '%22')}")`;
+        preview.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
+        box.dataset.previewed = cue.url.split('?')[0].split('/').pop();
+      }
+      const max = +seek.max || 1;
+      const left = Math.min(Math.max(t / max, 0), 1) * seek.clientWidth;
+      preview.style.left = `${Math.max(0, Math.min(left - (cue ? cue.w : 0) / 2, seek.clientWidth - (cue ? cue.w : 0)))}px`;
+      preview.hidden = false;
+    };
+    seek.addEventListener('pointermove', (e) => {
+      const r = seek.getBoundingClientRect();
+      show(((e.clientX - r.left) / r.width) * (+seek.max || 0));
+    });
+    seek.addEventListener('pointerleave', () => { preview.hidden = true; });
+    seek.addEventListener('focus', () => { storyboard(); });
+
+    if (apple) {
+      // Safari plays HLS itself (and chooses the quality itself).
+      video.src = master;
+      box.dataset.engine = 'native';
+      return;
+    }
+    if (!mse) return; // the MP4
+    // hls.js (large) loads when someone reaches for this player, not with the page.
+    let attached = false;
+    const attach = () => {
+      if (attached) return;
+      attached = true;
+      stream();
+    };
+    for (const e of ['pointerenter', 'focusin', 'touchstart']) box.addEventListener(e, attach, { once: true, passive: true });
+    const stream = () => loadHls(video.dataset.hlsJs).then((Hls) => {
+      if (!Hls.isSupported() || !video.paused || video.currentTime > 0) return; // the MP4 already plays
+      const hls = new Hls({ enableWorker: false, autoStartLoad: false, capLevelToPlayerSize: true });
+      box.dataset.engine = 'hls.js';
+      let started = false;
+      let retries = 0;
+      hls.loadSource(master);
+      hls.attachMedia(video);
+      video.addEventListener('play', () => { if (!started) { started = true; hls.startLoad(video.currentTime); } });
+      // The quality: automatic, or one of the renditions.
+      hls.on(Hls.Events.MANIFEST_PARSED, (_, data) => {
+        if (data.levels.length < 2 || $('select.quality', bar)) return;
+        const label = document.createElement('label');
+        label.className = 'quality-label';
+        label.textContent = 'Quality ';
+        const pick = document.createElement('select');
+        pick.className = 'quality';
+        pick.add(new Option('Auto', '-1'));
+        data.levels.forEach((l, i) => pick.add(new Option(`${l.height}p`, String(i))));
+        pick.addEventListener('change', () => { hls.currentLevel = +pick.value; });
+        label.append(pick);
+        bar.append(label);
+      });
+      hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => { box.dataset.level = String(data.level); });
+      // Signed URLs expire (MEDIA_URL_TTL): after a long pause, fetch the playlists again
+      // (access is decided again there) and go on where it stopped.
+      hls.on(Hls.Events.ERROR, (_, data) => {
+        if (!data.fatal) return;
+        if (data.type === Hls.ErrorTypes.NETWORK_ERROR && retries < 3) {
+          retries += 1;
+          const at = video.currentTime;
+          hls.loadSource(master);
+          if (started) hls.startLoad(at);
+        } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR && retries < 3) {
+          retries += 1;
+          hls.recoverMediaError();
+        } else {
+          hls.destroy();
+          box.dataset.engine = 'mp4';
+          if (mp4) video.src = mp4;
+        }
+      });
+      hls.on(Hls.Events.FRAG_LOADED, () => { retries = 0; });
+    }).catch(() => { /* the MP4 plays */ });
+  }
   const start = () => {
     $$('form#composer').forEach(composer);
     $$('[data-image-field]').forEach(imageField);
     $$('dialog#lightbox').forEach(lightbox);
     $$('a[data-more]').forEach(infinite);
     $$('[data-view-switch]').forEach(viewSwitch);
+    $$('[data-player]').forEach(player);
     // Message pages only: each open stream holds a connection, and browsers allow few per
     // site over HTTP/1.1.
     if ($('[data-live]')) $$('[data-unread]').slice(0, 1).forEach(live);

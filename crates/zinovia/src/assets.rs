@@ -48,6 +48,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../assets/api-docs.js"),
     ),
     (
+        "hls.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/vendor/hls.js/hls.min.js"),
+    ),
+    (
         "swagger-ui.css",
         "text/css; charset=utf-8",
         include_bytes!("../assets/vendor/swagger-ui/swagger-ui.css"),

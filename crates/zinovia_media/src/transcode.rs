@@ -339,13 +339,11 @@ fn ffmpeg_args(
         let sb = &plan.storyboard;
         let _ = write!(
             graph,
-            ";[s{}]fps=1/{},scale={}:{}:flags=bicubic,tile={}x{}[sb]",
+            ";[s{}]fps=1/{},scale={}:{}:flags=bicubic[sb]",
             which.len(),
             sb.interval,
             sb.width,
             sb.height,
-            sb.columns,
-            sb.rows
         );
     }
     push(&mut a, "-filter_complex");
@@ -468,7 +466,10 @@ fn ffmpeg_args(
             "image2",
             "-start_number",
             "0",
-            &format!("{}/sb/%d.jpg", hls.display()),
+            // One file per thumbnail, tiled into sheets afterwards (`tile_storyboard`): a
+            // `tile` filter here would hold its frames until a sheet is full, and ffmpeg
+            // reports no progress while any output waits.
+            &format!("{}/%d.jpg", out.join(THUMBS).display()),
         ] {
             push(&mut a, s);
         }
@@ -496,7 +497,54 @@ fn codecs_in_master(text: &str) -> Vec<(String, String)> {
     found
 }
 
+/// The work folder of the storyboard's single thumbnails.
+const THUMBS: &str = "sb-thumbs";
+
 impl Tools {
+    /// Tiles the storyboard's thumbnails into its sheets (`hls/sb/<n>.jpg`, `columns` ×
+    /// `rows` each, the last one padded), then removes them.
+    async fn tile_storyboard(
+        &self,
+        out: &Path,
+        plan: &Plan,
+        opts: &Options,
+    ) -> Result<(), MediaError> {
+        let sb = &plan.storyboard;
+        let thumbs = out.join(THUMBS);
+        let args: Vec<std::ffi::OsString> = vec![
+            "-hide_banner".into(),
+            "-nostats".into(),
+            "-loglevel".into(),
+            "error".into(),
+            "-y".into(),
+            "-protocol_whitelist".into(),
+            "file".into(),
+            "-f".into(),
+            "image2".into(),
+            "-framerate".into(),
+            "1".into(),
+            "-start_number".into(),
+            "0".into(),
+            "-i".into(),
+            thumbs.join("%d.jpg").into(),
+            "-vf".into(),
+            format!("tile={}x{}", sb.columns, sb.rows).into(),
+            "-c:v".into(),
+            "mjpeg".into(),
+            "-q:v".into(),
+            "5".into(),
+            "-f".into(),
+            "image2".into(),
+            "-start_number".into(),
+            "0".into(),
+            out.join("hls").join("sb").join("%d.jpg").into(),
+        ];
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+        self.run_with(self.ffmpeg(), &args, opts.timeout, None)
+            .await?;
+        std::fs::remove_dir_all(&thumbs).map_err(internal)
+    }
+
     /// Transcodes `input` (probed as `info`) into `out` as planned; `progress` hears the
     /// share done (0.0–1.0) as ffmpeg reports it. With `key`, segments are encrypted.
     pub async fn transcode(
@@ -510,6 +558,7 @@ impl Tools {
     ) -> Result<Transcoded, MediaError> {
         let hls = out.join("hls");
         std::fs::create_dir_all(hls.join("sb")).map_err(internal)?;
+        std::fs::create_dir_all(out.join(THUMBS)).map_err(internal)?;
         // The runs: one for everything, or one per rendition (the sound and the storyboard
         // with the first).
         let all: Vec<usize> = (0..plan.renditions.len()).collect();
@@ -544,6 +593,8 @@ impl Tools {
                 .await?;
             masters.push(hls.join(&master));
         }
+
+        self.tile_storyboard(out, plan, opts).await?;
 
         // What ffmpeg made: the playlists, their segments and the codecs it names.
         let mut codecs = Vec::new();

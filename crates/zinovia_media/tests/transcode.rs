@@ -391,7 +391,13 @@ async fn h264_1080p_with_sound_becomes_the_full_ladder() {
         true,
     );
     // Progress was reported along the way, not only at the end.
-    assert!(made.progress.len() >= 2, "{:?}", made.progress);
+    // (A storyboard tiled inside the same ffmpeg run held its output until a sheet was
+    // full, and ffmpeg then reported nothing until the very end.)
+    assert!(
+        made.progress.iter().any(|&p| p > 0.0 && p < 0.9),
+        "{:?}",
+        made.progress
+    );
     drop(c.dir);
 }
 

@@ -36,6 +36,9 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 
+/// The master playlist's `EXT-X-SESSION-DATA` id naming the storyboard's cues.
+pub const STORYBOARD_ID: &str = "com.zinovia.storyboard";
+
 /// The grant every URL of a stream carries.
 #[derive(Debug, Deserialize)]
 pub struct Grant {
@@ -162,6 +165,12 @@ async fn master_playlist(
         .iter()
         .any(|r| r["codecs"].as_str().is_some_and(|c| c.contains("mp4a")));
     let mut m = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    // Where the storyboard is (players ignore data they do not know; ours reads it).
+    if hls["storyboard"].is_object() {
+        m.push_str(&format!(
+            "#EXT-X-SESSION-DATA:DATA-ID=\"{STORYBOARD_ID}\",VALUE=\"storyboard.vtt?{q}\"\n"
+        ));
+    }
     if audio {
         m.push_str(&format!("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"Sound\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"audio/index.m3u8?{q}\"\n"));
     }

@@ -107,7 +107,8 @@ fn bubble(m: &MessageView) -> Bubble {
         1 => Some(format!("1 {one}")),
         n => Some(format!("{n} {one}s")),
     };
-    let summary = [count(m.photos, "photo"), count(m.videos, "video")]
+    let videos = count(m.videos, "video").map(|v| v + &crate::posts::video_length(&m.media));
+    let summary = [count(m.photos, "photo"), videos]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()

@@ -18,6 +18,7 @@ pub use cache::{CHANNEL, PostsCache};
 pub use db::{CREATOR_PAGE_SQL, ExploreRow, FEED_SQL, MEDIA_SQL};
 pub use pages::{
     Card, CardMedia, card, card_media, cards, cursor_param, placeholder, summary, urlencode,
+    video_length,
 };
 pub use service::{CreatorPage, DEFAULT_PAGE, ExploreRequest, creator_page, explore};
 pub use service::{PpvOffer, asset_in_live_post, asset_visible, close_account, ppv_offer};

@@ -39,6 +39,8 @@ pub struct CardMedia {
     pub placeholder: String,
     /// The video file.
     pub video_src: String,
+    /// A video's HLS master playlist (the app's URL; it decides entitlement again).
+    pub hls: String,
 }
 
 /// A post as a card.
@@ -135,6 +137,37 @@ pub fn card_media(m: &MediaView) -> CardMedia {
         } else {
             String::new()
         },
+        hls: match m.id {
+            Some(id) if video => format!("/api/v1/media/{id}/hls/master.m3u8"),
+            _ => String::new(),
+        },
+    }
+}
+
+/// `0:42`, `12:05`, `1:02:09`.
+fn clock(ms: i64) -> String {
+    let s = (ms + 500) / 1000;
+    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// The length of the videos among `media` (` (1:05)` for one, their total for several;
+/// empty when none has one): a locked card still tells what is inside.
+pub fn video_length(media: &[MediaView]) -> String {
+    let total: i64 = media
+        .iter()
+        .filter(|m| m.kind == Kind::Video)
+        .filter_map(|m| m.duration_ms)
+        .map(|d| i64::from(d.max(0)))
+        .sum();
+    if total > 0 {
+        format!(" ({})", clock(total))
+    } else {
+        String::new()
     }
 }
 
@@ -151,7 +184,7 @@ pub fn summary(media: &[MediaView]) -> String {
         parts.push(plural(photos, "photo", "photos"));
     }
     if videos > 0 {
-        parts.push(plural(videos, "video", "videos"));
+        parts.push(plural(videos, "video", "videos") + &video_length(media));
     }
     if parts.is_empty() {
         "Text only".to_owned()

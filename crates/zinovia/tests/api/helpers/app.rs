@@ -22,6 +22,9 @@ pub fn test_settings(data_dir: &Path) -> Settings {
     let mut s = Settings::defaults();
     s.core.data_dir = data_dir.to_path_buf();
     s.jobs.job_retry_base = zinovia::config::HumanDuration(Duration::ZERO);
+    // The fastest x264 preset that still makes every file (the tests check what is made,
+    // not how good it looks; ADR 0026's default is measured by bench-video).
+    s.media.media_video_preset = "superfast".into();
     s
 }
 

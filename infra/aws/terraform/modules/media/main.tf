@@ -254,6 +254,54 @@ resource "aws_cloudfront_response_headers_policy" "this" {
   }
 }
 
+# HLS (ADR 0026): hls.js fetches playlists' segments with XHR from the app's pages, so the
+# stream's folder answers CORS for the app's origins (GET/HEAD only; segments are whole
+# files, no Range). The policy is applied by CloudFront itself: the cache key holds no
+# Origin header, so S3's own CORS answer (which varies by Origin) is not cached for one
+# origin and served to another. Segments are immutable and signed per folder (one custom
+# policy with a wildcard per viewer), so they cache like every other media file.
+resource "aws_cloudfront_response_headers_policy" "hls" {
+  #checkov:skip=CKV_AWS_259:HSTS is set (2 years, includeSubDomains, override) but without "preload": the preload list only reads the apex domain's header, so preloading is decided there, not on the media host.
+  name    = "${var.name}-media-hls"
+  comment = "Security headers and CORS for ${var.name} HLS streams"
+
+  cors_config {
+    access_control_allow_credentials = false
+    access_control_max_age_sec       = 3000
+    origin_override                  = true
+
+    access_control_allow_headers {
+      items = ["*"]
+    }
+
+    access_control_allow_methods {
+      items = ["GET", "HEAD", "OPTIONS"]
+    }
+
+    access_control_allow_origins {
+      items = var.app_origins
+    }
+  }
+
+  security_headers_config {
+    content_type_options {
+      override = true
+    }
+
+    strict_transport_security {
+      access_control_max_age_sec = 63072000
+      include_subdomains         = true
+      preload                    = false
+      override                   = true
+    }
+
+    referrer_policy {
+      referrer_policy = "no-referrer"
+      override        = true
+    }
+  }
+}
+
 resource "aws_cloudfront_distribution" "this" {
   #checkov:skip=CKV_AWS_305:No default root object: the distribution serves only signed object keys, there is no index page.
   #checkov:skip=CKV_AWS_310:Origin failover not needed: a single S3 origin, whose regional availability is what a second origin would also rely on.
@@ -281,6 +329,19 @@ resource "aws_cloudfront_distribution" "this" {
     compress                   = true
     cache_policy_id            = aws_cloudfront_cache_policy.this.id
     response_headers_policy_id = aws_cloudfront_response_headers_policy.this.id
+    trusted_key_groups         = [aws_cloudfront_key_group.this.id]
+  }
+
+  # A video's HLS folder: the same signed-URL check and cache, plus CORS for hls.js.
+  ordered_cache_behavior {
+    path_pattern               = "media/*/hls/*"
+    target_origin_id           = local.origin_id
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD", "OPTIONS"]
+    cached_methods             = ["GET", "HEAD", "OPTIONS"]
+    compress                   = true
+    cache_policy_id            = aws_cloudfront_cache_policy.this.id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.hls.id
     trusted_key_groups         = [aws_cloudfront_key_group.this.id]
   }
 
