@@ -173,8 +173,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn ecdsa_urls_verify_with_the_public_key() {
+    /// A signer with the test ECDSA key, and that key's public half.
+    fn ecdsa_signer() -> (CloudFrontSigner, p256::ecdsa::VerifyingKey) {
         let key = SigningKey::from_pem(ECDSA_PEM).unwrap();
         let SigningKey::Ecdsa(inner) = &key else {
             panic!("expected ECDSA")
@@ -185,6 +185,12 @@ mod tests {
             "KEYID",
             key,
         );
+        (signer, public)
+    }
+
+    #[test]
+    fn ecdsa_urls_verify_with_the_public_key() {
+        let (signer, public) = ecdsa_signer();
         let url = signer.sign("media/x/thumb.webp", 1_767_290_400);
         assert!(
             url.ends_with("&Key-Pair-Id=KEYID&Hash-Algorithm=SHA256"),
@@ -218,16 +224,7 @@ mod tests {
 
     #[test]
     fn a_prefix_grant_is_one_custom_policy_with_a_wildcard_that_verifies() {
-        let key = SigningKey::from_pem(ECDSA_PEM).unwrap();
-        let SigningKey::Ecdsa(inner) = &key else {
-            panic!("expected ECDSA")
-        };
-        let public = *inner.verifying_key();
-        let signer = CloudFrontSigner::new(
-            &url::Url::parse("https://media.zinovia.example").unwrap(),
-            "KEYID",
-            key,
-        );
+        let (signer, public) = ecdsa_signer();
         let (base, query) = signer.sign_prefix("media/abc/hls/", 1_767_290_400);
         assert_eq!(base, "https://media.zinovia.example/media/abc/hls/");
         let param = |name: &str| {
