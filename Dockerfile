@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1.7
 # One image for every role: the entrypoint is `zinovia`, the command picks the role
 # (`serve --role web`, `serve --role api`, `worker`, `migrate`). Built with the locked
-# dependencies and libjpeg-turbo (`turbojpeg`, which needs cmake and nasm), as CI builds it.
+# dependencies, libjpeg-turbo (`turbojpeg`, which needs cmake and nasm) and libheif for
+# HEIC/AVIF photos (`heif`: built from source with cmake against the system's libde265 and
+# dav1d decoders), as CI builds it.
 #
 #   docker build -t zinovia .
 #   docker run --rm -p 8080:8080 -e DATABASE_URL=... zinovia serve --role all
@@ -9,6 +11,7 @@
 FROM rust:1.95-slim-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake nasm pkg-config libssl-dev make g++ \
+      libde265-dev libdav1d-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -16,14 +19,15 @@ COPY . .
 ENV SQLX_OFFLINE=true
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --features zinovia/turbojpeg -p zinovia --bin zinovia \
+    cargo build --release --locked --features zinovia/turbojpeg,zinovia/heif -p zinovia --bin zinovia \
  && install -m 0755 target/release/zinovia /usr/local/bin/zinovia
 
 FROM debian:bookworm-slim AS runtime
-# ffmpeg/ffprobe for the worker's videos; curl for the health check; ca-certificates for
+# ffmpeg/ffprobe for the worker's videos (which also bring libde265 and dav1d, the HEIC and
+# AVIF decoders libheif links to, named here as well); curl for the health check; ca-certificates for
 # TLS to RDS, ElastiCache, S3 and Stripe; tini reaps ffmpeg children and forwards signals.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates ffmpeg curl tini \
+ && apt-get install -y --no-install-recommends ca-certificates ffmpeg libde265-0 libdav1d6 curl tini \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 zinovia \
  && useradd --system --uid 10001 --gid zinovia --home-dir /var/lib/zinovia --create-home --shell /usr/sbin/nologin zinovia

@@ -35,10 +35,17 @@
   // --- one file, straight to storage ------------------------------------------------------
   // Asks for an upload, PUTs the bytes where it says (reporting progress), completes it,
   // then follows processing until the file is ready or refused. Calls `on(state, detail)`.
+  // The declared type: the browser's, or from the extension where browsers give none
+  // (HEIC and AVIF outside Safari, Matroska). The server checks the bytes either way.
+  const typeOf = (file) => file.type || {
+    heic: 'image/heic', heif: 'image/heif', avif: 'image/avif', mkv: 'video/x-matroska',
+  }[(file.name.split('.').pop() || '').toLowerCase()] || 'application/octet-stream';
+
   async function upload(file, purpose, on) {
-    const kind = file.type.startsWith('video/') ? 'video' : 'image';
+    const type = typeOf(file);
+    const kind = type.startsWith('video/') ? 'video' : 'image';
     const created = await api('POST', '/api/v1/media/uploads', {
-      kind, purpose, content_type: file.type || 'application/octet-stream',
+      kind, purpose, content_type: type,
       byte_size: file.size, filename: file.name,
     });
     on('uploading', 0);
@@ -138,9 +145,11 @@
       for (const file of files) {
         const li = item(file.name);
         if (file.type.startsWith('image/')) {
+          // A local preview where the browser can show the file (not HEIC outside Safari).
           const img = $('.thumb', li);
+          img.onerror = () => { img.hidden = true; };
+          img.onload = () => { img.hidden = false; };
           img.src = URL.createObjectURL(file);
-          img.hidden = false;
         }
         sync();
         upload(file, 'post', track(li)).catch((e) => fail(li, e));
@@ -202,6 +211,7 @@
     input.addEventListener('change', () => {
       const file = input.files[0];
       if (!file) return;
+      preview.onerror = () => { preview.hidden = true; };
       preview.src = URL.createObjectURL(file);
       preview.hidden = false;
       bar.hidden = false;

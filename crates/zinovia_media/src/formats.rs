@@ -11,6 +11,10 @@ pub enum Format {
     Webp,
     /// GIF87a / GIF89a.
     Gif,
+    /// HEIC/HEIF: an ISO container with HEIF image brands (phones' photos, HEVC inside).
+    Heif,
+    /// AVIF: an ISO container with AVIF brands (AV1 inside).
+    Avif,
     /// ISO base media with an `ftyp` box of MP4 brands.
     Mp4,
     /// QuickTime (`ftyp qt  `).
@@ -27,6 +31,8 @@ impl Format {
             Format::Png => "image/png",
             Format::Webp => "image/webp",
             Format::Gif => "image/gif",
+            Format::Heif => "image/heic",
+            Format::Avif => "image/avif",
             Format::Mp4 => "video/mp4",
             Format::QuickTime => "video/quicktime",
             Format::WebM => "video/webm",
@@ -62,16 +68,36 @@ pub fn sniff(head: &[u8]) -> Option<Format> {
         if brand == b"qt  " {
             return Some(Format::QuickTime);
         }
-        // Image brands in an ISO container (HEIF/AVIF) are not videos.
-        if [b"heic", b"heix", b"mif1", b"msf1", b"avif", b"avis"]
-            .iter()
-            .any(|b| brand == *b)
-        {
-            return None;
+        if let Some(image) = iso_image(head, brand) {
+            return Some(image);
         }
         return Some(Format::Mp4);
     }
     None
+}
+
+/// HEIF and AVIF photos by their `ftyp` box: the major brand, or for the generic HEIF
+/// brands (`mif1`, `msf1`) the compatible brands that follow it.
+fn iso_image(head: &[u8], major: &[u8]) -> Option<Format> {
+    const AVIF: [&[u8; 4]; 2] = [b"avif", b"avis"];
+    const HEIC: [&[u8; 4]; 6] = [b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"];
+    let is = |brands: &[&[u8; 4]], b: &[u8]| brands.iter().any(|x| &x[..] == b);
+    if is(&AVIF, major) {
+        return Some(Format::Avif);
+    }
+    if is(&HEIC, major) {
+        return Some(Format::Heif);
+    }
+    if major != b"mif1" && major != b"msf1" {
+        return None;
+    }
+    let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    let compatible = head.get(16..size.min(head.len())).unwrap_or_default();
+    if compatible.chunks_exact(4).any(|b| is(&AVIF, b)) {
+        Some(Format::Avif)
+    } else {
+        Some(Format::Heif)
+    }
 }
 
 /// What an unaccepted file most likely is, for a rejection reason a person can act on.
@@ -95,8 +121,6 @@ pub fn describe_foreign(head: &[u8]) -> &'static str {
         "a ZIP archive"
     } else if head.starts_with(b"%PDF") {
         "a PDF document"
-    } else if head.len() >= 12 && &head[4..8] == b"ftyp" {
-        "a HEIC/AVIF image, which is not accepted yet"
     } else if head.starts_with(b"MZ") || head.starts_with(b"\x7fELF") {
         "a program"
     } else {
@@ -123,12 +147,37 @@ mod tests {
             Some(Format::QuickTime)
         );
         assert_eq!(sniff(&[0x1A, 0x45, 0xDF, 0xA3, 0x9F]), Some(Format::WebM));
+        // Photos in ISO containers, by the major brand or the compatible ones.
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"),
+            Some(Format::Heif)
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf"),
+            Some(Format::Avif)
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x1cftypmif1\0\0\0\0mif1avifmiaf"),
+            Some(Format::Avif)
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypmif1\0\0\0\0mif1heic"),
+            Some(Format::Heif)
+        );
+        // A compatible brand past the box's end is not read.
+        assert_eq!(
+            sniff(b"\0\0\0\x14ftypmif1\0\0\0\0mif1avif"),
+            Some(Format::Heif)
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypisom\0\0\0\0isomavif"),
+            Some(Format::Mp4)
+        );
         for other in [
             &b"<!doctype html><script>"[..],
             b"<svg xmlns=\"http://www.w3.org/2000/svg\">",
             b"#EXTM3U\n#EXT-X-VERSION:3",
             b"PK\x03\x04",
-            b"\0\0\0\x18ftypheic",
             b"",
             b"\xFF\xD8",
         ] {

@@ -101,8 +101,22 @@ pub struct Timings {
     pub encode: std::time::Duration,
 }
 
-/// Width and height from the header alone, without decoding pixels.
+/// True when this build decodes HEIC/HEIF and AVIF photos (the `heif` feature).
+pub const DECODES_HEIF: bool = cfg!(feature = "heif");
+
+/// Why a HEIC/AVIF photo is refused by a build without the `heif` feature.
+pub const NO_HEIF: &str = "HEIC and AVIF photos cannot be read by this server (it was built \
+    without HEIF support); upload a JPEG, PNG or WebP instead";
+
+/// Width and height from the header alone, without decoding pixels (as shown: for
+/// HEIC/AVIF, after the container's rotation).
 pub fn dimensions(bytes: &[u8], format: Format) -> Result<(u32, u32), MediaError> {
+    if matches!(format, Format::Heif | Format::Avif) {
+        #[cfg(feature = "heif")]
+        return crate::heif::dimensions(bytes);
+        #[cfg(not(feature = "heif"))]
+        return Err(MediaError::Rejected(NO_HEIF.into()));
+    }
     let fmt = image_format(format)?;
     image::ImageReader::with_format(Cursor::new(bytes), fmt)
         .into_dimensions()
@@ -115,6 +129,7 @@ fn image_format(format: Format) -> Result<image::ImageFormat, MediaError> {
         Format::Png => image::ImageFormat::Png,
         Format::Webp => image::ImageFormat::WebP,
         Format::Gif => image::ImageFormat::Gif,
+        Format::Heif | Format::Avif => return Err(MediaError::Rejected(NO_HEIF.into())),
         _ => return Err(MediaError::Rejected("this is a video, not an image".into())),
     })
 }
@@ -174,19 +189,21 @@ fn jpeg_icc(bytes: &[u8]) -> Option<Vec<u8>> {
     )
 }
 
-/// Converts pixels in the colour space of `icc` to sRGB, in place. Profiles that are not
-/// RGB, or that cannot be read, leave the pixels as they are (like a browser would).
-fn to_srgb(img: &mut Rgb, icc: &[u8]) {
+/// An ICC profile that can convert RGB pixels: `None` for profiles that are not RGB or
+/// cannot be read (their pixels are left as they are, like a browser would).
+pub(crate) fn icc_to_profile(icc: &[u8]) -> Option<Box<qcms::Profile>> {
     if icc.get(16..20) != Some(b"RGB ") {
-        return;
+        return None;
     }
-    let Some(input) = qcms::Profile::new_from_slice(icc, false) else {
-        return;
-    };
+    qcms::Profile::new_from_slice(icc, false)
+}
+
+/// Converts pixels in the colour space of `input` to sRGB, in place.
+fn to_srgb(img: &mut Rgb, input: &qcms::Profile) {
     let mut output = qcms::Profile::new_sRGB();
     output.precache_output_transform();
     if let Some(t) = qcms::Transform::new(
-        &input,
+        input,
         &output,
         qcms::DataType::RGB8,
         qcms::Intent::default(),
@@ -243,10 +260,10 @@ pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
 }
 
 /// Decoded pixels, RGB8, tightly packed.
-struct Rgb {
-    width: u32,
-    height: u32,
-    pixels: Vec<u8>,
+pub(crate) struct Rgb {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) pixels: Vec<u8>,
 }
 
 /// Decodes to RGB8 at the smallest size that still covers `want` on the long edge (JPEG
@@ -497,14 +514,30 @@ fn blurhash_of(img: &Rgb) -> Result<String, MediaError> {
 pub fn process(bytes: &[u8], limits: &ImageLimits, enc: Encoding) -> Result<Processed, MediaError> {
     let started = std::time::Instant::now();
     let format = sniff(bytes).ok_or_else(|| {
-        MediaError::Rejected("this file is not a JPEG, PNG, WebP or GIF image".into())
+        MediaError::Rejected("this file is not a JPEG, PNG, WebP, GIF, HEIC or AVIF image".into())
     })?;
     let (w, h) = dimensions(bytes, format)?;
     limits.check(w, h).map_err(MediaError::Rejected)?;
-    let o = orientation(bytes);
-    let icc = icc_profile(bytes, format);
-    let largest = SIZES[0].long_edge;
-    let decoded = decode(bytes, format, largest)?;
+    let (o, profile, decoded, (w, h)) = match format {
+        // Upright already (libheif applies the container's rotation; the EXIF orientation
+        // these files also carry describes the same turn and is not applied again).
+        #[cfg(feature = "heif")]
+        Format::Heif | Format::Avif => {
+            let d = crate::heif::decode(bytes, limits)?;
+            let size = (d.rgb.width, d.rgb.height);
+            (1, d.profile, d.rgb, size)
+        }
+        _ => {
+            let profile = icc_profile(bytes, format).and_then(|icc| icc_to_profile(&icc));
+            let largest = SIZES[0].long_edge;
+            (
+                orientation(bytes),
+                profile,
+                decode(bytes, format, largest)?,
+                (w, h),
+            )
+        }
+    };
     let decoded_at = std::time::Instant::now();
 
     let lanczos = ResizeAlg::Convolution(FilterType::Lanczos3);
@@ -527,8 +560,8 @@ pub fn process(bytes: &[u8], limits: &ImageLimits, enc: Encoding) -> Result<Proc
                 } else {
                     resize(&src, tw, th, lanczos)?
                 };
-                if let Some(icc) = &icc {
-                    to_srgb(&mut img, icc);
+                if let Some(profile) = &profile {
+                    to_srgb(&mut img, profile);
                 }
                 orient(img, o)
             }
@@ -805,5 +838,193 @@ mod tests {
         assert_eq!(fit(4000, 3000, 2048), (2048, 1536));
         assert_eq!(fit(3000, 4000, 960), (720, 960));
         assert_eq!(fit(100, 50, 320), (100, 50));
+    }
+
+    /// Without the `heif` feature, HEIC and AVIF are recognised and refused with a reason.
+    #[cfg(not(feature = "heif"))]
+    #[test]
+    fn phone_photos_are_refused_with_a_reason_by_builds_without_heif() {
+        for head in [
+            &b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"[..],
+            b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf",
+        ] {
+            let Err(MediaError::Rejected(why)) =
+                process(head, &ImageLimits::default(), Encoding::default())
+            else {
+                panic!("not refused");
+            };
+            assert_eq!(why, NO_HEIF);
+        }
+    }
+
+    /// HEIC and AVIF as phones write them: the pixels stored sideways with the container's
+    /// rotation, the same turn in EXIF, camera metadata and a colour profile.
+    #[cfg(feature = "heif")]
+    mod heif {
+        use super::*;
+        use crate::heif::{Container, Extras, encode};
+
+        const RED: [u8; 3] = [230, 20, 20];
+        const GREEN: [u8; 3] = [20, 200, 20];
+        const BLUE: [u8; 3] = [20, 20, 230];
+        const WHITE: [u8; 3] = [250, 250, 250];
+
+        /// 96×64 in quadrants: red, green / blue, white.
+        fn quadrants() -> Vec<u8> {
+            (0..96 * 64)
+                .flat_map(|i| match ((i % 96) < 48, (i / 96) < 32) {
+                    (true, true) => RED,
+                    (false, true) => GREEN,
+                    (true, false) => BLUE,
+                    (false, false) => WHITE,
+                })
+                .collect()
+        }
+
+        /// A big-endian EXIF block: orientation 6 (turn 90° clockwise), a camera make and
+        /// a GPS IFD with a latitude reference.
+        fn exif() -> Vec<u8> {
+            let make = b"ZinoviaTestCam\0";
+            let mut t = b"MM\0\x2a\0\0\0\x08".to_vec();
+            // IFD0: 3 entries, then the next-IFD offset; the make's text after it.
+            let ifd0_end = 8 + 2 + 3 * 12 + 4;
+            let gps_at = ifd0_end + make.len();
+            t.extend_from_slice(&3u16.to_be_bytes());
+            let entry = |t: &mut Vec<u8>, tag: u16, typ: u16, count: u32, value: [u8; 4]| {
+                t.extend_from_slice(&tag.to_be_bytes());
+                t.extend_from_slice(&typ.to_be_bytes());
+                t.extend_from_slice(&count.to_be_bytes());
+                t.extend_from_slice(&value);
+            };
+            entry(
+                &mut t,
+                0x010F,
+                2,
+                make.len() as u32,
+                (ifd0_end as u32).to_be_bytes(),
+            );
+            entry(&mut t, 0x0112, 3, 1, [0, 6, 0, 0]);
+            entry(&mut t, 0x8825, 4, 1, (gps_at as u32).to_be_bytes());
+            t.extend_from_slice(&0u32.to_be_bytes());
+            t.extend_from_slice(make);
+            // GPS IFD: GPSLatitudeRef "N".
+            t.extend_from_slice(&1u16.to_be_bytes());
+            entry(&mut t, 0x0001, 2, 2, *b"N\0\0\0");
+            t.extend_from_slice(&0u32.to_be_bytes());
+            t
+        }
+
+        fn phone_photo(container: Container, icc: Option<&[u8]>) -> Vec<u8> {
+            let exif = exif();
+            let extras = Extras {
+                orientation: 6,
+                exif: Some(&exif),
+                icc,
+            };
+            let bytes = encode(&quadrants(), 96, 64, container, 90, &extras).unwrap();
+            assert!(bytes.len() < 20_000, "a few KB: {}", bytes.len());
+            assert!(bytes.windows(14).any(|w| w == b"ZinoviaTestCam"));
+            bytes
+        }
+
+        fn close(a: [u8; 3], b: [u8; 3]) -> bool {
+            a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 40)
+        }
+
+        fn pixel(v: &Encoded, x: u32, y: u32) -> [u8; 3] {
+            image::load_from_memory(&v.bytes)
+                .unwrap()
+                .to_rgb8()
+                .get_pixel(x, y)
+                .0
+        }
+
+        #[test]
+        fn heic_and_avif_become_upright_variants_without_metadata() {
+            for container in [Container::Heic, Container::Avif] {
+                let bytes = phone_photo(container, None);
+                let expected = match container {
+                    Container::Heic => Format::Heif,
+                    Container::Avif => Format::Avif,
+                };
+                assert_eq!(sniff(&bytes), Some(expected));
+                // As shown: turned once (the container's rotation; the EXIF orientation
+                // says the same and is not applied on top).
+                assert_eq!(dimensions(&bytes, expected).unwrap(), (64, 96));
+                let p = process(&bytes, &ImageLimits::default(), Encoding::default()).unwrap();
+                assert_eq!((p.width, p.height), (64, 96), "{container:?}");
+                assert_eq!(p.variants.len(), 6);
+                for v in &p.variants {
+                    assert!(
+                        !v.bytes.windows(14).any(|w| w == b"ZinoviaTestCam"),
+                        "{container:?} {}: camera metadata kept",
+                        v.name
+                    );
+                    assert!(
+                        exif::Reader::new()
+                            .read_from_container(&mut Cursor::new(&v.bytes))
+                            .is_err(),
+                        "{container:?} {}: EXIF kept",
+                        v.name
+                    );
+                }
+                // Turned 90° clockwise: blue, red / white, green.
+                let full = p.variants.iter().find(|v| v.name == "full.webp").unwrap();
+                assert_eq!((full.width, full.height), (64, 96));
+                for ((x, y), colour) in [
+                    ((16, 24), BLUE),
+                    ((48, 24), RED),
+                    ((16, 72), WHITE),
+                    ((48, 72), GREEN),
+                ] {
+                    let got = pixel(full, x, y);
+                    assert!(
+                        close(got, colour),
+                        "{container:?} at ({x}, {y}): {got:?}, not {colour:?}"
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn the_embedded_profile_is_converted_to_srgb() {
+            let icc = swapped_icc();
+            for container in [Container::Heic, Container::Avif] {
+                let p = process(
+                    &phone_photo(container, Some(&icc)),
+                    &ImageLimits::default(),
+                    Encoding::default(),
+                )
+                .unwrap();
+                let full = p.variants.iter().find(|v| v.name == "full.webp").unwrap();
+                // Red in the swapped space is blue in sRGB.
+                let [r, _, b] = pixel(full, 48, 24);
+                assert!(b > 150 && r < 100, "{container:?}: {r} {b}");
+            }
+        }
+
+        #[test]
+        fn damaged_and_oversized_phone_photos_are_refused() {
+            let bytes = phone_photo(Container::Heic, None);
+            for cut in [bytes.len() / 2, 40] {
+                assert!(
+                    matches!(
+                        process(&bytes[..cut], &ImageLimits::default(), Encoding::default()),
+                        Err(MediaError::Rejected(_))
+                    ),
+                    "cut at {cut}"
+                );
+            }
+            let small = ImageLimits {
+                max_width: 80,
+                max_height: 80,
+                max_pixels: 1_000_000,
+            };
+            let Err(MediaError::Rejected(why)) = process(&bytes, &small, Encoding::default())
+            else {
+                panic!("not refused");
+            };
+            assert!(why.contains("64×96"), "{why}");
+        }
     }
 }

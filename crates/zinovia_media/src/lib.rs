@@ -7,6 +7,8 @@
 //! whitelists on every call.
 
 pub mod formats;
+#[cfg(feature = "heif")]
+pub mod heif;
 pub mod image;
 pub mod limits;
 pub mod placeholder;

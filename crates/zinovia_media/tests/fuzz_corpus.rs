@@ -1,7 +1,8 @@
 //! Replays the fuzz corpus (`fuzz/corpus/probe_decode`, seeds and what libFuzzer kept) through
 //! the worker's entry point: nothing may panic, every valid seed must make variants, and
 //! every broken one (`seed-truncated*`, `seed-bomb*`, and `crash-*`: inputs that once
-//! crashed it) must be rejected with a reason.
+//! crashed it) must be rejected with a reason. HEIC/AVIF seeds (`seed-heif*`) make
+//! variants with the `heif` feature and are refused with the reason without it.
 
 use zinovia_media::MediaError;
 use zinovia_media::image::{Encoding, process};
@@ -33,6 +34,13 @@ fn the_fuzz_corpus_never_panics_and_seeds_behave() {
             assert!(
                 matches!(result, Err(MediaError::Rejected(_))),
                 "{name}: {result:?}"
+            );
+        } else if name.starts_with("seed-heif") && !zinovia_media::image::DECODES_HEIF {
+            // HEIC/AVIF seeds, in a build without the `heif` feature: refused with why.
+            assert_eq!(
+                result.err(),
+                Some(MediaError::Rejected(zinovia_media::image::NO_HEIF.into())),
+                "{name}"
             );
         } else if name.starts_with("seed") {
             let p = result.unwrap_or_else(|e| panic!("{name}: {e}"));

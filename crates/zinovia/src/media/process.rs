@@ -361,13 +361,14 @@ async fn make(state: &AppState, asset: &Asset) -> Result<Made, Failure> {
     }
 }
 
-/// mp4 and QuickTime files are the same family, and so are WebM and Matroska; browsers
-/// label them either way.
+/// mp4 and QuickTime files are the same family, and so are WebM and Matroska, and HEIF and
+/// HEIC; browsers label them either way.
 fn declared_matches(declared: &str, actual: Format) -> bool {
     fn family(t: &str) -> &str {
         match t {
             "video/quicktime" => "video/mp4",
             "video/x-matroska" => "video/webm",
+            "image/heif" => "image/heic",
             t => t,
         }
     }

@@ -88,15 +88,8 @@ pub async fn create_upload(
         _ => {}
     }
     let content_type = req.content_type.trim().to_ascii_lowercase();
-    if !req.kind.allowed_types().contains(&content_type.as_str()) {
-        add(
-            "content_type",
-            format!(
-                "is not accepted for {}s; use one of {}",
-                req.kind.as_str(),
-                req.kind.allowed_types().join(", ")
-            ),
-        );
+    if let Some(refusal) = req.kind.refusal(&content_type) {
+        add("content_type", refusal);
     }
     let limit = match req.kind {
         Kind::Image => media.media_max_image_bytes,

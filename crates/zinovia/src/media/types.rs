@@ -20,10 +20,23 @@ crate::database::text_enum! {
 }
 
 impl Kind {
-    /// The content types accepted for this kind. HEIC/HEIF join when the worker decodes
-    /// them; until then they would only be rejected after upload.
+    /// The content types accepted for this kind (HEIC/HEIF and AVIF photos when this build
+    /// decodes them: the `heif` feature).
     pub fn allowed_types(self) -> &'static [&'static str] {
+        self.types_for(zinovia_media::image::DECODES_HEIF)
+    }
+
+    fn types_for(self, heif: bool) -> &'static [&'static str] {
         match self {
+            Kind::Image if heif => &[
+                "image/jpeg",
+                "image/png",
+                "image/webp",
+                "image/gif",
+                "image/heic",
+                "image/heif",
+                "image/avif",
+            ],
             Kind::Image => &["image/jpeg", "image/png", "image/webp", "image/gif"],
             Kind::Video => &[
                 "video/mp4",
@@ -32,6 +45,47 @@ impl Kind {
                 "video/x-matroska",
             ],
         }
+    }
+
+    /// The file pickers' `accept` list for these kinds: their content types, and the file
+    /// extensions of those some browsers give no type for (HEIC, AVIF, Matroska).
+    pub fn accept(kinds: &[Kind]) -> String {
+        let mut list: Vec<&str> = kinds
+            .iter()
+            .flat_map(|k| k.allowed_types())
+            .copied()
+            .collect();
+        for (t, ext) in [
+            ("image/heic", ".heic"),
+            ("image/heif", ".heif"),
+            ("image/avif", ".avif"),
+            ("video/x-matroska", ".mkv"),
+        ] {
+            if list.contains(&t) {
+                list.push(ext);
+            }
+        }
+        list.join(",")
+    }
+
+    /// Why `content_type` (lowercase) is not accepted for this kind, if it is not.
+    pub fn refusal(self, content_type: &str) -> Option<String> {
+        self.refusal_for(content_type, zinovia_media::image::DECODES_HEIF)
+    }
+
+    fn refusal_for(self, content_type: &str, heif: bool) -> Option<String> {
+        let allowed = self.types_for(heif);
+        if allowed.contains(&content_type) {
+            return None;
+        }
+        if self == Kind::Image && Kind::Image.types_for(true).contains(&content_type) {
+            return Some(zinovia_media::image::NO_HEIF.to_owned());
+        }
+        Some(format!(
+            "is not accepted for {}s; use one of {}",
+            self.as_str(),
+            allowed.join(", ")
+        ))
     }
 }
 
@@ -169,6 +223,34 @@ mod tests {
         assert_eq!(
             sanitize_filename(&"x".repeat(400)).map(|s| s.len()),
             Some(255)
+        );
+    }
+
+    #[test]
+    fn phone_photo_types_follow_what_the_build_decodes() {
+        for t in ["image/heic", "image/heif", "image/avif"] {
+            assert_eq!(Kind::Image.refusal_for(t, true), None, "{t}");
+            let refused = Kind::Image.refusal_for(t, false).unwrap();
+            assert!(
+                refused.contains("HEIC and AVIF photos cannot be read by this server"),
+                "{refused}"
+            );
+            assert!(
+                Kind::Video
+                    .refusal_for(t, true)
+                    .unwrap()
+                    .contains("video/mp4")
+            );
+        }
+        assert_eq!(Kind::Image.refusal_for("image/jpeg", false), None);
+        let other = Kind::Image.refusal_for("image/svg+xml", true).unwrap();
+        assert!(
+            other.contains("image/avif") && other.contains("not accepted"),
+            "{other}"
+        );
+        assert_eq!(
+            Kind::Image.allowed_types().contains(&"image/heic"),
+            cfg!(feature = "heif")
         );
     }
 }

@@ -389,6 +389,81 @@ async fn a_phone_photo_becomes_upright_variants_without_exif_or_gps() {
     assert_eq!(again, stored);
 }
 
+/// HEIC and AVIF as phones write them (the pixels stored sideways, the container's rotation
+/// and the same turn in EXIF, with GPS): upright variants without metadata, like JPEG.
+#[cfg(feature = "heif")]
+#[tokio::test]
+async fn heic_and_avif_photos_become_upright_variants_without_metadata() {
+    use zinovia_media::heif::{Container, Extras, encode};
+    let app = TestApp::spawn().await;
+    let creator = app.user_with_role(Role::Creator).await;
+    let app1 = exif_app1(6);
+    let tiff = &app1[10..];
+    for (container, content_type, filename) in [
+        (Container::Heic, "image/heic", "IMG_0002.HEIC"),
+        (Container::Heic, "image/heif", "IMG_0003.heif"),
+        (Container::Avif, "image/avif", "photo.avif"),
+    ] {
+        let extras = Extras {
+            orientation: 6,
+            exif: Some(tiff),
+            icc: None,
+        };
+        let original = encode(&halves(600, 400), 600, 400, container, 85, &extras).unwrap();
+        assert!(has_exif(&original), "the fixture carries EXIF");
+        let id = upload(&app, &creator, "image", content_type, filename, original).await;
+        process(&app).await;
+        let m = media(&app, &creator, &id).await;
+        assert_eq!(m["state"], "ready", "{content_type}: {m}");
+        assert_eq!(
+            (m["width"].as_i64(), m["height"].as_i64()),
+            (Some(400), Some(600)),
+            "{content_type}"
+        );
+        let variants = m["variants"].as_array().unwrap();
+        assert_eq!(variants.len(), 6, "{content_type}");
+        for v in variants {
+            let name = v["name"].as_str().unwrap();
+            let bytes = variant_bytes(&app, &creator, &id, name).await;
+            assert!(!has_exif(&bytes), "{content_type} {name} carries EXIF");
+            assert!(
+                !bytes.windows(3).any(|w| w == b"GPS"),
+                "{content_type} {name}"
+            );
+            let img = image::load_from_memory(&bytes).unwrap().to_rgb8();
+            assert!(
+                img.height() > img.width(),
+                "{content_type} {name}: portrait"
+            );
+            let top = img.get_pixel(img.width() / 2, img.height() / 5).0;
+            let bottom = img.get_pixel(img.width() / 2, img.height() * 4 / 5).0;
+            assert!(
+                near(&top, RED) && near(&bottom, BLUE),
+                "{content_type} {name}: top {top:?}, bottom {bottom:?}"
+            );
+        }
+    }
+
+    // A HEIC declared as a JPEG is refused with what it really is.
+    let heic = encode(
+        &halves(64, 64),
+        64,
+        64,
+        Container::Heic,
+        80,
+        &Extras::default(),
+    )
+    .unwrap();
+    let id = upload(&app, &creator, "image", "image/jpeg", "x.jpg", heic).await;
+    process(&app).await;
+    let m = media(&app, &creator, &id).await;
+    assert_eq!(m["state"], "rejected", "{m}");
+    assert_eq!(
+        m["rejection_reason"],
+        "the file was declared as image/jpeg but is image/heic"
+    );
+}
+
 #[tokio::test]
 async fn small_photos_are_never_upscaled() {
     let app = TestApp::spawn().await;
