@@ -262,6 +262,16 @@ fn near(px: &[u8], want: [u8; 3]) -> bool {
     px.iter().zip(want).all(|(a, b)| a.abs_diff(b) < 40)
 }
 
+/// Upright: red at the top, blue at the bottom (the halves fixture turned by orientation 6).
+fn assert_red_over_blue(img: &image::RgbImage, what: &str) {
+    let top = img.get_pixel(img.width() / 2, img.height() / 5).0;
+    let bottom = img.get_pixel(img.width() / 2, img.height() * 4 / 5).0;
+    assert!(
+        near(&top, RED) && near(&bottom, BLUE),
+        "{what}: top {top:?}, bottom {bottom:?}"
+    );
+}
+
 // ---- tests ------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -355,12 +365,7 @@ async fn a_phone_photo_becomes_upright_variants_without_exif_or_gps() {
             (w, h),
             "{name}"
         );
-        let top = img.get_pixel(img.width() / 2, img.height() / 5).0;
-        let bottom = img.get_pixel(img.width() / 2, img.height() * 4 / 5).0;
-        assert!(
-            near(&top, RED) && near(&bottom, BLUE),
-            "{name}: top {top:?}, bottom {bottom:?}"
-        );
+        assert_red_over_blue(&img, name);
     }
     assert_eq!(variant_rows(&app, &id).await, 6);
     let mut stored = objects_of(&app, &id).await;
@@ -435,12 +440,7 @@ async fn heic_and_avif_photos_become_upright_variants_without_metadata() {
                 img.height() > img.width(),
                 "{content_type} {name}: portrait"
             );
-            let top = img.get_pixel(img.width() / 2, img.height() / 5).0;
-            let bottom = img.get_pixel(img.width() / 2, img.height() * 4 / 5).0;
-            assert!(
-                near(&top, RED) && near(&bottom, BLUE),
-                "{content_type} {name}: top {top:?}, bottom {bottom:?}"
-            );
+            assert_red_over_blue(&img, &format!("{content_type} {name}"));
         }
     }
 
