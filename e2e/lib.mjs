@@ -2,6 +2,7 @@
 // record of failures that ends the run with a non-zero status.
 import fs from 'node:fs';
 import path from 'node:path';
+import { createHmac } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -146,4 +147,35 @@ export async function paySimulated(page) {
   await page.getByRole('button', { name: /^Pay / }).click();
   await page.waitForURL(/\/checkout\/[0-9a-f-]+$/);
   await page.getByRole('heading', { name: 'Thank you!' }).waitFor({ timeout: 30_000 });
+}
+
+// The code an authenticator app with this base32 secret shows (RFC 6238: HMAC-SHA1, 6
+// digits, 30-second steps), `offset` seconds from now.
+export function totp(secret, offset = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/\s+/g, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const step = Buffer.alloc(8);
+  step.writeBigUInt64BE(BigInt(Math.floor((Date.now() / 1000 + offset) / 30)));
+  const mac = createHmac('sha1', key).update(step).digest();
+  const at = mac[19] & 0x0f;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1e6).padStart(6, '0');
+}
+
+// Turns two-factor sign-in on from Account → Security as a person would: the QR code is
+// shown, the key is read off the page into the "app", its code confirms. Returns the key
+// and the recovery codes shown once.
+export async function enrolTotp(page) {
+  await page.goto(`${base}/account/security`);
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  await page.getByRole('img', { name: /QR code/ }).waitFor();
+  const secret = (await page.locator('[data-totp-secret]').innerText()).replace(/\s+/g, '');
+  await page.getByLabel('The 6-digit code the app shows').fill(totp(secret));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await page.locator('[data-recovery-codes]').waitFor();
+  const codes = await page.locator('[data-recovery-codes] code').allInnerTexts();
+  check(codes.length === 10, `${codes.length} recovery codes were shown, not 10`);
+  check(await page.locator('[data-two-factor="on"]').count() === 1, 'two-factor sign-in is not on after enrolling');
+  return { secret, codes };
 }

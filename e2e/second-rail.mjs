@@ -5,14 +5,14 @@
 //   1. a creator (euros) publishes a pay-per-view post;
 //   2. a fan unlocks it choosing "Card (CCBill)", pays on the stand-in's page (an edited
 //      price is refused there), is sent back and sees the post unlocked;
-//   3. the creator's payouts page shows the sale pending; they save a bank account (a
-//      wrong password first); the test clock lets the hold pass: available; they request it;
-//   4. the operator's page shows the request, makes a batch (its SEPA file holds exactly
+//   3. the creator's payouts page shows the sale pending; they turn on two-factor sign-in
+//      and save a bank account with a code (a wrong password first); the test clock lets the hold pass: available; they request it;
+//   4. the operator (refused until they turn on two-factor sign-in) sees the request, makes a batch (its SEPA file holds exactly
 //      it), marks it paid; the creator's page shows it paid to their bank.
 //
 //   BASE_URL=… MAIL_DIR=<data dir>/mail OPS_EMAIL=… OPS_PASSWORD=… E2E_OUT=out node e2e/second-rail.mjs
 import {
-  axe, axeContext, base, check, fail, finish, launch, shots, watchConsole, mailedLink, password, signUp, until, confirmEmail,
+  axe, axeContext, base, check, enrolTotp, fail, finish, launch, shots, watchConsole, mailedLink, password, signUp, until, confirmEmail,
 } from './lib.mjs';
 
 const opsEmail = process.env.OPS_EMAIL;
@@ -107,13 +107,20 @@ try {
   check(await held(creator, 'available') === '0.00 EUR', `available is ${await held(creator, 'available')} before the hold`);
   await stepShots(creator, 'payouts-pending');
   await axeAs(creatorCtx, '/dashboard/payouts', 'payouts');
+  // Being paid needs two-factor sign-in: the creator turns it on, then confirms the bank
+  // account with a code (a recovery code here).
+  const { codes } = await enrolTotp(creator);
+  await stepShots(creator, 'two-factor-on');
+  await creator.goto(`${base}/dashboard/payouts`);
   await creator.getByLabel('Account holder').fill('Cleo Frame');
+  await creator.getByLabel('Code from your authenticator app').fill(codes[0]);
   await creator.getByLabel('IBAN').fill(iban);
   await creator.getByLabel('Your password').fill('not my password');
   await creator.getByRole('button', { name: 'Save bank account' }).click();
   await creator.locator('#password-error').waitFor();
   check(await creator.getByLabel('IBAN').inputValue() === iban, 'the IBAN typed was lost on an error');
   await creator.getByLabel('Your password').fill(password);
+  await creator.getByLabel('Code from your authenticator app').fill(codes[0]);
   await creator.getByRole('button', { name: 'Save bank account' }).click();
   await creator.waitForURL(/done=method/);
   check(await creator.locator('[data-method]').innerText().then((t) => t.includes('DE •••• 3000')), 'the bank account is not shown masked');
@@ -140,6 +147,13 @@ try {
   await ops.getByLabel('Password').fill(opsPassword);
   await ops.getByRole('button', { name: 'Log in' }).click();
   await ops.waitForURL((u) => !u.pathname.startsWith('/login'));
+  // Operators act only from a session with a second factor: the console says so, and the
+  // operator turns it on.
+  const noSecondFactor = await ops.request.get(`${base}/admin/payouts`);
+  check(noSecondFactor.status() === 403 && (await noSecondFactor.text()).includes('two-factor sign-in'),
+    `the operator page answered ${noSecondFactor.status()} before two-factor sign-in`);
+  await enrolTotp(ops);
+  await ops.goto(`${base}/account`);
   await ops.getByRole('link', { name: 'Payout batches' }).click();
   await ops.waitForURL(`${base}/admin/payouts`);
   const row = ops.locator('[data-waiting] tr', { hasText: `@${handle}` });

@@ -70,13 +70,15 @@ pub fn routes() -> http::Routes {
             .merge(crate::creators::api_router())
             .merge(crate::posts::api_router())
             .merge(crate::billing::api_router())
-            .merge(crate::messages::api_router()),
+            .merge(crate::messages::api_router())
+            .merge(crate::admin::api_router()),
         pages: axum::Router::new()
             .merge(crate::site::router())
             .merge(crate::accounts::pages_router())
             .merge(crate::billing::pages_router())
             .merge(crate::posts::pages_router())
             .merge(crate::messages::pages_router())
+            .merge(crate::admin::pages_router())
             // Last: `/{handle}` answers only what no other page claims.
             .merge(crate::creators::pages_router()),
     }

@@ -38,6 +38,11 @@ pub enum AppError {
     /// Signed in, but not allowed.
     #[error("you are not allowed to do this")]
     Forbidden,
+    /// Allowed for this role only through a session signed in with a second factor.
+    #[error(
+        "this needs two-factor sign-in: turn it on under Account → Security, then sign in with it"
+    )]
+    SecondFactorRequired,
     /// Nothing here (or not visible to this caller).
     #[error("not found")]
     NotFound,
@@ -118,7 +123,9 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthorized | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::CsrfRejected | AppError::SecondFactorRequired => {
+                StatusCode::FORBIDDEN
+            }
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -141,6 +148,7 @@ impl AppError {
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::CsrfRejected => "csrf_failed",
             AppError::Forbidden => "forbidden",
+            AppError::SecondFactorRequired => "second_factor_required",
             AppError::NotFound => "not_found",
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::Conflict(_) => "conflict",

@@ -2,8 +2,10 @@
 //! web pages, the worker and the CLI, organised by feature; see `docs/ARCHITECTURE.md`.
 
 pub mod accounts;
+pub mod admin;
 pub mod app;
 pub mod assets;
+pub mod audit;
 pub mod billing;
 pub mod cli;
 pub mod config;

@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::service::{self, NewSession, SignUpInput};
+use super::two_factor::{self, LogIn};
 use super::types::{Role, SessionId, User, UserId};
 use crate::error::{AppError, ErrorBody};
 use crate::http::extract::{ApiJson, ClientMeta, CurrentUser, PathId};
@@ -20,6 +21,11 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(sign_up))
         .routes(routes!(log_in))
+        .routes(routes!(log_in_second_factor))
+        .routes(routes!(two_factor_status, disable_two_factor))
+        .routes(routes!(begin_totp))
+        .routes(routes!(confirm_totp))
+        .routes(routes!(new_recovery_codes))
         .routes(routes!(log_out))
         .routes(routes!(log_out_everywhere))
         .routes(routes!(me, delete_account))
@@ -225,10 +231,25 @@ async fn sign_up(
         .into_response())
 }
 
-/// Logs in. A wrong password and an unknown email get the same answer.
+/// The password was right; the account uses two factors. Send a code with the challenge
+/// to `POST /api/v1/auth/login/second-factor`. The challenge is not a session: it reaches
+/// nothing else.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecondFactorChallenge {
+    /// The challenge token (secret).
+    pub challenge: String,
+    /// When it stops working (then log in again).
+    pub expires_at: DateTime<Utc>,
+    /// What may answer it: `totp` (the app's 6 digits) and `recovery_code`.
+    pub methods: Vec<&'static str>,
+}
+
+/// Logs in. A wrong password and an unknown email get the same answer. Accounts with
+/// two-factor sign-in get a challenge (202) instead of a session.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LogInRequest,
     responses(
         (status = 200, description = "Logged in", body = AuthResponse),
+        (status = 202, description = "Password accepted; a second factor is needed", body = SecondFactorChallenge),
         (status = 401, description = "`invalid_credentials`", body = ErrorBody),
         (status = 422, description = "Missing fields", body = ErrorBody),
         (status = 429, description = "Too many attempts; see `Retry-After`", body = ErrorBody),
@@ -237,9 +258,208 @@ async fn log_in(
     state: axum::extract::State<AppState>,
     client: ClientMeta,
     ApiJson(req): ApiJson<LogInRequest>,
+) -> Result<Response, AppError> {
+    Ok(
+        match service::log_in(&state, &req.email, &req.password, &client).await? {
+            LogIn::Session(user, session) => {
+                axum::Json(auth_response(&user, &session)).into_response()
+            }
+            LogIn::SecondFactor(c) => (
+                StatusCode::ACCEPTED,
+                axum::Json(SecondFactorChallenge {
+                    challenge: c.token.expose_secret().to_owned(),
+                    expires_at: c.expires_at,
+                    methods: vec!["totp", "recovery_code"],
+                }),
+            )
+                .into_response(),
+        },
+    )
+}
+
+/// The second step of a log-in.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct SecondFactorRequest {
+    /// The challenge from `POST /api/v1/auth/login`.
+    #[schema(min_length = 1, max_length = 128)]
+    pub challenge: String,
+    /// The 6 digits the authenticator app shows, or an unused recovery code.
+    #[schema(example = "123456", min_length = 1, max_length = 64)]
+    pub code: String,
+}
+
+/// Finishes a log-in with a second factor. Each code works once; wrong codes are
+/// throttled, and five void the challenge (401: log in again).
+#[utoipa::path(post, path = "/api/v1/auth/login/second-factor", tag = "accounts", request_body = SecondFactorRequest,
+    responses(
+        (status = 200, description = "Logged in", body = AuthResponse),
+        (status = 401, description = "Unknown, expired or used-up challenge: log in again", body = ErrorBody),
+        (status = 422, description = "Wrong or reused code, or missing fields", body = ErrorBody),
+        (status = 429, description = "Too many attempts; see `Retry-After`", body = ErrorBody),
+    ))]
+async fn log_in_second_factor(
+    state: axum::extract::State<AppState>,
+    client: ClientMeta,
+    ApiJson(req): ApiJson<SecondFactorRequest>,
 ) -> Result<axum::Json<AuthResponse>, AppError> {
-    let (user, session) = service::log_in(&state, &req.email, &req.password, &client).await?;
+    let (user, session) =
+        two_factor::complete_log_in(&state, &req.challenge, &req.code, &client).await?;
     Ok(axum::Json(auth_response(&user, &session)))
+}
+
+/// The caller's second factors.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TwoFactorStatus {
+    /// An authenticator app is enrolled (two-factor sign-in is on).
+    pub totp: bool,
+    /// Unused recovery codes.
+    pub recovery_codes_left: i64,
+    /// The account's role requires two-factor sign-in (administrators, moderators).
+    pub required: bool,
+    /// This session signed in with a second factor.
+    pub this_session: bool,
+}
+
+/// Whether two-factor sign-in is on.
+#[utoipa::path(get, path = "/api/v1/auth/two-factor", tag = "accounts",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Second factors", body = TwoFactorStatus),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+async fn two_factor_status(
+    state: axum::extract::State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<TwoFactorStatus>, AppError> {
+    let s = two_factor::status(&state, &user).await?;
+    Ok(axum::Json(TwoFactorStatus {
+        totp: s.totp,
+        recovery_codes_left: s.recovery_codes_left,
+        required: s.required,
+        this_session: s.this_session,
+    }))
+}
+
+/// What an authenticator app needs to enrol (shown once).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpEnrolmentResponse {
+    /// The shared secret, base32 (to type in by hand).
+    pub secret: String,
+    /// The `otpauth://` URI.
+    pub uri: String,
+    /// The URI as a QR code (an SVG document).
+    pub qr_svg: String,
+}
+
+/// Starts enrolling an authenticator app (again: a new secret replaces an unconfirmed one).
+/// Confirm with its first code.
+#[utoipa::path(post, path = "/api/v1/auth/two-factor/totp", tag = "accounts",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Scan or type this into the app", body = TotpEnrolmentResponse),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 409, description = "Two-factor sign-in is already on", body = ErrorBody),
+    ))]
+async fn begin_totp(
+    state: axum::extract::State<AppState>,
+    user: CurrentUser,
+) -> Result<axum::Json<TotpEnrolmentResponse>, AppError> {
+    let e = two_factor::begin_totp(&state, &user).await?;
+    Ok(axum::Json(TotpEnrolmentResponse {
+        secret: e.secret,
+        uri: e.uri,
+        qr_svg: e.qr_svg,
+    }))
+}
+
+/// A code from the authenticator app (or, where accepted, a recovery code).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct CodeRequest {
+    /// The 6 digits the app shows (or an unused recovery code).
+    #[schema(example = "123456", min_length = 1, max_length = 64)]
+    pub code: String,
+}
+
+/// Recovery codes: each signs in once instead of the app. Shown once; keep them offline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten codes, `xxxxx-xxxxx`.
+    pub recovery_codes: Vec<String>,
+}
+
+/// Turns two-factor sign-in on with the app's first code; this session counts as signed in
+/// with it. Answers ten recovery codes.
+#[utoipa::path(post, path = "/api/v1/auth/two-factor/totp/confirm", tag = "accounts", request_body = CodeRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "On; the recovery codes", body = RecoveryCodes),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 409, description = "Already on", body = ErrorBody),
+        (status = 422, description = "Wrong code, or no enrolment started", body = ErrorBody),
+        (status = 429, description = "Too many attempts", body = ErrorBody),
+    ))]
+async fn confirm_totp(
+    state: axum::extract::State<AppState>,
+    user: CurrentUser,
+    client: ClientMeta,
+    ApiJson(req): ApiJson<CodeRequest>,
+) -> Result<axum::Json<RecoveryCodes>, AppError> {
+    let recovery_codes = two_factor::confirm_totp(&state, &user, &req.code, &client).await?;
+    Ok(axum::Json(RecoveryCodes { recovery_codes }))
+}
+
+/// Replaces the recovery codes (the old ones stop working), with a fresh code.
+#[utoipa::path(post, path = "/api/v1/auth/two-factor/recovery-codes", tag = "accounts", request_body = CodeRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The new codes", body = RecoveryCodes),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 422, description = "Wrong code, or two-factor sign-in is off", body = ErrorBody),
+        (status = 429, description = "Too many attempts", body = ErrorBody),
+    ))]
+async fn new_recovery_codes(
+    state: axum::extract::State<AppState>,
+    user: CurrentUser,
+    client: ClientMeta,
+    ApiJson(req): ApiJson<CodeRequest>,
+) -> Result<axum::Json<RecoveryCodes>, AppError> {
+    let recovery_codes = two_factor::new_recovery_codes(&state, &user, &req.code, &client).await?;
+    Ok(axum::Json(RecoveryCodes { recovery_codes }))
+}
+
+/// Turning two-factor sign-in off.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct DisableTwoFactorRequest {
+    /// The account's password.
+    #[schema(min_length = 1, max_length = 1024)]
+    pub password: String,
+    /// A current code (or an unused recovery code).
+    #[schema(min_length = 1, max_length = 64)]
+    pub code: String,
+}
+
+/// Turns two-factor sign-in off (password and a fresh code; not for operators). The owner
+/// is emailed.
+#[utoipa::path(delete, path = "/api/v1/auth/two-factor", tag = "accounts", request_body = DisableTwoFactorRequest,
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Off"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 409, description = "The role requires it", body = ErrorBody),
+        (status = 422, description = "Wrong password or code", body = ErrorBody),
+        (status = 429, description = "Too many attempts", body = ErrorBody),
+    ))]
+async fn disable_two_factor(
+    state: axum::extract::State<AppState>,
+    user: CurrentUser,
+    client: ClientMeta,
+    ApiJson(req): ApiJson<DisableTwoFactorRequest>,
+) -> Result<StatusCode, AppError> {
+    two_factor::disable(&state, &user, &req.password, &req.code, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Ends the session making the request.
@@ -281,7 +501,9 @@ async fn log_out_everywhere(
         (status = 401, description = "Not signed in", body = ErrorBody),
     ))]
 async fn me(user: CurrentUser) -> axum::Json<UserResponse> {
-    axum::Json((&user.user).into())
+    let mut me = UserResponse::from(&user.user);
+    me.role = user.account_role();
+    axum::Json(me)
 }
 
 /// Deletes the account (password required): personal data is erased and every session

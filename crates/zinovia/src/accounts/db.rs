@@ -175,41 +175,49 @@ pub(super) async fn scrub_user(conn: &mut PgConnection, id: UserId) -> Result<()
     Ok(())
 }
 
+/// A row to insert into `sessions`.
+pub(super) struct NewSessionRow<'a> {
+    pub id: SessionId,
+    pub user: UserId,
+    pub token_hash: &'a [u8],
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub lifetime: Duration,
+    pub second_factor: bool,
+}
+
 pub(super) async fn insert_session(
     conn: impl PgExecutor<'_>,
-    id: SessionId,
-    user: UserId,
-    token_hash: &[u8],
-    user_agent: Option<&str>,
-    ip: Option<&str>,
-    lifetime: Duration,
+    row: &NewSessionRow<'_>,
 ) -> Result<DateTime<Utc>, sqlx::Error> {
     sqlx::query_scalar!(
         r#"
-        insert into sessions (id, user_id, token_hash, user_agent, ip, expires_at)
-        values ($1, $2, $3, $4, $5::text::inet, now() + make_interval(secs => $6))
+        insert into sessions (id, user_id, token_hash, user_agent, ip, expires_at, second_factor_at)
+        values ($1, $2, $3, $4, $5::text::inet, now() + make_interval(secs => $6), case when $7 then now() end)
         returning expires_at
         "#,
-        id.0,
-        user.0,
-        token_hash,
-        user_agent,
-        ip,
-        secs(lifetime),
+        row.id.0,
+        row.user.0,
+        row.token_hash,
+        row.user_agent,
+        row.ip,
+        secs(row.lifetime),
+        row.second_factor,
     )
     .fetch_one(conn)
     .await
 }
 
-/// A valid session (within both its idle and absolute limits, of a live account).
+/// A valid session (within both its idle and absolute limits, of a live account): its
+/// id, last use, whether it signed in with a second factor, and the account.
 pub(super) async fn find_session(
     conn: impl PgExecutor<'_>,
     token_hash: &[u8],
     idle: Duration,
-) -> Result<Option<(SessionId, DateTime<Utc>, User)>, sqlx::Error> {
+) -> Result<Option<(SessionId, DateTime<Utc>, bool, User)>, sqlx::Error> {
     let row = sqlx::query!(
         r#"
-        select s.id as session_id, s.last_seen_at,
+        select s.id as session_id, s.last_seen_at, s.second_factor_at is not null as "second_factor!",
                u.id, u.email, u.email_verified_at, u.display_name, u.role as "role: Role", u.created_at
         from sessions s
         join users u on u.id = s.user_id
@@ -227,6 +235,7 @@ pub(super) async fn find_session(
         (
             SessionId(r.session_id),
             r.last_seen_at,
+            r.second_factor,
             User {
                 id: UserId(r.id),
                 email: r.email,
@@ -424,6 +433,9 @@ pub(super) async fn prune(conn: &mut PgConnection) -> Result<(u64, u64), sqlx::E
             .execute(&mut *conn)
             .await?
             .rows_affected();
+    sqlx::query!("delete from login_challenges where expires_at < now()")
+        .execute(&mut *conn)
+        .await?;
     Ok((sessions, tokens))
 }
 
@@ -454,4 +466,256 @@ pub(super) async fn promote_to_creator(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+// --- second factors (migration 0013) ---------------------------------------------------
+
+/// Whether an authenticator app is on, and how many recovery codes are unused.
+pub(super) async fn second_factors(
+    conn: impl PgExecutor<'_>,
+    user: UserId,
+) -> Result<(bool, i64), sqlx::Error> {
+    let r = sqlx::query!(
+        r#"
+        select exists (select 1 from user_totp where user_id = $1 and confirmed_at is not null) as "on!",
+               (select count(*) from recovery_codes where user_id = $1 and used_at is null) as "left!"
+        "#,
+        user.0,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((r.on, r.left))
+}
+
+/// Stores a new secret awaiting its first code; false if one is already confirmed.
+pub(super) async fn put_pending_totp(
+    conn: impl PgExecutor<'_>,
+    user: UserId,
+    sealed: &[u8],
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"
+        insert into user_totp (user_id, secret_sealed) values ($1, $2)
+        on conflict (user_id) do update
+            set secret_sealed = excluded.secret_sealed, last_step = 0, created_at = now()
+            where user_totp.confirmed_at is null
+        "#,
+        user.0,
+        sealed,
+    )
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The account's secret (sealed), the last step used, and whether it is confirmed; the
+/// row locked until the transaction ends (two requests cannot spend one code).
+pub(super) async fn totp_for_update(
+    conn: &mut PgConnection,
+    user: UserId,
+) -> Result<Option<(Vec<u8>, i64, bool)>, sqlx::Error> {
+    let r = sqlx::query!(
+        "select secret_sealed, last_step, confirmed_at is not null as \"confirmed!\" from user_totp where user_id = $1 for update",
+        user.0,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(r.map(|r| (r.secret_sealed, r.last_step, r.confirmed)))
+}
+
+pub(super) async fn confirm_totp(
+    conn: &mut PgConnection,
+    user: UserId,
+    step: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update user_totp set confirmed_at = now(), last_step = $2 where user_id = $1",
+        user.0,
+        step
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn advance_totp(
+    conn: &mut PgConnection,
+    user: UserId,
+    step: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update user_totp set last_step = greatest(last_step, $2) where user_id = $1",
+        user.0,
+        step
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn replace_recovery_codes(
+    conn: &mut PgConnection,
+    user: UserId,
+    hashes: &[Vec<u8>],
+) -> Result<(), sqlx::Error> {
+    sqlx::query!("delete from recovery_codes where user_id = $1", user.0)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!(
+        "insert into recovery_codes (user_id, code_hash) select $1, unnest($2::bytea[])",
+        user.0,
+        hashes,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks an unused recovery code used; false if there is none such.
+pub(super) async fn spend_recovery_code(
+    conn: &mut PgConnection,
+    user: UserId,
+    hash: &[u8],
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!(
+        "update recovery_codes set used_at = now() where user_id = $1 and code_hash = $2 and used_at is null",
+        user.0,
+        hash
+    )
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Removes the app and the recovery codes; the account's sessions no longer count as
+/// signed in with a second factor.
+pub(super) async fn remove_second_factors(
+    conn: &mut PgConnection,
+    user: UserId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!("delete from user_totp where user_id = $1", user.0)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!("delete from recovery_codes where user_id = $1", user.0)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!(
+        "update sessions set second_factor_at = null where user_id = $1",
+        user.0
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn mark_second_factor(
+    conn: impl PgExecutor<'_>,
+    session: SessionId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update sessions set second_factor_at = now() where id = $1",
+        session.0
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_challenge(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+    user: UserId,
+    user_agent: Option<&str>,
+    ip: Option<&str>,
+    valid_for: Duration,
+) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query!(
+        "delete from login_challenges where expires_at < now() and user_id = $1",
+        user.0
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query_scalar!(
+        r#"
+        insert into login_challenges (token_hash, user_id, user_agent, ip, expires_at)
+        values ($1, $2, $3, $4::text::inet, now() + make_interval(secs => $5))
+        returning expires_at
+        "#,
+        token_hash,
+        user.0,
+        user_agent,
+        ip,
+        secs(valid_for),
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The account a live challenge (not expired, attempts left) belongs to, locked.
+pub(super) async fn challenge_for_update(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+) -> Result<Option<UserId>, sqlx::Error> {
+    let id = sqlx::query_scalar!(
+        r#"
+        select c.user_id from login_challenges c join users u on u.id = c.user_id
+        where c.token_hash = $1 and c.expires_at > now() and c.attempts < $2 and u.deleted_at is null
+        for update of c
+        "#,
+        token_hash,
+        super::two_factor::CHALLENGE_ATTEMPTS,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(id.map(UserId))
+}
+
+/// Counts a wrong code; returns the attempts so far.
+pub(super) async fn count_challenge_attempt(
+    conn: impl PgExecutor<'_>,
+    token_hash: &[u8],
+) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar!(
+        "update login_challenges set attempts = attempts + 1 where token_hash = $1 returning attempts",
+        token_hash
+    )
+    .fetch_one(conn)
+    .await
+}
+
+pub(super) async fn delete_challenge(
+    conn: impl PgExecutor<'_>,
+    token_hash: &[u8],
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "delete from login_challenges where token_hash = $1",
+        token_hash
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a sign-in's device; true when it is new and the account had others.
+pub(super) async fn note_device(
+    conn: &mut PgConnection,
+    user: UserId,
+    device_hash: &[u8],
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"
+        with others as (select count(*) as n from user_devices where user_id = $1 and device_hash <> $2),
+        up as (
+            insert into user_devices (user_id, device_hash) values ($1, $2)
+            on conflict (user_id, device_hash) do update set last_seen_at = now()
+            returning (xmax = 0) as inserted
+        )
+        select (select inserted from up) as "inserted!", (select n from others) as "others!"
+        "#,
+        user.0,
+        device_hash,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(r.inserted && r.others > 0)
 }

@@ -111,6 +111,82 @@ impl Job for SendPasswordReset {
     }
 }
 
+/// A change to how an account signs in that its owner must hear about.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SecurityChange {
+    /// A sign-in from a browser or app the account has not used before.
+    NewDevice {
+        /// Its user agent.
+        user_agent: Option<String>,
+        /// Its address.
+        ip: Option<String>,
+        /// When.
+        at: chrono::DateTime<chrono::Utc>,
+    },
+    /// Two-factor sign-in was turned off.
+    TwoFactorOff,
+}
+
+/// Emails the owner about a sign-in from a new device or a weakened sign-in, with what to
+/// do if it was not them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TellSecurityChange {
+    /// The account.
+    pub user_id: UserId,
+    /// What happened.
+    pub change: SecurityChange,
+}
+
+impl Job for TellSecurityChange {
+    const KIND: &'static str = "tell_security_change";
+    const MAX_ATTEMPTS: i32 = 8;
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let state = &ctx.state;
+        let Some(user) = service::find_user(state, self.user_id).await? else {
+            return Ok(());
+        };
+        let not_you = format!(
+            "If this was not you, change your password now ({}) and log out\n\
+             every other session there; then turn on two-factor sign-in ({}).\n",
+            state.settings.link("/account"),
+            state.settings.link("/account/security"),
+        );
+        let (subject, body) = match &self.change {
+            SecurityChange::NewDevice { user_agent, ip, at } => (
+                "New sign-in to your Zinovia account".to_owned(),
+                format!(
+                    "Hi {},\n\nYour account was signed in from a device it has not used before:\n\n\
+                     When: {}\nDevice: {}\nAddress: {}\n\n{not_you}",
+                    user.display_name,
+                    at.format("%-d %b %Y, %H:%M UTC"),
+                    user_agent.as_deref().unwrap_or("unknown"),
+                    ip.as_deref().unwrap_or("unknown"),
+                ),
+            ),
+            SecurityChange::TwoFactorOff => (
+                "Two-factor sign-in was turned off".to_owned(),
+                format!(
+                    "Hi {},\n\nTwo-factor sign-in was just turned off for your Zinovia account;\n\
+                     your password alone now signs in.\n\n{not_you}",
+                    user.display_name
+                ),
+            ),
+        };
+        state
+            .mailer()
+            .map_err(JobError::Abort)?
+            .send(&Email {
+                to: user.email,
+                subject,
+                text: body,
+            })
+            .await
+            .map_err(JobError::from)
+    }
+}
+
 /// Deletes sessions past their absolute end and link tokens expired a day ago.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PruneAuthRecords;

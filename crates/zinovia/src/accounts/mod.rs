@@ -6,7 +6,10 @@ mod db;
 mod jobs;
 mod pages;
 mod password;
+mod security_pages;
 mod service;
+mod totp;
+mod two_factor;
 mod types;
 
 use axum::Router;
@@ -16,12 +19,14 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 pub use db::SessionRow;
-pub use jobs::{PruneAuthRecords, SendPasswordReset, SendVerificationEmail};
+pub use jobs::{PruneAuthRecords, SendPasswordReset, SendVerificationEmail, TellSecurityChange};
 pub use password::{PHC_PREFIX, PasswordHasher};
 pub use service::{
     Authenticated, NewSession, authenticate, confirm_password, create_user, find_user, lock_open,
     promote_to_creator,
 };
+pub use totp::code_now as totp_code;
+pub use two_factor::{require_fresh_code, required_for as second_factor_required_for};
 pub use types::{FieldCheck, Role, SessionId, User, UserId};
 
 /// The JSON API (`/api/v1/auth/...`).
@@ -34,7 +39,22 @@ pub fn pages_router() -> Router<AppState> {
     Router::new()
         .route("/signup", get(pages::sign_up_page).post(pages::sign_up))
         .route("/login", get(pages::log_in_page).post(pages::log_in))
+        .route(
+            "/login/second-factor",
+            get(security_pages::second_step_page).post(security_pages::second_step),
+        )
         .route("/logout", post(pages::log_out))
+        .route("/account/security", get(security_pages::security))
+        .route("/account/security/totp", post(security_pages::begin))
+        .route(
+            "/account/security/totp/confirm",
+            post(security_pages::confirm),
+        )
+        .route(
+            "/account/security/recovery-codes",
+            post(security_pages::recovery_codes),
+        )
+        .route("/account/security/disable", post(security_pages::disable))
         .route("/account", get(pages::account))
         .route("/account/password", post(pages::change_password))
         .route("/account/sessions/{id}/revoke", post(pages::revoke_session))
@@ -63,6 +83,7 @@ pub fn jobs(registry: crate::jobs::Registry) -> crate::jobs::Registry {
     registry
         .with::<SendVerificationEmail>()
         .with::<SendPasswordReset>()
+        .with::<TellSecurityChange>()
         .with::<PruneAuthRecords>()
         .every(crate::jobs::HOURLY, "prune_auth_records", &PruneAuthRecords)
 }

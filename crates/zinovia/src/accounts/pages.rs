@@ -12,6 +12,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::service::{self, SignUpInput};
+use super::two_factor::LogIn;
 use super::types::SessionId;
 use crate::error::{AppError, FieldErrors};
 use crate::http::csrf;
@@ -36,12 +37,12 @@ fn form_errors(e: AppError) -> Result<(FieldErrors, String), AppError> {
 }
 
 /// Where to go after logging in: only paths on this site.
-fn safe_next(state: &AppState, next: &str) -> String {
+pub(super) fn safe_next(state: &AppState, next: &str) -> String {
     crate::site::local_path(&state.settings.public_base_url(), next, "/account")
 }
 
 /// After a log-in or sign-up: the session cookie, a fresh CSRF cookie, and a redirect.
-fn logged_in(state: &AppState, token: &str, to: &str) -> Result<Response, AppError> {
+pub(super) fn logged_in(state: &AppState, token: &str, to: &str) -> Result<Response, AppError> {
     let max_age =
         i64::try_from(state.settings.auth.session_lifetime.0.as_secs()).unwrap_or(i64::MAX);
     let session = set_cookie(state, session_cookie_name(state), token, Some(max_age));
@@ -151,7 +152,9 @@ impl FormErrors for LogInPage {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(super) struct NextQuery {
-    next: String,
+    pub(super) next: String,
+    /// Set when a two-factor step ended without signing in.
+    expired: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -173,7 +176,11 @@ pub(super) async fn log_in_page(
             email: String::new(),
             next: safe_next(&state, &q.next),
             errors: FieldErrors::new(),
-            form_error: String::new(),
+            form_error: if q.expired.is_empty() {
+                String::new()
+            } else {
+                "That sign-in expired or took too many wrong codes; log in again.".into()
+            },
         },
         StatusCode::OK,
     )
@@ -187,7 +194,10 @@ pub(super) async fn log_in(
 ) -> Result<Response, AppError> {
     let next = safe_next(&state, &form.next);
     match service::log_in(&state, &form.email, &form.password, &client).await {
-        Ok((_, session)) => logged_in(&state, session.token.expose_secret(), &next),
+        Ok(LogIn::Session(_, session)) => logged_in(&state, session.token.expose_secret(), &next),
+        Ok(LogIn::SecondFactor(challenge)) => Ok(super::security_pages::to_second_step(
+            &state, &challenge, &next,
+        )),
         Err(e) => {
             let status = e.status();
             let (errors, form_error) = form_errors(e)?;
@@ -303,7 +313,7 @@ async fn account_page(
             layout,
             user_name: user.user.display_name.clone(),
             email: user.user.email.clone(),
-            role: user.user.role.as_str(),
+            role: user.account_role().as_str(),
             verified: user.user.email_verified_at.is_some(),
             sessions,
             notice: notice.to_owned(),

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::db::{self, NewUserRow, Purpose, SessionRow};
 use super::jobs::{SendPasswordReset, SendVerificationEmail};
+use super::two_factor::LogIn;
 use super::types::{
     DisplayName, Email, FieldCheck, GivenPassword, LinkToken, NewPassword, Role, SessionId, User,
     UserId,
@@ -43,6 +44,19 @@ pub struct Authenticated {
     pub user: User,
     /// The session used.
     pub session_id: SessionId,
+    /// The session signed in with a second factor (or enrolled one).
+    pub second_factor: bool,
+    /// The account's operator role when this session may not use it (it did not sign in
+    /// with a second factor): meanwhile `user.role` is `fan`, so no rule anywhere grants
+    /// an operator's reach (paid media, others' comments) to a password alone.
+    pub withheld_role: Option<Role>,
+}
+
+impl Authenticated {
+    /// The account's role, whether or not this session may use it.
+    pub fn account_role(&self) -> Role {
+        self.withheld_role.unwrap_or(self.user.role)
+    }
 }
 
 /// Sign-up input, as received.
@@ -116,7 +130,7 @@ pub async fn sign_up(
         )
         .await?;
     crate::jobs::enqueue(&mut *tx, &SendVerificationEmail { user_id: user.id }).await?;
-    let session = create_session(&mut tx, state, user.id, client).await?;
+    let session = create_session(&mut tx, state, user.id, client, false).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, "account created");
     Ok((user, session))
@@ -181,11 +195,14 @@ impl NewAccount {
     }
 }
 
-async fn create_session(
+/// Starts a session for `user` (`second_factor`: the sign-in passed one) and emails the
+/// owner when it comes from a device the account has not used before.
+pub(super) async fn create_session(
     conn: &mut sqlx::PgConnection,
     state: &AppState,
     user: UserId,
     client: &ClientMeta,
+    second_factor: bool,
 ) -> Result<NewSession, AppError> {
     let token = random_token();
     let id = SessionId(Uuid::now_v7());
@@ -193,14 +210,31 @@ async fn create_session(
     let ip = client.ip.map(|ip| ip.to_string());
     let expires_at = db::insert_session(
         &mut *conn,
-        id,
-        user,
-        &fingerprint(&token),
-        user_agent.as_deref(),
-        ip.as_deref(),
-        state.settings.auth.session_lifetime.0,
+        &db::NewSessionRow {
+            id,
+            user,
+            token_hash: &fingerprint(&token),
+            user_agent: user_agent.as_deref(),
+            ip: ip.as_deref(),
+            lifetime: state.settings.auth.session_lifetime.0,
+            second_factor,
+        },
     )
     .await?;
+    if super::two_factor::note_device(&mut *conn, user, client).await? {
+        crate::jobs::enqueue(
+            &mut *conn,
+            &super::jobs::TellSecurityChange {
+                user_id: user,
+                change: super::jobs::SecurityChange::NewDevice {
+                    user_agent,
+                    ip,
+                    at: Utc::now(),
+                },
+            },
+        )
+        .await?;
+    }
     Ok(NewSession {
         id,
         token: SecretString::from(token),
@@ -214,14 +248,14 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// Logs in with email and password. A wrong password and an unknown email answer the same
 /// error after the same work. Throttled per account+IP and per IP, so an attacker elsewhere
-/// cannot lock the owner out.
+/// cannot lock the owner out. An account with two factors gets a challenge, not a session.
 #[tracing::instrument(skip_all)]
 pub async fn log_in(
     state: &AppState,
     email: &str,
     password: &str,
     client: &ClientMeta,
-) -> Result<(User, NewSession), AppError> {
+) -> Result<LogIn, AppError> {
     let mut check = FieldCheck::default();
     if email.trim().is_empty() {
         check.add("email", "is required");
@@ -257,10 +291,16 @@ pub async fn log_in(
         let new_hash = state.passwords.hash(password.secret()).await?;
         db::set_password_hash(&mut *tx, user.id, &new_hash).await?;
     }
-    let session = create_session(&mut tx, state, user.id, client).await?;
+    if db::second_factors(&mut *tx, user.id).await?.0 {
+        let challenge = super::two_factor::open_challenge(&mut tx, user.id, client).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = %user.id, "password accepted; waiting for the second factor");
+        return Ok(LogIn::SecondFactor(challenge));
+    }
+    let session = create_session(&mut tx, state, user.id, client, false).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
-    Ok((user, session))
+    Ok(LogIn::Session(user, session))
 }
 
 /// The caller behind a session token, if the session is valid. Records use at most once a
@@ -273,7 +313,7 @@ pub async fn authenticate(
         return Ok(None);
     }
     let idle = state.settings.auth.session_idle_timeout.0;
-    let Some((session_id, last_seen, user)) =
+    let Some((session_id, last_seen, second_factor, user)) =
         db::find_session(&state.db, &fingerprint(token), idle).await?
     else {
         return Ok(None);
@@ -285,7 +325,15 @@ pub async fn authenticate(
     if stale {
         db::touch_session(&state.db, session_id).await?;
     }
-    Ok(Some(Authenticated { user, session_id }))
+    let mut user = user;
+    let withheld_role = (super::two_factor::required_for(user.role) && !second_factor)
+        .then(|| std::mem::replace(&mut user.role, Role::Fan));
+    Ok(Some(Authenticated {
+        user,
+        session_id,
+        second_factor,
+        withheld_role,
+    }))
 }
 
 /// Ends one session.

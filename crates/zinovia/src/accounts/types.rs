@@ -32,6 +32,8 @@ crate::database::text_enum! {
         Fan = "fan",
         /// Publishes (set by becoming a creator).
         Creator = "creator",
+        /// Reviews reports, verifications and content (set by an administrator).
+        Moderator = "moderator",
         /// Operates the platform.
         Admin = "admin",
     }

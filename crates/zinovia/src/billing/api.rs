@@ -93,9 +93,7 @@ async fn payouts(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<axum::Json<super::manage::Payouts>, AppError> {
-    Ok(axum::Json(
-        super::manage::onboard(&state, &user.user).await?,
-    ))
+    Ok(axum::Json(super::manage::onboard(&state, &user).await?))
 }
 
 /// Your subscriptions, with whether each unlocks the creator's posts now.

@@ -242,8 +242,13 @@ pub struct Payouts {
 
 /// Starts or continues a creator's onboarding: creates their connected account once, and
 /// answers where to finish it. On the simulated rail the account is enabled at once (by a
-/// signed `account.updated`, as Stripe would send).
-pub async fn onboard(state: &AppState, creator: &User) -> Result<Payouts, AppError> {
+/// signed `account.updated`, as Stripe would send). Only from a session signed in with a
+/// second factor: where money goes is what an account thief changes first.
+pub async fn onboard(
+    state: &AppState,
+    who: &crate::accounts::Authenticated,
+) -> Result<Payouts, AppError> {
+    let creator = &who.user;
     let provider = state.settings.billing.connect_rail().ok_or_else(|| {
         AppError::Conflict("no payment rail pays creators into an account of theirs".into())
     })?;
@@ -253,6 +258,9 @@ pub async fn onboard(state: &AppState, creator: &User) -> Result<Payouts, AppErr
         .is_none()
     {
         return Err(AppError::NotFound);
+    }
+    if !who.second_factor {
+        return Err(AppError::SecondFactorRequired);
     }
     let existing = super::db::payout_account(&mut conn, creator.id.0, provider).await?;
     let account = match (&existing, provider) {

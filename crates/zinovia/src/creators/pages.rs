@@ -370,7 +370,7 @@ pub(super) async fn payouts(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Response, AppError> {
-    let p = crate::billing::onboard(&state, &user.user).await?;
+    let p = crate::billing::onboard(&state, &user).await?;
     Ok(match p.onboarding_url {
         Some(url) => Redirect::to(&url).into_response(),
         None => Redirect::to("/settings/creator?done=payouts").into_response(),

@@ -366,6 +366,13 @@ impl RoleMarker for Admin {
     const ROLE: Role = Role::Admin;
 }
 
+/// Marker: moderators (and administrators): reports, reviews, content.
+#[derive(Debug)]
+pub struct Moderator;
+impl RoleMarker for Moderator {
+    const ROLE: Role = Role::Moderator;
+}
+
 /// Marker: creators.
 #[derive(Debug)]
 pub struct Creator;
@@ -374,7 +381,9 @@ impl RoleMarker for Creator {
 }
 
 /// The signed-in caller, who must have role `R` (administrators pass every check);
-/// 401 when not signed in, 403 otherwise.
+/// 401 when not signed in, 403 otherwise. Operators (administrators, moderators) act as
+/// such only from a session that signed in with a second factor (403
+/// `second_factor_required` otherwise).
 #[derive(Debug)]
 pub struct RequireRole<R: RoleMarker>(pub CurrentUser, PhantomData<R>);
 
@@ -386,11 +395,19 @@ impl<R: RoleMarker> FromRequestParts<AppState> for RequireRole<R> {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let user = CurrentUser::from_request_parts(parts, state).await?;
-        if user.user.role == R::ROLE || user.user.role == Role::Admin {
-            Ok(RequireRole(user, PhantomData))
-        } else {
-            Err(AppError::Forbidden)
+        let allowed = |role: Role| role == R::ROLE || role == Role::Admin;
+        if !allowed(user.user.role) {
+            // An operator whose session lacks the second factor is told what is missing.
+            return Err(if user.withheld_role.is_some_and(allowed) {
+                AppError::SecondFactorRequired
+            } else {
+                AppError::Forbidden
+            });
         }
+        if accounts::second_factor_required_for(R::ROLE) && !user.second_factor {
+            return Err(AppError::SecondFactorRequired);
+        }
+        Ok(RequireRole(user, PhantomData))
     }
 }
 

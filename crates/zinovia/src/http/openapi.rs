@@ -29,13 +29,14 @@ pub const SPEC_PATH: &str = "/api/v1/openapi.json";
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&SecuritySchemes),
     tags(
-        (name = "accounts", description = "Sign-up, log-in, sessions, email verification, password reset"),
+        (name = "accounts", description = "Sign-up, log-in (with two-factor sign-in: a challenge, then a code), sessions, email verification, password reset, authenticator apps and recovery codes"),
         (name = "creators", description = "Creator profiles: becoming a creator, handles, prices"),
         (name = "posts", description = "Posts, the creator page, the feed, explore, likes and comments; locked posts carry previews and never media URLs"),
         (name = "media", description = "Uploads straight to storage, processing state, signed URLs"),
         (name = "billing", description = "Payments: the payment rail's webhooks, checkouts, subscriptions, purchases, tips and creators' earnings"),
         (name = "payouts", description = "Platform-held payouts: held money (pending, available), payout requests, the payout method and tax profile, statements; the operator's payout batches, bank files and tax report"),
         (name = "messages", description = "Messaging: conversations, paid messages (unlocked by a checkout of kind `message`), read receipts, blocks, reports, mass messages, the vault, and the live stream (Server-Sent Events; see docs/API.md)"),
+        (name = "admin", description = "The admin console: the audit log (administrators; operators always from a session signed in with a second factor)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

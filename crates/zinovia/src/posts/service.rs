@@ -755,10 +755,13 @@ pub async fn like(
     PostId(id): PostId,
     like: bool,
 ) -> Result<(), AppError> {
-    interactable(state, who, id).await?;
+    let post = interactable(state, who, id).await?;
     let mut tx = state.db.begin().await?;
     db::set_like(&mut tx, id, who.id.0, like).await?;
     tx.commit().await?;
+    // The count is on the post's row: this process drops its cached page at once (the
+    // others on NOTIFY), so whoever liked sees it counted on the next read.
+    state.posts_cache().forget(post.creator_id);
     Ok(())
 }
 
@@ -798,11 +801,12 @@ pub async fn add_comment(
     let body = check.text("text", raw, MAX_COMMENT, true);
     check.finish()?;
     let body = body.unwrap_or_default();
-    interactable(state, who, id).await?;
+    let post = interactable(state, who, id).await?;
     let cid = Uuid::now_v7();
     let mut tx = state.db.begin().await?;
     db::add_comment(&mut tx, cid, id, who.id.0, &body).await?;
     tx.commit().await?;
+    state.posts_cache().forget(post.creator_id);
     Ok(Comment {
         id: cid,
         author_id: who.id.0,
@@ -828,5 +832,6 @@ pub async fn delete_comment(
     let mut tx = state.db.begin().await?;
     db::delete_comment(&mut tx, post, comment).await?;
     tx.commit().await?;
+    state.posts_cache().forget(creator);
     Ok(())
 }

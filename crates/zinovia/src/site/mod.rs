@@ -144,6 +144,8 @@ pub struct Layout {
     pub creator: bool,
     /// Whether the signed-in person is an administrator (the nav offers payout batches).
     pub admin: bool,
+    /// Whether they are an operator, administrator or moderator (the nav offers the console).
+    pub operator: bool,
     /// Unread messages (the nav's badge; kept current live by the page script).
     pub unread: i64,
 }
@@ -156,6 +158,7 @@ impl Layout {
             csrf,
             creator: false,
             admin: false,
+            operator: false,
             unread: 0,
         }
     }
@@ -183,9 +186,15 @@ impl FromRequestParts<AppState> for Layout {
         };
         Ok(Layout {
             unread,
-            creator: user
+            creator: user.as_ref().is_some_and(|u| {
+                matches!(
+                    u.user.role,
+                    crate::accounts::Role::Creator | crate::accounts::Role::Admin
+                )
+            }),
+            operator: user
                 .as_ref()
-                .is_some_and(|u| u.user.role != crate::accounts::Role::Fan),
+                .is_some_and(|u| crate::accounts::second_factor_required_for(u.account_role())),
             admin: user
                 .as_ref()
                 .is_some_and(|u| u.user.role == crate::accounts::Role::Admin),

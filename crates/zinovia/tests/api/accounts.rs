@@ -798,6 +798,11 @@ async fn handlers_can_require_a_role() {
         get(Some(fan)).await.unwrap().status(),
         StatusCode::FORBIDDEN
     );
+    // An administrator acts as one only from a session with a second factor.
+    let r = get(Some(admin.clone())).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_error(&r.json().await.unwrap(), "second_factor_required");
+    crate::helpers::enrol_totp(&app, &admin).await;
     let r = get(Some(admin)).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.text().await.unwrap(), "Boss");

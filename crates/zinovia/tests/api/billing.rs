@@ -1275,6 +1275,18 @@ async fn on_stripe_creators_onboard_for_payouts_with_controller_properties() {
     let StripeScene { fake, app, fan, .. } = &scene;
     // A creator onboards for payouts: an account with controller properties, then a link.
     let seller2 = creator(app, "stripe_second").await;
+    // Only from a session signed in with a second factor.
+    let (status, body) = call(
+        app,
+        Method::POST,
+        "/api/v1/me/creator/payouts",
+        Some(&seller2.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    crate::helpers::assert_error(&body, "second_factor_required");
+    crate::helpers::with_second_factor(app, &seller2.token).await;
     let (status, payouts) = call(
         app,
         Method::POST,
@@ -1405,6 +1417,7 @@ async fn on_the_simulated_rail_a_fan_cancels_keeping_access_to_the_period_end_an
         "no cards on the simulated rail"
     );
 
+    crate::helpers::with_second_factor(&app, &c.token).await;
     let (status, payouts) = call(
         &app,
         Method::POST,

@@ -16,7 +16,9 @@ use zinovia::accounts::Role;
 use zinovia::billing::Provider;
 
 use crate::billing::{click, clock, locked_post, start};
-use crate::helpers::{Member, TestApp, assert_error, call, member};
+use crate::helpers::{
+    Member, TestApp, assert_error, call, enrol_totp, fresh_code, member, totp_now,
+};
 use crate::pages::{browser, csrf_of, page, post_form};
 
 const PASSWORD: &str = "purple lighthouse at dawn";
@@ -86,12 +88,13 @@ async fn eur(app: &TestApp, c: &Member) -> (i64, i64, i64, i64) {
 }
 
 pub async fn set_method(app: &TestApp, c: &Member) {
+    let code = fresh_code(app, &c.token).await;
     let (status, body) = call(
         app,
         Method::PUT,
         "/api/v1/me/creator/payout-method",
         Some(&c.token),
-        Some(json!({"holder": "Eve Example", "iban": IBAN, "bic": "COBADEFFXXX", "password": PASSWORD})),
+        Some(json!({"holder": "Eve Example", "iban": IBAN, "bic": "COBADEFFXXX", "password": PASSWORD, "code": code})),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -538,9 +541,31 @@ async fn payout_methods_need_the_password_are_sealed_shown_masked_and_announced_
         "nothing saved by a refused change"
     );
 
+    // Being paid needs two-factor sign-in, and each change a fresh code.
     let (status, body) = put(
         c.token.clone(),
-        json!({"holder": "Eve Example", "iban": IBAN, "schedule": "weekly", "password": PASSWORD}),
+        json!({"holder": "Eve Example", "iban": IBAN, "password": PASSWORD, "code": "123456"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["fields"]["code"][0]
+            .as_str()
+            .unwrap()
+            .contains("turn on two-factor sign-in"),
+        "{body}"
+    );
+    let (secret, _) = enrol_totp(&app, &c.token).await;
+    let (status, body) = put(
+        c.token.clone(),
+        json!({"holder": "Eve Example", "iban": IBAN, "password": PASSWORD, "code": "000000"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["fields"]["code"].is_array(), "{body}");
+    let (status, body) = put(
+        c.token.clone(),
+        json!({"holder": "Eve Example", "iban": IBAN, "schedule": "weekly", "password": PASSWORD, "code": totp_now(&secret, 30)}),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -1089,6 +1114,9 @@ async fn browser_as(app: &TestApp, role: Role) -> (reqwest::Client, String, Uuid
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    if zinovia::accounts::second_factor_required_for(role) {
+        crate::pages::enrol_totp_in_pages(&b, app).await;
+    }
     let (_, html) = page(&b, app, "/account").await;
     (b, csrf_of(&html), user.id.0)
 }
@@ -1124,6 +1152,7 @@ async fn the_payouts_pages_take_the_creator_from_pending_to_paid_through_the_ope
     assert!(dash.contains("data-stat=\"owed\">18.00 EUR"), "{dash}");
 
     // A wrong password: the field says so, what was typed stays, nothing is saved.
+    let (_, codes) = crate::pages::enrol_totp_in_pages(&b, &app).await;
     let form = |password: &'static str| {
         vec![
             ("csrf_token", csrf.clone()),
@@ -1132,6 +1161,7 @@ async fn the_payouts_pages_take_the_creator_from_pending_to_paid_through_the_ope
             ("bic", String::new()),
             ("schedule", "manual".to_owned()),
             ("password", password.to_owned()),
+            ("code", codes[0].clone()),
         ]
     };
     let pairs = form("wrong password here");
@@ -1294,13 +1324,16 @@ async fn a_payout_method_keeps_its_schedule_a_holder_is_one_line_and_sepa_files_
         put(json!({"holder": "Eve\nExample", "iban": IBAN, "password": PASSWORD})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["error"]["fields"]["holder"].is_array(), "{body}");
-    let (status, body) =
-        put(json!({"holder": "Eve", "iban": IBAN, "schedule": "monthly", "password": PASSWORD}))
-            .await;
+    let code = fresh_code(&app, &c.token).await;
+    let (status, body) = put(
+        json!({"holder": "Eve", "iban": IBAN, "schedule": "monthly", "password": PASSWORD, "code": code}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // A new account without a schedule keeps the monthly one.
+    let code = fresh_code(&app, &c.token).await;
     let (status, body) = put(
-        json!({"holder": "Eve", "iban": "SA03 8000 0000 6080 1016 7519", "password": PASSWORD}),
+        json!({"holder": "Eve", "iban": "SA03 8000 0000 6080 1016 7519", "password": PASSWORD, "code": code}),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -23,3 +23,4 @@ mod processing;
 mod rails;
 mod security;
 mod snapshots;
+mod two_factor;

@@ -44,6 +44,47 @@ pub async fn post_form(
         .unwrap()
 }
 
+/// Turns two-factor sign-in on through Account → Security in a signed-in browser (the
+/// session then counts as signed in with it); returns the secret and the recovery codes.
+pub async fn enrol_totp_in_pages(b: &reqwest::Client, app: &TestApp) -> (String, Vec<String>) {
+    let (status, html) = page(b, app, "/account/security").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("data-two-factor=\"off\""), "{html}");
+    let csrf = csrf_of(&html);
+    let r = post_form(b, app, "/account/security/totp", &[("csrf_token", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("src=\"data:image/svg+xml;base64,"),
+        "the QR code: {html}"
+    );
+    let secret: String = html
+        .split("data-totp-secret>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap_or_else(|| panic!("no secret in {html}"))
+        .replace(' ', "");
+    let code = crate::helpers::totp_now(&secret, 0);
+    let r = post_form(
+        b,
+        app,
+        "/account/security/totp/confirm",
+        &[("csrf_token", &csrf), ("code", &code)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("data-two-factor=\"on\""), "{html}");
+    let codes: Vec<String> = html
+        .split("<li><code>")
+        .skip(1)
+        .filter_map(|s| s.split('<').next())
+        .map(ToOwned::to_owned)
+        .collect();
+    assert_eq!(codes.len(), 10, "{html}");
+    (secret, codes)
+}
+
 /// Signs up through the sign-up page; returns the browser (logged in) and a CSRF token.
 pub async fn signed_up_browser(app: &TestApp, email: &str) -> (reqwest::Client, String) {
     let b = browser();

@@ -36,6 +36,7 @@ fn usd(earned: i64, paid: i64, owed: i64) -> Value {
 /// it can take charges and be paid out (`account.updated` as `event_id`). Answers the
 /// account.
 async fn onboard(scene: &StripeScene, event_id: &str) -> String {
+    crate::helpers::with_second_factor(&scene.app, &scene.c.token).await;
     let (status, payouts) = call(
         &scene.app,
         Method::POST,
@@ -280,6 +281,7 @@ async fn on_the_simulated_rail_earnings_before_onboarding_are_transferred_and_re
 
     // Onboarding on the simulated rail is immediate: the transfer and the move follow
     // through its signed events.
+    crate::helpers::with_second_factor(&app, &c.token).await;
     let (status, _) = call(
         &app,
         Method::POST,

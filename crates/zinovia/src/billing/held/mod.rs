@@ -331,6 +331,9 @@ pub struct NewMethod {
     pub schedule: Option<PayoutSchedule>,
     /// Your password (a changed payout method is a sensitive change).
     pub password: String,
+    /// A current code from your authenticator app (or an unused recovery code): two-factor
+    /// sign-in must be on to be paid out.
+    pub code: String,
 }
 
 /// The sealed part of a payout method.
@@ -403,8 +406,8 @@ pub fn mask_iban(iban: &str) -> String {
     format!("{} •••• {tail}", &iban[..2.min(iban.len())])
 }
 
-/// Sets where the caller is paid, after checking their password; the account's email
-/// address is told (a changed bank account is what an account thief does first).
+/// Sets where the caller is paid, after checking their password and a fresh second-factor
+/// code; the account's email address is told (a changed bank account is what an account thief does first).
 pub async fn set_method(
     state: &AppState,
     who: &Authenticated,
@@ -427,6 +430,14 @@ pub async fn set_method(
     }
     check.finish()?;
     crate::accounts::confirm_password(state, who, &input.password, client).await?;
+    crate::accounts::require_fresh_code(
+        state,
+        who,
+        &input.code,
+        client,
+        "change where you are paid",
+    )
+    .await?;
     let (Some(holder), Some(iban), Some(bic)) = (holder, iban, bic) else {
         return Err(AppError::BadRequest("invalid payout method".into()));
     };

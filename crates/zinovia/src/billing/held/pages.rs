@@ -310,9 +310,10 @@ struct MethodForm {
     bic: String,
     schedule: String,
     password: String,
+    code: String,
 }
 
-/// `POST /dashboard/payouts/method`: needs the password.
+/// `POST /dashboard/payouts/method`: needs the password and a second-factor code.
 async fn method(
     State(state): State<AppState>,
     layout: Layout,
@@ -331,6 +332,7 @@ async fn method(
             bic: f.bic.clone(),
             schedule,
             password: f.password.clone(),
+            code: f.code.clone(),
         },
     )
     .await

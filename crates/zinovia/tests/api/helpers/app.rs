@@ -269,6 +269,10 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        body["session"]["token"].as_str().expect("token").to_owned()
+        let token = body["session"]["token"].as_str().expect("token").to_owned();
+        if zinovia::accounts::second_factor_required_for(role) {
+            enrol_totp(self, &token).await;
+        }
+        token
     }
 }

@@ -15,6 +15,19 @@ use zinovia::accounts::Role;
 
 use super::*;
 
+/// How many mails in the app's mail folder are to `to` and hold `needle` (run the jobs
+/// first).
+pub fn mails_containing(app: &TestApp, to: &str, needle: &str) -> usize {
+    std::fs::read_dir(app.data_dir().join("mail"))
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .filter(|t| t.contains(to) && t.contains(needle))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 /// Every `...token=...` link in the `.eml` files of `dir`, oldest first.
 pub fn mail_links(dir: &Path) -> Vec<String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -191,10 +204,94 @@ pub async fn member(app: &TestApp, role: Role) -> Member {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["session"]["token"].as_str().unwrap().to_owned();
+    if zinovia::accounts::second_factor_required_for(role) {
+        // Operators act only from a session with a second factor: enrolling gives one.
+        enrol_totp(app, &token).await;
+    }
     Member {
-        token: body["session"]["token"].as_str().unwrap().to_owned(),
+        token,
         id: user.id.0,
     }
+}
+
+/// RFC 4648 base32 (no padding) as apps read a typed-in secret.
+pub fn base32_decode(s: &str) -> Vec<u8> {
+    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u32, 0u32);
+    for c in s.chars().filter(|c| !c.is_whitespace()) {
+        let v = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+            .find(c.to_ascii_uppercase())
+            .expect("a base32 character") as u32;
+        buffer = (buffer << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// The code an authenticator app with this base32 secret shows now (`offset` seconds
+/// from now: the next step's code is a fresh one).
+pub fn totp_now(secret_b32: &str, offset: i64) -> String {
+    zinovia::accounts::totp_code(&base32_decode(secret_b32), Utc::now().timestamp() + offset)
+}
+
+/// Turns two-factor sign-in on for the account behind `token` (whose session then counts
+/// as signed in with it); returns the base32 secret and the recovery codes.
+pub async fn enrol_totp(app: &TestApp, token: &str) -> (String, Vec<String>) {
+    let (status, e) = app
+        .post_json("/api/v1/auth/two-factor/totp", Some(token), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{e}");
+    let secret = e["secret"].as_str().unwrap().to_owned();
+    let (status, codes) = app
+        .post_json(
+            "/api/v1/auth/two-factor/totp/confirm",
+            Some(token),
+            &json!({"code": totp_now(&secret, 0)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{codes}");
+    let codes: Vec<String> = codes["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    unused_codes().insert(token.to_owned(), codes.clone());
+    (secret, codes)
+}
+
+fn unused_codes() -> std::sync::MutexGuard<'static, std::collections::HashMap<String, Vec<String>>>
+{
+    static CODES: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>,
+    > = std::sync::OnceLock::new();
+    CODES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Makes sure the session behind `token` signed in with a second factor (enrolling an
+/// authenticator app through it the first time).
+pub async fn with_second_factor(app: &TestApp, token: &str) {
+    let known = unused_codes().contains_key(token);
+    if !known {
+        enrol_totp(app, token).await;
+    }
+}
+
+/// A second-factor code the account behind `token` has not used (one of its recovery
+/// codes; two-factor sign-in is turned on first if it is off).
+pub async fn fresh_code(app: &TestApp, token: &str) -> String {
+    with_second_factor(app, token).await;
+    unused_codes()
+        .get_mut(token)
+        .and_then(Vec::pop)
+        .expect("an unused recovery code")
 }
 
 /// Sends `method path` with an optional bearer token and JSON body.
