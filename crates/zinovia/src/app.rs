@@ -71,7 +71,8 @@ pub fn routes() -> http::Routes {
             .merge(crate::posts::api_router())
             .merge(crate::billing::api_router())
             .merge(crate::messages::api_router())
-            .merge(crate::admin::api_router()),
+            .merge(crate::admin::api_router())
+            .merge(crate::moderation::api_router()),
         pages: axum::Router::new()
             .merge(crate::site::router())
             .merge(crate::accounts::pages_router())
@@ -79,6 +80,7 @@ pub fn routes() -> http::Routes {
             .merge(crate::posts::pages_router())
             .merge(crate::messages::pages_router())
             .merge(crate::admin::pages_router())
+            .merge(crate::moderation::pages_router())
             // Last: `/{handle}` answers only what no other page claims.
             .merge(crate::creators::pages_router()),
     }
@@ -100,6 +102,7 @@ pub fn jobs() -> Registry {
     let registry = crate::accounts::jobs(registry);
     let registry = crate::media::jobs(registry);
     let registry = crate::messages::jobs(registry);
+    let registry = crate::moderation::jobs(registry);
     crate::billing::jobs(registry)
 }
 

@@ -20,6 +20,7 @@ pub mod mail;
 pub mod media;
 pub mod messages;
 pub mod metrics;
+pub mod moderation;
 pub mod money;
 pub mod posts;
 pub mod ratelimit;

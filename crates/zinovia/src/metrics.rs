@@ -90,6 +90,8 @@ pub struct Metrics {
     pub jobs_oldest_due_seconds: Gauge<f64, AtomicU64>,
     /// Uploads processed, by kind and outcome.
     pub media_processed: Family<MediaLabels, Counter>,
+    /// Open reports past their due time (set by the worker's hourly check; alarm on > 0).
+    pub reports_overdue: Gauge,
 }
 
 impl Default for Metrics {
@@ -119,6 +121,7 @@ impl Metrics {
         let jobs_by_state = Family::<JobStateLabels, Gauge>::default();
         let jobs_oldest_due_seconds = Gauge::<f64, AtomicU64>::default();
         let media_processed = Family::<MediaLabels, Counter>::default();
+        let reports_overdue = Gauge::default();
 
         registry.register(
             "http_requests",
@@ -171,6 +174,11 @@ impl Metrics {
             "Uploads processed by kind and outcome",
             media_processed.clone(),
         );
+        registry.register(
+            "reports_overdue",
+            "Open reports past their due time (hourly check)",
+            reports_overdue.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -184,6 +192,7 @@ impl Metrics {
             jobs_by_state,
             jobs_oldest_due_seconds,
             media_processed,
+            reports_overdue,
         }
     }
 

@@ -27,7 +27,7 @@ pub use service::{
 };
 pub use totp::code_now as totp_code;
 pub use two_factor::{require_fresh_code, required_for as second_factor_required_for};
-pub use types::{FieldCheck, Role, SessionId, User, UserId};
+pub use types::{Email, FieldCheck, Role, SessionId, User, UserId};
 
 /// The JSON API (`/api/v1/auth/...`).
 pub fn api_router() -> OpenApiRouter<AppState> {

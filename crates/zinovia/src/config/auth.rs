@@ -29,6 +29,10 @@ pub struct AuthSettings {
     #[arg(long, env = "RATE_LIMIT_LOGIN_IP", default_value = "50/15m")]
     pub rate_limit_login_ip: Rate,
 
+    /// Reports (of profiles, posts, comments, messages) per IP.
+    #[arg(long, env = "RATE_LIMIT_REPORT", default_value = "20/1h")]
+    pub rate_limit_report: Rate,
+
     /// Sign-ups per IP.
     #[arg(long, env = "RATE_LIMIT_SIGNUP", default_value = "10/1h")]
     pub rate_limit_signup: Rate,
@@ -61,6 +65,7 @@ impl AuthSettings {
             ("RATE_LIMIT_LOGIN", self.rate_limit_login.to_string()),
             ("RATE_LIMIT_LOGIN_IP", self.rate_limit_login_ip.to_string()),
             ("RATE_LIMIT_SIGNUP", self.rate_limit_signup.to_string()),
+            ("RATE_LIMIT_REPORT", self.rate_limit_report.to_string()),
             ("RATE_LIMIT_EMAIL", self.rate_limit_email.to_string()),
             ("RATE_LIMIT_PASSWORD", self.rate_limit_password.to_string()),
             ("RATE_LIMIT_MESSAGES", self.rate_limit_messages.to_string()),

@@ -50,6 +50,12 @@ pub struct ContentSettings {
     /// LISTEN/NOTIFY); `0s` turns the cache off.
     #[arg(long, env = "POSTS_CACHE_TTL", default_value = "30s")]
     pub posts_cache_ttl: HumanDuration,
+
+    /// Business days (Monday to Friday) within which a report must be resolved; open
+    /// reports past it are flagged in the queue and counted by `zinovia_reports_overdue`.
+    #[arg(long, env = "REPORT_SLA_BUSINESS_DAYS", default_value = "7",
+          value_parser = clap::value_parser!(u32).range(1..=60))]
+    pub report_sla_business_days: u32,
 }
 
 impl ContentSettings {
@@ -64,6 +70,10 @@ impl ContentSettings {
             ("SUBSCRIPTION_GRACE", self.subscription_grace.to_string()),
             ("HANDLE_REDIRECT_FOR", self.handle_redirect_for.to_string()),
             ("POSTS_CACHE_TTL", self.posts_cache_ttl.to_string()),
+            (
+                "REPORT_SLA_BUSINESS_DAYS",
+                self.report_sla_business_days.to_string(),
+            ),
         ]
     }
 }

@@ -27,6 +27,7 @@ struct ProfilePage {
     back: String,
     name: String,
     handle: String,
+    creator_id: String,
     bio_html: String,
     avatar: String,
     banner: String,
@@ -106,8 +107,10 @@ pub(super) async fn profile(
         CreatorPage::Page(l) => l,
         CreatorPage::MovedTo(h) => return Ok(Redirect::to(&format!("/{h}")).into_response()),
     };
+    let creator_id = creator.user_id.to_string();
     let profile = service::profile(&state, creator, own).await?;
     let page = ProfilePage {
+        creator_id,
         csrf: layout.csrf.clone(),
         back: format!("/{}", profile.handle),
         layout,

@@ -18,7 +18,7 @@ use super::types::{
     MessageView, MessagesFrom, Thread, VaultItem,
 };
 use crate::error::{AppError, ErrorBody};
-use crate::http::extract::{ApiJson, Creator, CurrentUser, PathId, RequireRole};
+use crate::http::extract::{ApiJson, ClientMeta, Creator, CurrentUser, PathId, RequireRole};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -316,10 +316,19 @@ pub struct ReportRequest {
 async fn report(
     State(state): State<AppState>,
     user: CurrentUser,
+    client: ClientMeta,
     PathId(id): PathId<MessageId>,
     ApiJson(input): ApiJson<ReportRequest>,
 ) -> Result<StatusCode, AppError> {
-    service::report(&state, &user.user, id, &input.reason, &input.details).await?;
+    service::report(
+        &state,
+        &user.user,
+        &client,
+        id,
+        &input.reason,
+        &input.details,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::types::{MassStatus, MessagesFrom, ReportReason, Segment};
+use super::types::{MassStatus, MessagesFrom, Segment};
 use crate::media::Kind;
 
 /// The channel live events go out on (ADR 0024).
@@ -519,29 +519,6 @@ pub async fn set_block(
         .execute(conn)
         .await?;
     }
-    Ok(())
-}
-
-/// Records a report (once per reporter and message).
-pub async fn report(
-    conn: &mut PgConnection,
-    message: Uuid,
-    reporter: Uuid,
-    reason: ReportReason,
-    details: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        r#"insert into message_reports (id, message_id, reporter_id, reason, details)
-           values ($1, $2, $3, $4, $5)
-           on conflict (message_id, reporter_id) do update set reason = excluded.reason, details = excluded.details"#,
-        Uuid::now_v7(),
-        message,
-        reporter,
-        reason.as_str(),
-        details
-    )
-    .execute(conn)
-    .await?;
     Ok(())
 }
 

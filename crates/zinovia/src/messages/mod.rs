@@ -17,7 +17,9 @@ use crate::state::AppState;
 
 pub use jobs::{DeliverMassMessage, EmailUnreadMessages, SendUnreadEmail};
 pub use live::{Hub, Notice};
-pub use service::{asset_visible, message_offer, tip_arrived, unlocked, unread_total, welcome};
+pub use service::{
+    asset_visible, can_see_message, message_offer, tip_arrived, unlocked, unread_total, welcome,
+};
 pub use types::{
     ConversationId, MassMessageId, MassStatus, MessageId, MessageView, MessagesFrom, ReportReason,
     Segment,

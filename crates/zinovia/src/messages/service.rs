@@ -751,6 +751,7 @@ pub async fn block(
 pub async fn report(
     state: &AppState,
     user: &User,
+    client: &crate::http::extract::ClientMeta,
     id: MessageId,
     reason: &str,
     details: &str,
@@ -770,12 +771,30 @@ pub async fn report(
     if message_view(state, user, id).await?.is_none() {
         return Err(AppError::NotFound);
     }
-    let mut conn = state.db.acquire().await?;
     if let Some(reason) = reason {
-        db::report(&mut conn, id.0, user.id.0, reason, &details).await?;
+        // Into the one moderation queue (acknowledged by email, answered within its SLA).
+        crate::moderation::file(
+            state,
+            Some(user),
+            client,
+            &crate::moderation::ReportInput {
+                subject_type: crate::moderation::ReportSubject::Message.as_str().into(),
+                subject_id: id.to_string(),
+                category: reason.as_str().into(),
+                details,
+                email: String::new(),
+            },
+        )
+        .await?;
     }
     tracing::info!(message = %id, "message reported");
     Ok(())
+}
+
+/// Whether `user` can see message `id` (a party to its conversation, and it is not
+/// taken back): who may report it.
+pub async fn can_see_message(state: &AppState, user: &User, id: Uuid) -> Result<bool, AppError> {
+    Ok(message_view(state, user, MessageId(id)).await?.is_some())
 }
 
 /// Whether `viewer` may see this asset's variants through a message that shows it: the one

@@ -62,23 +62,8 @@ text_enum! {
     }
 }
 
-text_enum! {
-    /// Why a message is reported.
-    pub enum ReportReason {
-        /// Illegal content.
-        Illegal = "illegal",
-        /// Shared without consent.
-        NonConsensual = "non_consensual",
-        /// Depicts a minor.
-        Underage = "underage",
-        /// Someone else's work.
-        Copyright = "copyright",
-        /// Unwanted advertising.
-        Spam = "spam",
-        /// Anything else (say what in `details`).
-        Other = "other",
-    }
-}
+/// Why a message is reported (the categories of every report).
+pub use crate::moderation::ReportCategory as ReportReason;
 
 /// The other side of a conversation.
 #[derive(Debug, Clone, Serialize, ToSchema)]

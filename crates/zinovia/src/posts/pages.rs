@@ -287,6 +287,7 @@ pub(super) async fn feed(
 
 /// A comment as the post's page shows it.
 pub struct CommentLine {
+    id: String,
     author: String,
     body: String,
     when: String,
@@ -332,6 +333,7 @@ async fn post_page(
             .await?
             .into_iter()
             .map(|c| CommentLine {
+                id: c.id.to_string(),
                 author: c.author_name,
                 body: c.body,
                 when: c.created_at.format("%-d %b %Y, %H:%M UTC").to_string(),

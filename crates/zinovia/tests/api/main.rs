@@ -15,6 +15,7 @@ mod jobs;
 mod lifecycle;
 mod media;
 mod messages;
+mod moderation;
 mod pages;
 mod payouts;
 mod posts;

@@ -254,6 +254,34 @@ async fn the_one_rule_decides_message_media_for_every_seat_and_state() {
         .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{label}");
     }
+    // The fan in the conversation reports it: into the one moderation queue. Through the
+    // general endpoint, only a party to the conversation may report a message.
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/messages/{m_free}/report"),
+        Some(&fan.token),
+        Some(json!({"reason": "spam", "details": "selling followers"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let queued: (String, String) = sqlx::query_as(
+        "select category, details from reports where subject_type = 'message' and subject_id = $1::uuid",
+    )
+    .bind(&m_free)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(queued, ("spam".into(), "selling followers".into()));
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/v1/reports",
+        Some(&other.token),
+        Some(json!({"subject_type": "message", "subject_id": m_free, "category": "spam"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, _) = thread(&app, None, &conv).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     for asset in assets {

@@ -1,0 +1,160 @@
+// Trust and safety, end to end in headless Chromium against `zinovia up`:
+//
+//   1. a creator publishes a post and turns on two-factor sign-in (QR code, key, recovery
+//      codes), then signs in again in two steps;
+//   2. a visitor reports the post from its card (category, details, their address) and is
+//      thanked with the due date;
+//   3. a moderator is refused the console until they turn on two-factor sign-in, then sees
+//      the report in the queue and dismisses it with a reason;
+//   4. the visitor's acknowledgement and outcome are in the mail folder.
+//
+// Screenshots at 360 and 1280 px, axe on every new page.
+//
+//   BASE_URL=… MAIL_DIR=<data dir>/mail MOD_EMAIL=… MOD_PASSWORD=… E2E_OUT=out node e2e/trust.mjs
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  axe, axeContext, base, check, confirmEmail, enrolTotp, fail, finish, launch, password, shots, signUp, totp, watchConsole,
+} from './lib.mjs';
+
+const modEmail = process.env.MOD_EMAIL;
+const modPassword = process.env.MOD_PASSWORD;
+if (!modEmail || !modPassword) throw new Error('MOD_EMAIL and MOD_PASSWORD (a moderator) are required');
+const run = Date.now().toString(36);
+const handle = `tess_${run}`;
+const visitorEmail = `visitor-${run}@example.test`;
+
+let step = 0;
+const stepShots = async (page, name) => {
+  step += 1;
+  await shots(page, `trust-${String(step).padStart(2, '0')}-${name}`);
+  console.log(`step ${step}: ${name}`);
+};
+const formErrors = (text) => text.includes('status of 422') || text.includes('status of 403');
+const csrf = (page) => page.locator('meta[name="csrf-token"]').getAttribute('content');
+
+const browser = await launch();
+const desktop = { viewport: { width: 1280, height: 800 } };
+async function axeAs(context, route, name) {
+  const ctx = await axeContext(browser, context);
+  const page = await ctx.newPage();
+  await page.goto(base + route);
+  await axe(page, name);
+  await ctx.close();
+}
+
+async function logIn(page, email, pass) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(pass);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+// Mails to `to` whose text holds `needle`.
+function mails(to, needle) {
+  const dir = process.env.MAIL_DIR;
+  if (!dir || !fs.existsSync(dir)) return 0;
+  return fs.readdirSync(dir)
+    .map((f) => fs.readFileSync(path.join(dir, f), 'utf8').replace(/=\r?\n/g, ''))
+    .filter((t) => t.includes(to) && t.includes(needle)).length;
+}
+
+try {
+  // 1. The creator, a post, two-factor sign-in.
+  const creatorCtx = await browser.newContext(desktop);
+  const creator = await creatorCtx.newPage();
+  watchConsole(creator, 'creator', formErrors);
+  const creatorEmail = `tess-${run}@example.test`;
+  await signUp(creator, creatorEmail, 'Tess Lumen');
+  await confirmEmail(creator, creatorEmail);
+  await creator.goto(`${base}/settings/creator`);
+  await creator.getByLabel('Handle').fill(handle);
+  await creator.getByLabel('Monthly price').fill('5.00');
+  await creator.getByRole('button', { name: 'Become a creator' }).click();
+  await creator.waitForURL(new RegExp(`/${handle}\\?saved=1$`));
+  const made = await creator.request.post(`${base}/api/v1/posts`, {
+    data: { text: 'Golden hour on the pier.', visibility: 'public' },
+    headers: { 'x-csrf-token': await csrf(creator) },
+  });
+  check(made.status() === 201, `publishing the post answered ${made.status()}`);
+  const postId = (await made.json()).id;
+  await creator.goto(`${base}/account/security`);
+  check(await creator.locator('[data-two-factor="off"]').count() === 1, 'two-factor sign-in is not shown as off');
+  await axeAs(creatorCtx, '/account/security', 'security page');
+  await creator.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  await creator.getByRole('img', { name: /QR code/ }).waitFor();
+  await stepShots(creator, 'creator-enrols');
+  const { secret, codes } = await enrolTotp(creator);
+  await stepShots(creator, 'creator-recovery-codes');
+  // A new sign-in needs the second step; a wrong code is refused by its field.
+  const againCtx = await browser.newContext(desktop);
+  const again = await againCtx.newPage();
+  watchConsole(again, 'creator again', formErrors);
+  await logIn(again, creatorEmail, password);
+  await again.waitForURL(/\/login\/second-factor/);
+  check(!(await againCtx.cookies()).some((c) => c.name.includes('session')), 'a session cookie before the second factor');
+  await again.getByLabel('Code from your authenticator app').fill('000000');
+  await again.getByRole('button', { name: 'Sign in' }).click();
+  await again.locator('#code-error').waitFor();
+  await stepShots(again, 'second-step-refused');
+  await axeAs(againCtx, '/login/second-factor', 'second step');
+  await again.getByLabel('Code from your authenticator app').fill(totp(secret, 30));
+  await again.getByRole('button', { name: 'Sign in' }).click();
+  await again.waitForURL((u) => !u.pathname.startsWith('/login'));
+  await againCtx.close();
+  check(codes.length === 10, 'ten recovery codes');
+
+  // 2. A visitor reports the post from its card.
+  const visitorCtx = await browser.newContext(desktop);
+  const visitor = await visitorCtx.newPage();
+  watchConsole(visitor, 'visitor', formErrors);
+  await visitor.goto(`${base}/${handle}`);
+  await visitor.locator(`#post-${postId}`).getByRole('link', { name: 'Report' }).click();
+  await visitor.waitForURL(/\/report\?/);
+  await axeAs(visitorCtx, new URL(visitor.url()).pathname + new URL(visitor.url()).search, 'report form');
+  await visitor.getByLabel('Shared without consent').check();
+  await visitor.getByLabel('Details (what, where, why)').fill('This is me; I never agreed to this being posted.');
+  await visitor.getByRole('button', { name: 'Send report' }).click();
+  await visitor.locator('#email-error').waitFor();
+  check(await visitor.getByLabel('Details (what, where, why)').inputValue() !== '', 'the details typed were lost');
+  await visitor.getByLabel('Your email (for our answer)').fill(visitorEmail);
+  await visitor.getByRole('button', { name: 'Send report' }).click();
+  await visitor.locator('[data-report-filed]').waitFor();
+  await stepShots(visitor, 'visitor-reported');
+
+  // 3. The moderator: refused until two-factor sign-in is on, then the queue.
+  const modCtx = await browser.newContext(desktop);
+  const mod = await modCtx.newPage();
+  watchConsole(mod, 'moderator', formErrors);
+  await logIn(mod, modEmail, modPassword);
+  await mod.waitForURL((u) => !u.pathname.startsWith('/login'));
+  const refused = await mod.goto(`${base}/admin/reports`);
+  check(refused.status() === 403 && (await mod.content()).includes('two-factor sign-in'),
+    `the queue answered ${refused.status()} before two-factor sign-in`);
+  await enrolTotp(mod);
+  await mod.getByRole('link', { name: 'Console' }).click();
+  await mod.getByRole('link', { name: 'Reports' }).click();
+  await mod.waitForURL(`${base}/admin/reports`);
+  const card = mod.locator('[data-report]', { hasText: 'never agreed' });
+  check(await card.count() === 1, 'the report is not in the queue');
+  check((await card.innerText()).includes('non_consensual'), 'the category is not shown');
+  await stepShots(mod, 'moderator-queue');
+  await axeAs(modCtx, '/admin/reports', 'reports queue');
+  await card.getByLabel(/Reason/).fill('The creator holds a signed release for this shoot.');
+  await card.getByRole('button', { name: 'Dismiss' }).click();
+  await mod.waitForURL(/done=dismissed/);
+  check(await mod.locator('[data-report]', { hasText: 'never agreed' }).count() === 0, 'the dismissed report is still open');
+  await mod.goto(`${base}/admin/reports?status=dismissed`);
+  check(await mod.locator('[data-report]', { hasText: 'signed release' }).count() === 1, 'the outcome is not listed');
+  await stepShots(mod, 'moderator-dismissed');
+
+  // 4. The visitor hears back twice.
+  for (let i = 0; i < 60 && mails(visitorEmail, 'signed release') === 0; i += 1) await mod.waitForTimeout(500);
+  check(mails(visitorEmail, 'We received your report') === 1, 'the acknowledgement is not in the mail folder');
+  check(mails(visitorEmail, 'signed release') === 1, 'the outcome is not in the mail folder');
+} catch (e) {
+  fail(`the journey stopped: ${e.stack ?? e}`);
+} finally {
+  await browser.close();
+}
+finish('the trust-and-safety journey');
