@@ -6,7 +6,11 @@
 //      thanked with the due date;
 //   3. a moderator is refused the console until they turn on two-factor sign-in, then sees
 //      the report in the queue and dismisses it with a reason;
-//   4. the visitor's acknowledgement and outcome are in the mail folder.
+//   4. the visitor's acknowledgement and outcome are in the mail folder;
+//   5. a signed-in fan reports the creator's second post; the moderator removes it from the
+//      queue with a reason; the post is gone for everyone; the creator reads the notice (with
+//      the reason) on their notices page and appeals; the moderator sees the appeal and finds
+//      the creator in the console's accounts; the fan's outcome email is in the mail folder.
 //
 // Screenshots at 360 and 1280 px, axe on every new page.
 //
@@ -78,6 +82,12 @@ try {
   });
   check(made.status() === 201, `publishing the post answered ${made.status()}`);
   const postId = (await made.json()).id;
+  const second = await creator.request.post(`${base}/api/v1/posts`, {
+    data: { text: 'Behind the scenes, take two.', visibility: 'public' },
+    headers: { 'x-csrf-token': await csrf(creator) },
+  });
+  check(second.status() === 201, `publishing the second post answered ${second.status()}`);
+  const secondId = (await second.json()).id;
   await creator.goto(`${base}/account/security`);
   check(await creator.locator('[data-two-factor="off"]').count() === 1, 'two-factor sign-in is not shown as off');
   await axeAs(creatorCtx, '/account/security', 'security page');
@@ -140,7 +150,7 @@ try {
   check((await card.innerText()).includes('non_consensual'), 'the category is not shown');
   await stepShots(mod, 'moderator-queue');
   await axeAs(modCtx, '/admin/reports', 'reports queue');
-  await card.getByLabel(/Reason/).fill('The creator holds a signed release for this shoot.');
+  await card.getByLabel(/^Reason \(sent to the reporter/).fill('The creator holds a signed release for this shoot.');
   await card.getByRole('button', { name: 'Dismiss' }).click();
   await mod.waitForURL(/done=dismissed/);
   check(await mod.locator('[data-report]', { hasText: 'never agreed' }).count() === 0, 'the dismissed report is still open');
@@ -152,6 +162,59 @@ try {
   for (let i = 0; i < 60 && mails(visitorEmail, 'signed release') === 0; i += 1) await mod.waitForTimeout(500);
   check(mails(visitorEmail, 'We received your report') === 1, 'the acknowledgement is not in the mail folder');
   check(mails(visitorEmail, 'signed release') === 1, 'the outcome is not in the mail folder');
+
+  // 5. A signed-in fan reports the second post; the moderator removes it.
+  const fanCtx = await browser.newContext(desktop);
+  const fan = await fanCtx.newPage();
+  // The removed post's 404 is expected.
+  watchConsole(fan, 'fan', (t) => formErrors(t) || t.includes('status of 404'));
+  const fanEmail = `fan-${run}@example.test`;
+  await signUp(fan, fanEmail, 'Fen Reader');
+  await confirmEmail(fan, fanEmail);
+  await fan.goto(`${base}/${handle}`);
+  await fan.locator(`#post-${secondId}`).getByRole('link', { name: 'Report' }).click();
+  await fan.waitForURL(/\/report\?/);
+  check(await fan.getByLabel('Your email (for our answer)').count() === 0, 'a signed-in fan is asked for an address');
+  await fan.getByLabel('Illegal content').check();
+  await fan.getByLabel('Details (what, where, why)').fill('A stolen photo of someone else, posted as theirs.');
+  await fan.getByRole('button', { name: 'Send report' }).click();
+  await fan.locator('[data-report-filed]').waitFor();
+  await mod.goto(`${base}/admin/reports`);
+  const fanCard = mod.locator('[data-report]', { hasText: 'stolen photo' });
+  check(await fanCard.count() === 1, "the fan's report is not in the queue");
+  await fanCard.getByLabel(/^Reason for removing it/).fill('Posted without the consent of the person shown.');
+  await fanCard.getByRole('button', { name: 'Remove' }).click();
+  await mod.waitForURL(/done=removed/);
+  await stepShots(mod, 'moderator-removed');
+  const gone = await fan.goto(`${base}/posts/${secondId}`);
+  check(gone.status() === 404, `the removed post answered ${gone.status()} to the fan`);
+
+  // The creator reads the notice and appeals.
+  await creator.goto(`${base}/notices`);
+  const notice = creator.locator('[data-notice]', { hasText: 'without the consent' });
+  check(await notice.count() === 1, 'the creator does not see the notice with its reason');
+  await stepShots(creator, 'creator-notice');
+  await axeAs(creatorCtx, '/notices', 'notices page');
+  await notice.getByLabel(/^Appeal/).fill('The person shown is me; I can prove it.');
+  await notice.getByRole('button', { name: 'Send appeal' }).click();
+  await creator.waitForURL(/done=appealed/);
+  check(await creator.getByText('Your appeal is waiting for a moderator.').count() === 1, 'the appeal is not shown as waiting');
+
+  // The moderator sees the appeal and the creator's account in the console.
+  await mod.goto(`${base}/admin/appeals`);
+  check(await mod.locator('[data-appeal]', { hasText: 'I can prove it' }).count() === 1, 'the appeal is not in the queue');
+  await axeAs(modCtx, '/admin/appeals', 'appeals queue');
+  await mod.goto(`${base}/admin/users?q=${encodeURIComponent(handle)}`);
+  await mod.getByRole('link', { name: 'Tess Lumen' }).click();
+  await mod.locator('[data-account-status="active"]').waitFor();
+  check(await mod.locator('[data-action]', { hasText: 'without the consent' }).count() === 1, 'the account does not show its moderation history');
+  await stepShots(mod, 'moderator-account');
+  await axeAs(modCtx, new URL(mod.url()).pathname, 'account page');
+
+  // The fan and the creator hear by email.
+  for (let i = 0; i < 60 && mails(fanEmail, 'without the consent') === 0; i += 1) await mod.waitForTimeout(500);
+  check(mails(fanEmail, 'We acted on it') === 1, "the fan's outcome is not in the mail folder");
+  check(mails(creatorEmail, 'without the consent') === 1, "the creator's notice is not in the mail folder");
 } catch (e) {
   fail(`the journey stopped: ${e.stack ?? e}`);
 } finally {

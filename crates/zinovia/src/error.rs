@@ -43,6 +43,9 @@ pub enum AppError {
         "this needs two-factor sign-in: turn it on under Account → Security, then sign in with it"
     )]
     SecondFactorRequired,
+    /// The account is suspended or banned (its owner, after the password matched).
+    #[error("this account is suspended: the email we sent says why and how to appeal")]
+    AccountSuspended,
     /// Nothing here (or not visible to this caller).
     #[error("not found")]
     NotFound,
@@ -123,9 +126,10 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthorized | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden | AppError::CsrfRejected | AppError::SecondFactorRequired => {
-                StatusCode::FORBIDDEN
-            }
+            AppError::Forbidden
+            | AppError::CsrfRejected
+            | AppError::SecondFactorRequired
+            | AppError::AccountSuspended => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -149,6 +153,7 @@ impl AppError {
             AppError::CsrfRejected => "csrf_failed",
             AppError::Forbidden => "forbidden",
             AppError::SecondFactorRequired => "second_factor_required",
+            AppError::AccountSuspended => "account_suspended",
             AppError::NotFound => "not_found",
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::Conflict(_) => "conflict",

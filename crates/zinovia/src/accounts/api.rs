@@ -251,6 +251,7 @@ pub struct SecondFactorChallenge {
         (status = 200, description = "Logged in", body = AuthResponse),
         (status = 202, description = "Password accepted; a second factor is needed", body = SecondFactorChallenge),
         (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+        (status = 403, description = "`account_suspended`: the password matched, but a moderator suspended or banned the account", body = ErrorBody),
         (status = 422, description = "Missing fields", body = ErrorBody),
         (status = 429, description = "Too many attempts; see `Retry-After`", body = ErrorBody),
     ))]

@@ -224,7 +224,7 @@ pub(super) async fn find_session(
         where s.token_hash = $1
           and s.expires_at > now()
           and s.last_seen_at > now() - make_interval(secs => $2)
-          and u.deleted_at is null
+          and u.deleted_at is null and u.suspended_at is null
         "#,
         token_hash,
         secs(idle),
@@ -443,7 +443,7 @@ pub(super) async fn prune(conn: &mut PgConnection) -> Result<(u64, u64), sqlx::E
 /// all exist and are open: a deletion in progress is waited for, then seen.
 pub(super) async fn lock_open(conn: &mut PgConnection, ids: &[Uuid]) -> Result<bool, sqlx::Error> {
     let open = sqlx::query_scalar!(
-        r#"select deleted_at is null as "open!" from users where id = any($1) order by id for share"#,
+        r#"select deleted_at is null and suspended_at is null as "open!" from users where id = any($1) order by id for share"#,
         ids
     )
     .fetch_all(conn)

@@ -8,6 +8,7 @@ mod pages;
 mod password;
 mod security_pages;
 mod service;
+pub mod standing;
 mod totp;
 mod two_factor;
 mod types;

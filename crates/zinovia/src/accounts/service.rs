@@ -286,6 +286,11 @@ pub async fn log_in(
         tracing::info!(user_id = %user.id, "log-in with a wrong password");
         return Err(AppError::InvalidCredentials);
     }
+    // Only the account's owner learns that it is suspended (after the password matched).
+    if let Some(kind) = super::standing::suspension_of(&state.db, user.id).await? {
+        tracing::info!(user_id = %user.id, suspension = kind.as_str(), "log-in refused: the account is suspended");
+        return Err(AppError::AccountSuspended);
+    }
     let mut tx = state.db.begin().await?;
     if verified.needs_rehash {
         let new_hash = state.passwords.hash(password.secret()).await?;

@@ -5,16 +5,17 @@
 
 mod api;
 mod pages;
+mod users;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
 /// The JSON API.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    api::router()
+    api::router().merge(users::router())
 }
 
 /// The pages.
@@ -22,4 +23,9 @@ pub fn pages_router() -> Router<AppState> {
     Router::new()
         .route("/admin", get(pages::console))
         .route("/admin/audit", get(pages::audit))
+        .route("/admin/users", get(pages::users))
+        .route("/admin/users/{id}", get(pages::user))
+        .route("/admin/users/{id}/suspend", post(pages::suspend))
+        .route("/admin/users/{id}/restore", post(pages::restore))
+        .route("/admin/users/{id}/role", post(pages::role))
 }

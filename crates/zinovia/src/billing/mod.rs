@@ -31,7 +31,7 @@ pub use jobs::{
     ApplyBillingEvent, EndSubscription, ExpireCheckoutSession, RouteSubscriptions, TransferOwed,
 };
 pub use manage::{Payouts, onboard, payout_status};
-pub use service::{close_account, platform_fee, webhook_secret};
+pub use service::{close_account, platform_fee, suspend_account, webhook_secret};
 pub use types::{CheckoutId, Provider};
 pub use views::{Earnings, PeriodView, earnings};
 

@@ -149,6 +149,24 @@ pub async fn close_account(
     conn: &mut sqlx::PgConnection,
     user: uuid::Uuid,
 ) -> Result<(), sqlx::Error> {
+    end_payments(conn, user, "account deleted").await
+}
+
+/// The same for an account being suspended or banned (moderation's transaction): fans'
+/// subscriptions stop and are canceled at their rail, open checkouts close. Held payouts wait
+/// while the account is suspended (a batch passes its requests by).
+pub async fn suspend_account(
+    conn: &mut sqlx::PgConnection,
+    user: uuid::Uuid,
+) -> Result<(), sqlx::Error> {
+    end_payments(conn, user, "account suspended").await
+}
+
+async fn end_payments(
+    conn: &mut sqlx::PgConnection,
+    user: uuid::Uuid,
+    why: &str,
+) -> Result<(), sqlx::Error> {
     for subscription_id in db::revoke_subscriptions_of(conn, user).await? {
         jobs::enqueue(
             &mut *conn,
@@ -156,7 +174,7 @@ pub async fn close_account(
         )
         .await?;
     }
-    let closed = db::cancel_open_checkouts(conn, user, None, "account deleted").await?;
+    let closed = db::cancel_open_checkouts(conn, user, None, why).await?;
     expire_at_rail(conn, closed).await
 }
 

@@ -32,7 +32,7 @@ pub async fn by_handle(
         select c.user_id, c.handle, c.display_name, c.bio, c.avatar_id, c.banner_id, c.price_minor,
                c.currency, c.trial_days, c.welcome_message, c.created_at
         from creators c join users u on u.id = c.user_id
-        where c.handle = $1 and u.deleted_at is null
+        where c.handle = $1 and u.deleted_at is null and u.suspended_at is null
         "#,
         handle
     )
@@ -82,7 +82,7 @@ pub(super) async fn redirect(
         r#"
         select c.handle from creator_handle_redirects r join creators c on c.user_id = r.creator_id
           join users u on u.id = c.user_id
-        where r.handle = $1 and r.expires_at > now() and u.deleted_at is null
+        where r.handle = $1 and r.expires_at > now() and u.deleted_at is null and u.suspended_at is null
         "#,
         old
     )

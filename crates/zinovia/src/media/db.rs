@@ -216,7 +216,7 @@ pub(super) async fn mark_all_deleting(
     owner: UserId,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar!(
-        "update media_assets set state = 'deleting' where owner_id = $1 and state <> 'deleting' returning id",
+        "update media_assets set state = 'deleting' where owner_id = $1 and state <> 'deleting' and not legal_hold returning id",
         owner.0
     )
     .fetch_all(conn)
@@ -453,4 +453,33 @@ pub(super) async fn replace_variants(
         .await?;
     }
     Ok(())
+}
+
+/// Puts files under a legal hold (evidence of a moderation case) or lifts it.
+pub(super) async fn set_legal_hold(
+    conn: impl PgExecutor<'_>,
+    ids: &[Uuid],
+    on: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update media_assets set legal_hold = $2 where id = any($1)",
+        ids,
+        on
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether a file is under a legal hold.
+pub(super) async fn legal_hold(
+    conn: impl PgExecutor<'_>,
+    id: MediaId,
+) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query_scalar!("select legal_hold from media_assets where id = $1", id.0)
+            .fetch_optional(conn)
+            .await?
+            .unwrap_or(false),
+    )
 }

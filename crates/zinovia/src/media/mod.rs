@@ -18,7 +18,8 @@ use crate::state::AppState;
 pub use jobs::{AbandonStaleUploads, DeleteMedia, DeleteMediaFiles, ProcessMedia, ProcessVideo};
 pub use process::Processing;
 pub use service::{
-    Access, Usage, access, bytes_text, close_account, discard, find, ready_variants, usage,
+    Access, Usage, access, bytes_text, close_account, discard, find, ready_variants,
+    set_legal_hold, usage,
 };
 pub use types::{Asset, Kind, MediaId, Purpose, State, Variant};
 

@@ -315,6 +315,11 @@ pub async fn delete(state: &AppState, who: &Authenticated, id: MediaId) -> Resul
     if asset.owner_id != who.user.id {
         return Err(AppError::NotFound);
     }
+    if db::legal_hold(&mut *tx, id).await? {
+        return Err(AppError::Conflict(
+            "this file is kept as evidence for a moderation case and cannot be deleted now".into(),
+        ));
+    }
     if crate::posts::asset_in_live_post(&mut tx, id.0).await? {
         return Err(AppError::Conflict(
             "this file is in a post; remove it from the post (or delete the post) first".into(),
@@ -353,8 +358,24 @@ pub async fn close_account(
     Ok(())
 }
 
+/// Puts files under a legal hold (moderation keeps a removed post's or message's files as
+/// evidence: neither their owner nor an account deletion can remove them) or lifts it, in
+/// the caller's transaction.
+pub async fn set_legal_hold(
+    conn: &mut sqlx::PgConnection,
+    ids: &[Uuid],
+    on: bool,
+) -> Result<(), sqlx::Error> {
+    db::set_legal_hold(conn, ids, on).await
+}
+
 /// Removes an asset's objects, then its row (idempotent; the deletion job).
 pub(super) async fn purge(state: &AppState, id: MediaId) -> Result<(), anyhow::Error> {
+    // A hold placed after the deletion was asked for wins: the files are evidence.
+    if db::legal_hold(&state.db, id).await? {
+        tracing::info!(media_id = %id, "deletion skipped: the file is under a legal hold");
+        return Ok(());
+    }
     state.storage()?.delete_asset(id.0).await?;
     db::delete(&state.db, id).await?;
     Ok(())

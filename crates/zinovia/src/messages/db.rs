@@ -434,7 +434,7 @@ pub async fn write_rights(
                    or exists (select 1 from ledger_entries e where e.creator_id = $1 and e.fan_id = $2)
                    or exists (select 1 from conversations c join messages m on m.conversation_id = c.id
                               where c.creator_id = $1 and c.fan_id = $2 and m.sender_id = $2))) as "fan_of!"
-           from creators cr join users u on u.id = $2 and u.deleted_at is null
+           from creators cr join users u on u.id = $2 and u.deleted_at is null and u.suspended_at is null
            where cr.user_id = $1"#,
         creator,
         fan,
@@ -544,7 +544,7 @@ pub async fn offer(
     let row = sqlx::query!(
         r#"select c.creator_id, m.price_minor as "price!", m.currency as "currency!"
            from messages m join conversations c on c.id = m.conversation_id
-           join users cu on cu.id = c.creator_id and cu.deleted_at is null
+           join users cu on cu.id = c.creator_id and cu.deleted_at is null and cu.suspended_at is null
            where m.id = $1 and c.fan_id = $2 and m.sender_id = c.creator_id
              and m.price_minor is not null and m.unsent_at is null"#,
         message,
@@ -706,7 +706,7 @@ pub async fn segment(
              select pp.fan_id from post_purchases pp join posts p on p.id = pp.post_id
              where $2 = 'buyers' and pp.post_id = $4 and p.creator_id = $1 and pp.status = 'paid')
            select c.fan_id as "fan_id!" from candidates c
-           join users u on u.id = c.fan_id and u.deleted_at is null
+           join users u on u.id = c.fan_id and u.deleted_at is null and u.suspended_at is null
            where ($5::uuid is null or c.fan_id > $5) and c.fan_id <> $1
              and not exists (select 1 from message_blocks b where b.creator_id = $1 and b.fan_id = c.fan_id)
            order by c.fan_id
@@ -1072,7 +1072,7 @@ pub async fn due_unread_emails(
              select fan_id, fan_unread::bigint, last_message_at from conversations where fan_unread > 0),
            per as (select user_id, sum(n)::bigint as n, max(at) as last from unread group by user_id)
            select per.user_id as "user_id!", per.n as "n!" from per
-           join users u on u.id = per.user_id and u.deleted_at is null
+           join users u on u.id = per.user_id and u.deleted_at is null and u.suspended_at is null
            left join message_email_prefs p on p.user_id = per.user_id
            where per.last < now() - make_interval(secs => $1)
              and coalesce(p.emails, true)

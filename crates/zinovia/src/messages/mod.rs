@@ -7,6 +7,7 @@ mod api;
 mod db;
 mod jobs;
 mod live;
+pub mod moderate;
 mod pages;
 mod service;
 mod types;

@@ -57,7 +57,7 @@ pub(super) async fn subject_owner(
     let owner = match kind {
         ReportSubject::Profile => {
             sqlx::query_scalar!(
-                "select c.user_id from creators c join users u on u.id = c.user_id where c.user_id = $1 and u.deleted_at is null",
+                "select c.user_id from creators c join users u on u.id = c.user_id where c.user_id = $1 and u.deleted_at is null and u.suspended_at is null",
                 id
             )
             .fetch_optional(conn)
@@ -133,6 +133,21 @@ pub(super) async fn list(
     )
     .fetch_all(conn)
     .await
+}
+
+/// One report's status and what it names.
+pub(super) async fn get(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<(ReportStatus, ReportSubject, Uuid)>, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"select status as "status: ReportStatus", subject_type as "subject_type: ReportSubject", subject_id
+           from reports where id = $1"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(r.map(|r| (r.status, r.subject_type, r.subject_id)))
 }
 
 /// One report, locked for resolving.

@@ -100,3 +100,112 @@ impl Job for CheckOverdueReports {
         Ok(())
     }
 }
+
+/// Which notice an action's owner gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    /// Something of theirs was removed, or their account suspended or banned.
+    Taken,
+    /// It was reversed.
+    Restored,
+    /// Their appeal was denied.
+    AppealDenied,
+}
+
+/// Emails the owner of what a moderator acted on: what, why, and how to appeal (a
+/// suspended account cannot sign in, so its notice carries a signed appeal link).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TellOwner {
+    /// The action.
+    pub action_id: Uuid,
+    /// Which notice.
+    pub notice: Notice,
+}
+
+impl Job for TellOwner {
+    const KIND: &'static str = "tell_moderation_owner";
+    const MAX_ATTEMPTS: i32 = 8;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(format!("{}-{:?}", self.action_id, self.notice))
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let state = &ctx.state;
+        let Some((to, a, denied)) =
+            super::actions_db::for_notice(&state.db, self.action_id).await?
+        else {
+            return Ok(());
+        };
+        let what = match a.subject_type.as_str() {
+            "post" => "your post",
+            "comment" => "your comment",
+            "message" => "your message",
+            _ => "your account",
+        };
+        let account = a.kind != super::types::ActionKind::Remove;
+        let appeal_link = if account {
+            let token = super::actions::appeal_token(state, a.id)
+                .map_err(|e| JobError::Abort(anyhow::anyhow!("{e}")))?;
+            state.settings.link(&format!(
+                "/appeal?action={}&token={}",
+                a.id,
+                crate::posts::urlencode(&token)
+            ))
+        } else {
+            state.settings.link("/notices")
+        };
+        let (subject, text) = match self.notice {
+            Notice::Taken if account => {
+                let verb = if a.kind == super::types::ActionKind::Ban {
+                    "banned"
+                } else {
+                    "suspended"
+                };
+                (
+                    format!("Your Zinovia account is {verb}"),
+                    format!(
+                        "Hello {},\n\nA Zinovia moderator {verb} your account.\n\nWhy: {}\n\nWhile it is {verb} you cannot sign in, your profile and posts are hidden,\nyour fans' subscriptions were canceled (they are not charged again) and payouts are on hold.\nThe money you earned stays recorded.\n\nIf you think this is a mistake, appeal here (the link works without signing in):\n{appeal_link}\n",
+                        a.owner_name, a.reason
+                    ),
+                )
+            }
+            Notice::Taken => (
+                "A moderator removed something of yours on Zinovia".to_owned(),
+                format!(
+                    "Hello {},\n\nA Zinovia moderator removed {what} {}.\n\nWhy: {}\n\nIt is hidden from everyone. Its files are kept while the decision can be reviewed.\nIf you think this is a mistake, appeal from your notices page:\n{appeal_link}\n",
+                    a.owner_name,
+                    if a.excerpt.trim().is_empty() {
+                        format!("({})", a.subject_id)
+                    } else {
+                        format!("“{}”", a.excerpt.trim())
+                    },
+                    a.reason
+                ),
+            ),
+            Notice::Restored => (
+                "A moderation decision on Zinovia was reversed".to_owned(),
+                format!(
+                    "Hello {},\n\nA moderator reversed the decision on {what}: it is back.\n\nTheir note: {}\n",
+                    a.owner_name,
+                    a.restore_reason.unwrap_or_default()
+                ),
+            ),
+            Notice::AppealDenied => (
+                "Your appeal to Zinovia".to_owned(),
+                format!(
+                    "Hello {},\n\nA moderator looked at your appeal about {what} and the decision stands.\n\nWhy: {}\n",
+                    a.owner_name,
+                    denied.unwrap_or_default()
+                ),
+            ),
+        };
+        state
+            .mailer()
+            .map_err(JobError::Abort)?
+            .send(&Email { to, subject, text })
+            .await
+            .map_err(JobError::from)
+    }
+}

@@ -145,6 +145,8 @@ struct Line {
     what: String,
     link: String,
     owner: String,
+    owner_id: String,
+    removable: bool,
     category: String,
     details: String,
     due: String,
@@ -177,7 +179,7 @@ pub(super) struct QueueQuery {
     done: String,
 }
 
-async fn queue_page(
+pub(super) async fn queue_page(
     state: &AppState,
     layout: Layout,
     who: &RequireRole<Moderator>,
@@ -198,6 +200,8 @@ async fn queue_page(
                 what: format!("{} {}", r.subject_type, r.subject_id),
                 link,
                 owner: r.owner_name.unwrap_or_default(),
+                owner_id: r.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+                removable: r.subject_type != super::types::ReportSubject::Profile,
                 category: r.category.to_string(),
                 details: r.details,
                 due: r.due_at.format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -230,6 +234,9 @@ pub(super) async fn queue(
     let status = super::api::parse_status(q.status.as_deref())?;
     let notice = match q.done.as_str() {
         "dismissed" => "The report is dismissed; the reporter is told.",
+        "removed" => {
+            "Removed: it is hidden, its files are held, the owner and the reporters are told."
+        }
         _ => "",
     };
     queue_page(&state, layout, &who, status, Said::ok(notice)).await

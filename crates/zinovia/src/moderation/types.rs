@@ -51,6 +51,40 @@ crate::id::id_type! {
     pub struct ReportId;
 }
 
+crate::database::text_enum! {
+    /// What a moderator did.
+    pub enum ActionKind {
+        /// Hid a post, comment or message (its files kept under a legal hold).
+        Remove = "remove",
+        /// Suspended an account until restored.
+        Suspend = "suspend",
+        /// Banned an account (lifted by an administrator only).
+        Ban = "ban",
+    }
+}
+
+crate::database::text_enum! {
+    /// Where an appeal stands.
+    pub enum AppealStatus {
+        /// Waiting for a moderator.
+        Open = "open",
+        /// The action was reversed.
+        Granted = "granted",
+        /// The action stands.
+        Denied = "denied",
+    }
+}
+
+crate::id::id_type! {
+    /// A moderation action's id.
+    pub struct ActionId;
+}
+
+crate::id::id_type! {
+    /// An appeal's id.
+    pub struct AppealId;
+}
+
 /// `days` business days (Monday to Friday) after `from`, at the same time of day: the SLA's
 /// due time. A report made on a weekend starts counting on Monday.
 pub fn business_days_after(from: DateTime<Utc>, days: u32) -> DateTime<Utc> {

@@ -349,7 +349,7 @@ pub async fn ppv_offer(
         r#"select p.creator_id, p.price_minor as "price_minor!", p.currency as "currency!"
            from posts p join users u on u.id = p.creator_id
            where p.id = $1 and p.deleted_at is null and p.visibility = 'ppv' and p.price_minor is not null
-             and p.currency is not null and u.deleted_at is null
+             and p.currency is not null and u.deleted_at is null and u.suspended_at is null
              and p.published_at <= now() and (p.expires_at is null or p.expires_at > now())"#,
         post
     )
@@ -552,7 +552,7 @@ pub async fn explore(
                c.created_at,
                creator_subscribers(c.user_id, make_interval(secs => $4), now()) as "subscribers!"
         from creators c join users u on u.id = c.user_id
-        where u.deleted_at is null and exists (
+        where u.deleted_at is null and u.suspended_at is null and exists (
             select 1 from posts p where p.creator_id = c.user_id and p.visibility = 'public'
               and p.deleted_at is null and p.published_at <= now()
               and (p.expires_at is null or p.expires_at > now()))

@@ -5,6 +5,7 @@ mod api;
 mod cache;
 mod db;
 pub mod entitlements;
+pub mod moderate;
 mod pages;
 mod service;
 mod types;

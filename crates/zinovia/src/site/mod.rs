@@ -87,6 +87,11 @@ impl Said {
                 status: StatusCode::UNAUTHORIZED,
                 ..Said::default()
             }),
+            e @ AppError::AccountSuspended => Ok(Said {
+                form_error: e.to_string(),
+                status: StatusCode::FORBIDDEN,
+                ..Said::default()
+            }),
             other => Err(other),
         }
     }

@@ -39,7 +39,7 @@ pub async fn delete_account(app: &TestApp, who: &Member) {
 }
 
 /// Subscribes `fan` to `handle` through the simulated rail's checkout.
-async fn subscribe(app: &TestApp, fan: &Member, handle: &str) -> Value {
+pub async fn subscribe(app: &TestApp, fan: &Member, handle: &str) -> Value {
     let (status, checkout) =
         start(app, fan, json!({"kind": "subscription", "creator": handle})).await;
     assert_eq!(status, StatusCode::CREATED, "{checkout}");
@@ -49,7 +49,7 @@ async fn subscribe(app: &TestApp, fan: &Member, handle: &str) -> Value {
 }
 
 /// The fan's subscription to `handle` as `GET /api/v1/me/subscriptions` lists it.
-async fn my_subscription(app: &TestApp, fan: &Member, handle: &str) -> Value {
+pub async fn my_subscription(app: &TestApp, fan: &Member, handle: &str) -> Value {
     let (status, body) = app.get_auth("/api/v1/me/subscriptions", &fan.token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["subscriptions"]
@@ -76,7 +76,7 @@ async fn cancel(app: &TestApp, fan: &Member, handle: &str) -> StatusCode {
 }
 
 /// Statuses of `fan`'s subscription rows, oldest first.
-async fn statuses(app: &TestApp, fan: Uuid) -> Vec<String> {
+pub async fn statuses(app: &TestApp, fan: Uuid) -> Vec<String> {
     sqlx::query_scalar("select status from subscriptions where fan_id = $1 order by created_at")
         .bind(fan)
         .fetch_all(&app.state.db)

@@ -16,6 +16,7 @@ mod lifecycle;
 mod media;
 mod messages;
 mod moderation;
+mod moderation_actions;
 mod pages;
 mod payouts;
 mod posts;

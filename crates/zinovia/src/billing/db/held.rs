@@ -376,10 +376,11 @@ pub async fn lock_waiting(
     currency: &str,
 ) -> Result<Vec<(Uuid, Uuid, i64)>, sqlx::Error> {
     let rows = sqlx::query!(
-        "select id, creator_id, amount_minor from payout_requests
-         where status = 'requested' and currency = $1
-         order by created_at, id
-         for update skip locked",
+        "select r.id, r.creator_id, r.amount_minor from payout_requests r
+         where r.status = 'requested' and r.currency = $1
+           and not exists (select 1 from users u where u.id = r.creator_id and u.suspended_at is not null)
+         order by r.created_at, r.id
+         for update of r skip locked",
         currency
     )
     .fetch_all(conn)
