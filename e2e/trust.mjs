@@ -1,7 +1,10 @@
 // Trust and safety, end to end in headless Chromium against `zinovia up`:
 //
 //   1. a creator publishes a post and turns on two-factor sign-in (QR code, key, recovery
-//      codes), then signs in again in two steps;
+//      codes), then signs in again in two steps; a paid post is refused until verified;
+//   1b. the creator submits verification (legal name, date of birth, ID photo and selfie
+//      straight to private storage); an administrator with two-factor sign-in opens it in
+//      the console, sees both photos and approves it; the creator then publishes a paid post;
 //   2. a visitor reports the post from its card (category, details, their address) and is
 //      thanked with the due date;
 //   3. a moderator is refused the console until they turn on two-factor sign-in, then sees
@@ -14,16 +17,31 @@
 //
 // Screenshots at 360 and 1280 px, axe on every new page.
 //
-//   BASE_URL=… MAIL_DIR=<data dir>/mail MOD_EMAIL=… MOD_PASSWORD=… E2E_OUT=out node e2e/trust.mjs
+// The server runs with the embedded default CREATOR_VERIFICATION=manual.
+//
+//   BASE_URL=… MAIL_DIR=<data dir>/mail MOD_EMAIL=… MOD_PASSWORD=… OPS_EMAIL=… OPS_PASSWORD=… E2E_OUT=out node e2e/trust.mjs
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {
-  axe, axeContext, base, check, confirmEmail, enrolTotp, fail, finish, launch, password, shots, signUp, totp, watchConsole,
+  axe, axeContext, base, check, confirmEmail, enrolTotp, fail, finish, launch, password, shots, signUp, totp, until, watchConsole,
 } from './lib.mjs';
 
 const modEmail = process.env.MOD_EMAIL;
 const modPassword = process.env.MOD_PASSWORD;
 if (!modEmail || !modPassword) throw new Error('MOD_EMAIL and MOD_PASSWORD (a moderator) are required');
+const opsEmail = process.env.OPS_EMAIL;
+const opsPassword = process.env.OPS_PASSWORD;
+if (!opsEmail || !opsPassword) throw new Error('OPS_EMAIL and OPS_PASSWORD (an administrator) are required');
+const media = fs.mkdtempSync(path.join(os.tmpdir(), 'zinovia-e2e-trust-'));
+const photo = (name, source) => {
+  const file = path.join(media, name);
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', source, '-frames:v', '1', '-q:v', '3', file]);
+  return file;
+};
+const idPhoto = photo('id-card.jpg', 'testsrc2=size=1000x630');
+const selfie = photo('selfie.jpg', 'gradients=size=800x1000:seed=3');
 const run = Date.now().toString(36);
 const handle = `tess_${run}`;
 const visitorEmail = `visitor-${run}@example.test`;
@@ -113,6 +131,67 @@ try {
   await again.waitForURL((u) => !u.pathname.startsWith('/login'));
   await againCtx.close();
   check(codes.length === 10, 'ten recovery codes');
+
+  // 1b. A paid post waits for verification; the creator submits it; an administrator approves.
+  const paidTry = await creator.request.post(`${base}/api/v1/posts`, {
+    data: { text: 'For subscribers.', visibility: 'subscribers' },
+    headers: { 'x-csrf-token': await csrf(creator) },
+  });
+  check(paidTry.status() === 422, `an unverified creator's paid post answered ${paidTry.status()}`);
+  await creator.goto(`${base}/account`);
+  await creator.getByRole('link', { name: 'Verification' }).click();
+  await creator.waitForURL(`${base}/account/verification`);
+  await axeAs(creatorCtx, '/account/verification', 'verification page');
+  await creator.getByLabel('Legal name (as on your ID)').fill('Tess Lumen');
+  await creator.getByLabel('Date of birth').fill('2015-06-01');
+  await creator.getByRole('button', { name: 'Save details' }).click();
+  await creator.locator('#date_of_birth-error').waitFor();
+  await creator.getByLabel('Date of birth').fill('1995-06-01');
+  await creator.getByRole('button', { name: 'Save details' }).click();
+  await creator.waitForURL(/done=saved/);
+  // Each photo goes straight to storage; the field says when it is sent (or why not).
+  const sendPhoto = async (doc, label, file) => {
+    await creator.getByLabel(label).setInputFiles(file);
+    const field = creator.locator(`[data-document-field="${doc}"]`);
+    for (let i = 0; i < 60 && !(await field.getAttribute('data-sent')); i += 1) await creator.waitForTimeout(250);
+    check(await field.getAttribute('data-sent') === '1', `the ${doc} was not sent: ${await field.locator('[data-state]').innerText()}`);
+  };
+  await sendPhoto('id_document', /photo of your passport/, idPhoto);
+  await sendPhoto('selfie', /holding that document/, selfie);
+  await stepShots(creator, 'creator-verification');
+  await creator.getByRole('button', { name: 'Send for review' }).click();
+  await creator.waitForURL(/done=submitted/);
+  await until(creator, `${base}/account/verification`, async (p) => (await p.locator('[data-verification="submitted"]').count()) === 1,
+    'the verification to reach the reviewers');
+  const opsCtx = await browser.newContext(desktop);
+  const ops = await opsCtx.newPage();
+  watchConsole(ops, 'administrator', formErrors);
+  await logIn(ops, opsEmail, opsPassword);
+  await ops.waitForURL((u) => !u.pathname.startsWith('/login'));
+  await enrolTotp(ops);
+  await ops.goto(`${base}/admin`);
+  await ops.getByRole('link', { name: 'Verifications' }).click();
+  await ops.waitForURL(`${base}/admin/verifications`);
+  await axeAs(opsCtx, '/admin/verifications', 'verification queue');
+  await ops.locator('[data-verification-id]', { hasText: 'Tess Lumen' }).getByRole('link').click();
+  await ops.locator('[data-legal-name]', { hasText: 'Tess Lumen' }).waitFor();
+  for (const doc of ['id_document', 'selfie']) {
+    const shown = await ops.locator(`img[data-document="${doc}"]`).evaluate((img) => img.complete && img.naturalWidth > 0);
+    check(shown, `the ${doc} is not shown to the reviewer`);
+  }
+  await stepShots(ops, 'admin-reviews-verification');
+  await ops.getByRole('radio', { name: /Approve/ }).check();
+  await ops.getByRole('textbox', { name: /^Reason/ }).fill('Clear photos; the name and the age match.');
+  await ops.getByRole('button', { name: 'Decide' }).click();
+  await ops.waitForURL(/done=approved/);
+  await creator.goto(`${base}/account/verification`);
+  await creator.locator('[data-verification="approved"]').waitFor();
+  const paid = await creator.request.post(`${base}/api/v1/posts`, {
+    data: { text: 'For subscribers.', visibility: 'subscribers' },
+    headers: { 'x-csrf-token': await csrf(creator) },
+  });
+  check(paid.status() === 201, `a verified creator's paid post answered ${paid.status()}`);
+  await opsCtx.close();
 
   // 2. A visitor reports the post from its card.
   const visitorCtx = await browser.newContext(desktop);
@@ -215,6 +294,7 @@ try {
   for (let i = 0; i < 60 && mails(fanEmail, 'without the consent') === 0; i += 1) await mod.waitForTimeout(500);
   check(mails(fanEmail, 'We acted on it') === 1, "the fan's outcome is not in the mail folder");
   check(mails(creatorEmail, 'without the consent') === 1, "the creator's notice is not in the mail folder");
+  check(mails(creatorEmail, 'Our reviewers verified your identity') === 1, "the creator's verification email is not in the mail folder");
 } catch (e) {
   fail(`the journey stopped: ${e.stack ?? e}`);
 } finally {

@@ -41,6 +41,24 @@
     heic: 'image/heic', heif: 'image/heif', avif: 'image/avif', mkv: 'video/x-matroska',
   }[(file.name.split('.').pop() || '').toLowerCase()] || 'application/octet-stream';
 
+  // Sends `file` exactly as `upload` (method, URL, signed headers) says, reporting progress.
+  function put(upload, file, progress) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open(upload.method, upload.url);
+      for (const [k, v] of Object.entries(upload.headers || {})) {
+        if (!['content-length', 'host'].includes(k.toLowerCase())) xhr.setRequestHeader(k, v);
+      }
+      if (new URL(upload.url, location.href).origin === location.origin) {
+        xhr.setRequestHeader('x-csrf-token', csrf());
+      }
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable) progress(Math.round((e.loaded / e.total) * 100)); };
+      xhr.onload = () => (xhr.status >= 200 && xhr.status < 300 ? resolve() : reject(new Error(`The upload was refused (${xhr.status}).`)));
+      xhr.onerror = () => reject(new Error('The upload failed: check your connection and try again.'));
+      xhr.send(file);
+    });
+  }
+
   async function upload(file, purpose, on) {
     const type = typeOf(file);
     const kind = type.startsWith('video/') ? 'video' : 'image';
@@ -49,20 +67,7 @@
       byte_size: file.size, filename: file.name,
     });
     on('uploading', 0);
-    await new Promise((resolve, reject) => {
-      const xhr = new XMLHttpRequest();
-      xhr.open(created.upload.method, created.upload.url);
-      for (const [k, v] of Object.entries(created.upload.headers || {})) {
-        if (!['content-length', 'host'].includes(k.toLowerCase())) xhr.setRequestHeader(k, v);
-      }
-      if (new URL(created.upload.url, location.href).origin === location.origin) {
-        xhr.setRequestHeader('x-csrf-token', csrf());
-      }
-      xhr.upload.onprogress = (e) => { if (e.lengthComputable) on('uploading', Math.round((e.loaded / e.total) * 100)); };
-      xhr.onload = () => (xhr.status >= 200 && xhr.status < 300 ? resolve() : reject(new Error(`The upload was refused (${xhr.status}).`)));
-      xhr.onerror = () => reject(new Error('The upload failed: check your connection and try again.'));
-      xhr.send(file);
-    });
+    await put(created.upload, file, (p) => on('uploading', p));
     on('uploading', 100);
     await api('POST', `/api/v1/media/${created.asset_id}/complete`);
     return follow(created.asset_id, on);
@@ -229,6 +234,30 @@
         bar.hidden = true;
         busy(form, -1);
       });
+    });
+  }
+
+  // --- verification documents, straight to private storage ------------------------------
+  function documentField(box) {
+    const input = $('input[type=file]', box);
+    const bar = $('progress', box);
+    const label = $('[data-state]', box);
+    input.addEventListener('change', async () => {
+      const file = input.files[0];
+      if (!file) return;
+      bar.hidden = false;
+      try {
+        const created = await api('POST', '/api/v1/me/verification/documents', {
+          document: box.dataset.documentField, content_type: file.type || 'application/octet-stream', byte_size: file.size,
+        });
+        await put(created.upload, file, (p) => { bar.value = p; label.textContent = `Uploading ${p}%`; });
+        label.textContent = 'Sent.';
+        box.dataset.sent = '1';
+      } catch (e) {
+        label.textContent = `Not sent: ${e.message}`;
+      } finally {
+        bar.hidden = true;
+      }
     });
   }
 
@@ -559,6 +588,7 @@
   const start = () => {
     $$('form#composer').forEach(composer);
     $$('[data-image-field]').forEach(imageField);
+    $$('[data-document-field]').forEach(documentField);
     $$('dialog#lightbox').forEach(lightbox);
     $$('a[data-more]').forEach(infinite);
     $$('[data-view-switch]').forEach(viewSwitch);

@@ -72,7 +72,8 @@ pub fn routes() -> http::Routes {
             .merge(crate::billing::api_router())
             .merge(crate::messages::api_router())
             .merge(crate::admin::api_router())
-            .merge(crate::moderation::api_router()),
+            .merge(crate::moderation::api_router())
+            .merge(crate::verification::api_router()),
         pages: axum::Router::new()
             .merge(crate::site::router())
             .merge(crate::accounts::pages_router())
@@ -81,6 +82,7 @@ pub fn routes() -> http::Routes {
             .merge(crate::messages::pages_router())
             .merge(crate::admin::pages_router())
             .merge(crate::moderation::pages_router())
+            .merge(crate::verification::pages_router())
             // Last: `/{handle}` answers only what no other page claims.
             .merge(crate::creators::pages_router()),
     }
@@ -103,6 +105,7 @@ pub fn jobs() -> Registry {
     let registry = crate::media::jobs(registry);
     let registry = crate::messages::jobs(registry);
     let registry = crate::moderation::jobs(registry);
+    let registry = crate::verification::jobs(registry);
     crate::billing::jobs(registry)
 }
 

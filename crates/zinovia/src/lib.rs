@@ -29,3 +29,4 @@ pub mod site;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod verification;

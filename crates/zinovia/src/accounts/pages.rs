@@ -7,7 +7,7 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
@@ -19,15 +19,8 @@ use crate::http::csrf;
 use crate::http::extract::{
     ClientMeta, CurrentUser, MaybeUser, PathId, session_cookie_name, set_cookie,
 };
-use crate::site::{DoneQuery, FormErrors, Layout};
+use crate::site::{DoneQuery, FormErrors, Layout, render};
 use crate::state::AppState;
-
-fn render(t: &impl Template, status: StatusCode) -> Response {
-    match t.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => AppError::Internal(e.into()).into_response(),
-    }
-}
 
 /// Splits a service error into what a form shows: field errors and a message on top (the
 /// site's one way, `Said::refusal`). Errors that are not about the form keep their own page.

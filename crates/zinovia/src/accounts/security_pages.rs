@@ -7,7 +7,7 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -15,18 +15,11 @@ use serde::Deserialize;
 use super::two_factor::{self, Challenge};
 use crate::error::{AppError, FieldErrors};
 use crate::http::extract::{ClientMeta, CurrentUser, cookie, set_cookie};
-use crate::site::{DoneQuery, FormErrors, Layout, Said};
+use crate::site::{DoneQuery, FormErrors, Layout, Said, render};
 use crate::state::AppState;
 
 /// The cookie that carries a log-in challenge between the two steps.
 const CHALLENGE_COOKIE: &str = "zinovia_login_challenge";
-
-fn render(t: &impl Template, status: StatusCode) -> Response {
-    match t.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => AppError::Internal(e.into()).into_response(),
-    }
-}
 
 /// After a right password for an account with two factors: the challenge cookie and the
 /// way to the second step.

@@ -316,6 +316,11 @@ pub async fn record(
     };
     if creator.user_id == fan.id.0 {
         check.add(paid_field, "is your own");
+    } else if !crate::verification::may_sell(state, creator.user_id).await? {
+        check.add(
+            paid_field,
+            "cannot be paid yet: the creator's identity is not verified",
+        );
     }
     check.finish()?;
     // Held by the platform (no destination) where the rail does not split payments.

@@ -262,6 +262,11 @@ pub async fn onboard(
     if !who.second_factor {
         return Err(AppError::SecondFactorRequired);
     }
+    if !crate::verification::may_sell(state, creator.id.0).await? {
+        return Err(AppError::Conflict(
+            crate::verification::NOT_VERIFIED_PAYOUTS.into(),
+        ));
+    }
     let existing = super::db::payout_account(&mut conn, creator.id.0, provider).await?;
     let account = match (&existing, provider) {
         (Some(a), _) => a.account_id.clone(),

@@ -1,8 +1,18 @@
 //! Creators, posts and the paywall: prices, currencies, the grace period, handles, the page cache.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::*;
+
+/// How creators are verified before they may sell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerificationMode {
+    /// Reviewers check a legal name, date of birth, ID document and selfie in the console.
+    Manual,
+    /// Nobody is verified and everyone may sell (refused in production): platforms without
+    /// adult content, and the test command's shared browser server.
+    Off,
+}
 
 /// Creators, posts and the paywall (`up`, `serve`).
 #[derive(Debug, Clone, Args)]
@@ -56,6 +66,25 @@ pub struct ContentSettings {
     #[arg(long, env = "REPORT_SLA_BUSINESS_DAYS", default_value = "7",
           value_parser = clap::value_parser!(u32).range(1..=60))]
     pub report_sla_business_days: u32,
+
+    /// How creators are verified before they may publish paid posts, be sold to or be
+    /// paid: `manual` (reviewers in the console) or `off` (refused in production).
+    #[arg(
+        long,
+        env = "CREATOR_VERIFICATION",
+        value_enum,
+        default_value = "manual"
+    )]
+    pub creator_verification: VerificationMode,
+
+    /// How long an approved verification's ID document and selfie are kept after the
+    /// decision (the record-keeping period), then deleted.
+    #[arg(long, env = "VERIFICATION_KEEP_APPROVED", default_value = "2555d", value_parser = parse_positive_duration)]
+    pub verification_keep_approved: HumanDuration,
+
+    /// How long a rejected verification's documents are kept after the decision.
+    #[arg(long, env = "VERIFICATION_KEEP_REJECTED", default_value = "30d", value_parser = parse_positive_duration)]
+    pub verification_keep_rejected: HumanDuration,
 }
 
 impl ContentSettings {
@@ -74,13 +103,31 @@ impl ContentSettings {
                 "REPORT_SLA_BUSINESS_DAYS",
                 self.report_sla_business_days.to_string(),
             ),
+            (
+                "CREATOR_VERIFICATION",
+                format!("{:?}", self.creator_verification).to_lowercase(),
+            ),
+            (
+                "VERIFICATION_KEEP_APPROVED",
+                self.verification_keep_approved.to_string(),
+            ),
+            (
+                "VERIFICATION_KEEP_REJECTED",
+                self.verification_keep_rejected.to_string(),
+            ),
         ]
     }
 }
 
 impl Settings {
-    pub(super) fn check_content(&self, hard: &mut Vec<Problem>) {
+    pub(super) fn check_content(&self, hard: &mut Vec<Problem>, unsafe_: &mut Vec<Problem>) {
         let c = &self.content;
+        if c.creator_verification == VerificationMode::Off {
+            unsafe_.push(problem(
+                "CREATOR_VERIFICATION",
+                "is `off`: anyone may sell without a verified identity and age; use `manual`",
+            ));
+        }
         if c.creator_price_min > c.creator_price_max {
             hard.push(problem(
                 "CREATOR_PRICE_MIN",

@@ -32,7 +32,7 @@ use url::Url;
 
 pub use self::auth::AuthSettings;
 pub use self::billing::BillingSettings;
-pub use self::content::ContentSettings;
+pub use self::content::{ContentSettings, VerificationMode};
 pub use self::core::CoreSettings;
 pub use self::database::DatabaseSettings;
 pub use self::http::HttpSettings;
@@ -367,7 +367,7 @@ impl Settings {
         }
         if role.uses_http() {
             self.check_http(&mut hard, &mut unsafe_);
-            self.check_content(&mut hard);
+            self.check_content(&mut hard, &mut unsafe_);
         }
         if role != Role::Migrate {
             self.check_media(role, &mut hard, &mut unsafe_, &mut warnings);

@@ -37,6 +37,7 @@ pub const SPEC_PATH: &str = "/api/v1/openapi.json";
         (name = "payouts", description = "Platform-held payouts: held money (pending, available), payout requests, the payout method and tax profile, statements; the operator's payout batches, bank files and tax report"),
         (name = "messages", description = "Messaging: conversations, paid messages (unlocked by a checkout of kind `message`), read receipts, blocks, reports, mass messages, the vault, and the live stream (Server-Sent Events; see docs/API.md)"),
         (name = "moderation", description = "Reports of profiles, posts, comments and messages (anyone), and the moderation queue with its due times (moderators and administrators)"),
+        (name = "verification", description = "Creator verification: a person's legal name, date of birth and two photos in private storage (their own), and the reviewers' queue and decisions (moderators and administrators)"),
         (name = "admin", description = "The admin console: the audit log (administrators; operators always from a session signed in with a second factor)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

@@ -92,6 +92,16 @@ pub struct UploadInstructions {
     pub headers: BTreeMap<String, String>,
 }
 
+impl From<crate::storage::PresignedUpload> for UploadInstructions {
+    fn from(u: crate::storage::PresignedUpload) -> Self {
+        UploadInstructions {
+            method: u.method,
+            url: u.url,
+            headers: u.headers,
+        }
+    }
+}
+
 /// A new upload.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreateUploadResponse {
@@ -236,11 +246,7 @@ async fn create_upload(
     .await?;
     let body = CreateUploadResponse {
         asset_id: new.asset.id,
-        upload: UploadInstructions {
-            method: new.upload.method,
-            url: new.upload.url,
-            headers: new.upload.headers,
-        },
+        upload: new.upload.into(),
         expires_at: new.expires_at,
     };
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())

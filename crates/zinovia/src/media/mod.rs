@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
+pub use api::UploadInstructions;
 pub use jobs::{AbandonStaleUploads, DeleteMedia, DeleteMediaFiles, ProcessMedia, ProcessVideo};
 pub use process::Processing;
 pub use service::{

@@ -56,6 +56,14 @@ pub struct Processing {
 }
 
 impl Processing {
+    /// Scans a file for malware with clamd, if a scanner is configured (`None`: none is).
+    pub async fn scan(&self, path: &Path) -> Result<Option<Verdict>, crate::scan::ScanError> {
+        match &self.scanner {
+            Some(scanner) => scanner.scan_file(path).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// From the settings; says in the log what is missing.
     pub fn from_settings(settings: &Settings) -> Processing {
         let m = &settings.media;

@@ -317,6 +317,10 @@ async fn attachments_and_price_as(
         state.settings.content.ppv_price_min,
         state.settings.content.ppv_price_max,
     );
+    if out.price_minor.is_some() && !crate::verification::may_sell(state, creator).await? {
+        check.add(price_field, crate::verification::NOT_VERIFIED);
+        return Ok(None);
+    }
     match out.price_minor {
         None => Ok(None),
         Some(_) if out.media.is_empty() => {

@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::actions::{self};
@@ -15,15 +15,8 @@ use super::types::{ActionId, ActionKind, AppealId, AppealStatus, ReportId, Repor
 use crate::accounts::Role;
 use crate::error::{AppError, FieldErrors};
 use crate::http::extract::{ClientMeta, CurrentUser, Moderator, PathId, RequireRole};
-use crate::site::{FormErrors, Layout, Said};
+use crate::site::{FormErrors, Layout, Said, render};
 use crate::state::AppState;
-
-fn render(t: &impl Template, status: StatusCode) -> Response {
-    match t.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => AppError::Internal(e.into()).into_response(),
-    }
-}
 
 /// A form with a reason.
 #[derive(Debug, Default, Deserialize)]

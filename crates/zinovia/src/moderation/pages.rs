@@ -5,7 +5,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::service::{self, ReportInput};
@@ -13,15 +13,8 @@ use super::types::{ReportCategory, ReportId, ReportStatus};
 use crate::accounts::Role;
 use crate::error::{AppError, FieldErrors};
 use crate::http::extract::{ClientMeta, MaybeUser, Moderator, PathId, RequireRole};
-use crate::site::{FormErrors, Layout, Said};
+use crate::site::{FormErrors, Layout, Said, render};
 use crate::state::AppState;
-
-fn render(t: &impl Template, status: StatusCode) -> Response {
-    match t.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => AppError::Internal(e.into()).into_response(),
-    }
-}
 
 #[derive(Template)]
 #[template(path = "moderation/report.html")]

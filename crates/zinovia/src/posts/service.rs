@@ -490,6 +490,14 @@ async fn resolve(
             None
         }
     };
+    // Paid posts (subscribers or pay-per-view) need a verified seller; a post already paid
+    // keeps its visibility when something else is edited.
+    if visibility.is_some_and(|v| v != Visibility::Public)
+        && (current.is_none() || changes.visibility.is_some())
+        && !crate::verification::may_sell(state, creator.user_id).await?
+    {
+        check.add("visibility", crate::verification::NOT_VERIFIED);
+    }
     let price = match (changes.price_minor, current) {
         (Some(p), _) => p,
         (None, Some(p)) => p.price_minor.map(i64::from),

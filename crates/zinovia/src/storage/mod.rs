@@ -86,6 +86,20 @@ impl StorageKey {
         format!("media/{asset}/")
     }
 
+    /// A verification document (`name`: `id_document` or `selfie`), under the private
+    /// prefix that no CDN serves and no listing shows.
+    pub fn verification(attempt: Uuid, name: &str) -> StorageKey {
+        StorageKey(format!(
+            "{}{name}",
+            StorageKey::verification_prefix(attempt)
+        ))
+    }
+
+    /// The prefix of one verification attempt's documents.
+    pub fn verification_prefix(attempt: Uuid) -> String {
+        format!("private/verification/{attempt}/")
+    }
+
     /// A key read back from our own database.
     pub fn trusted(key: String) -> StorageKey {
         StorageKey(key)
@@ -462,6 +476,35 @@ impl Storage {
             Backend::Local(l) => l.delete(key).await,
             Backend::S3(s) => s.delete(key).await,
         }
+    }
+
+    /// A short-lived URL for a private object (verification documents): signed by the
+    /// storage itself, never by the CDN, and never cached or shared between requests.
+    pub async fn private_url(
+        &self,
+        key: &StorageKey,
+        valid_for: Duration,
+    ) -> Result<(String, DateTime<Utc>), StorageError> {
+        let now = Utc::now();
+        let expires_at = now + chrono::Duration::from_std(valid_for).unwrap_or_default();
+        let url = match &self.backend {
+            Backend::Local(l) => l.urls()?.sign_get(key, expires_at.timestamp()),
+            Backend::S3(s) => s
+                .presign_gets(&[key.as_str()], now, valid_for)
+                .await?
+                .pop()
+                .ok_or_else(|| StorageError::Other("nothing signed".into()))?,
+        };
+        Ok((url, expires_at))
+    }
+
+    /// Deletes every object under `prefix` (idempotent).
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<(), StorageError> {
+        match &self.backend {
+            Backend::Local(l) => l.delete_prefix(prefix).await?,
+            Backend::S3(s) => s.delete_prefix(prefix).await?,
+        };
+        Ok(())
     }
 
     /// Deletes every object of an asset: its upload and its processed files.

@@ -52,6 +52,7 @@ pub async fn eur_creator(app: &TestApp, handle: &str) -> Member {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    crate::helpers::verified(&app.state.db, m.id).await;
     m
 }
 
@@ -1133,6 +1134,7 @@ async fn the_payouts_pages_take_the_creator_from_pending_to_paid_through_the_ope
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
+    crate::helpers::verified(&app.state.db, creator_id).await;
     let (status, html) = page(&b, &app, "/dashboard/payouts").await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("Nothing is held for you"), "{html}");

@@ -26,3 +26,4 @@ mod rails;
 mod security;
 mod snapshots;
 mod two_factor;
+mod verification;

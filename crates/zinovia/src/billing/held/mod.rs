@@ -228,6 +228,11 @@ pub async fn request(
     automatic: bool,
 ) -> Result<RequestView, AppError> {
     let creator = creator_of(state, user).await?;
+    if !crate::verification::may_sell(state, creator.user_id).await? {
+        return Err(AppError::Conflict(
+            crate::verification::NOT_VERIFIED_PAYOUTS.into(),
+        ));
+    }
     let mut tx = state.db.begin().await?;
     // One decision at a time per creator: two requests cannot both take what is available.
     db::lock_creator(&mut tx, creator.user_id).await?;
@@ -415,6 +420,11 @@ pub async fn set_method(
     input: &NewMethod,
 ) -> Result<MethodView, AppError> {
     let creator = creator_of(state, who.user.id.0).await?;
+    if !crate::verification::may_sell(state, creator.user_id).await? {
+        return Err(AppError::Conflict(
+            crate::verification::NOT_VERIFIED_PAYOUTS.into(),
+        ));
+    }
     let mut check = FieldCheck::default();
     let holder = check.text("holder", &input.holder, 70, true).filter(|h| {
         let one_line = !h.contains(['\n', '\t']);

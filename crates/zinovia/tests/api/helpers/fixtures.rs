@@ -334,7 +334,32 @@ pub async fn creator(app: &TestApp, handle: &str) -> Member {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    verified(&app.state.db, m.id).await;
     m
+}
+
+/// An unverified creator (may post for free only): `creator` without the verification.
+pub async fn unverified_creator(app: &TestApp, handle: &str) -> Member {
+    let m = creator(app, handle).await;
+    sqlx::query("delete from verifications where user_id = $1")
+        .bind(m.id)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    m
+}
+
+/// Records an approved verification of `user` (as a reviewer's approval leaves it; the
+/// review itself is tested in tests/api/verification.rs).
+pub async fn verified(db: &PgPool, user: Uuid) {
+    sqlx::query(
+        "insert into verifications (id, user_id, status, submitted_at, decided_at) values ($1, $2, 'approved', now(), now())",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user)
+    .execute(db)
+    .await
+    .unwrap();
 }
 
 /// A processed photo of `owner` (rows as the worker leaves them: ready, blurhash, WebP and

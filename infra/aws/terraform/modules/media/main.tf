@@ -127,7 +127,12 @@ data "aws_iam_policy_document" "bucket" {
       identifiers = ["cloudfront.amazonaws.com"]
     }
 
-    resources = ["${aws_s3_bucket.this.arn}/*"]
+    # Processed media and originals only: verification documents under `private/` are
+    # never readable through the CDN (ADR 0031); the app presigns them itself.
+    resources = [
+      "${aws_s3_bucket.this.arn}/media/*",
+      "${aws_s3_bucket.this.arn}/uploads/*",
+    ]
 
     condition {
       test     = "StringEquals"
