@@ -41,7 +41,7 @@ pub struct RemovalRequest {
     #[schema(example = "post")]
     pub subject_type: String,
     /// Its id.
-    #[schema(format = Uuid)]
+    #[schema(example = "01a2470d-b494-7566-ac4e-793138c9a778")]
     pub subject_id: String,
     /// Why (required; sent to the owner and the reporters, kept in the audit log).
     #[schema(min_length = 1, max_length = 2000)]
@@ -214,7 +214,7 @@ async fn my_notices(
 #[serde(default)]
 pub struct AppealRequest {
     /// The action appealed.
-    #[schema(format = Uuid)]
+    #[schema(example = "01a2470d-b494-7566-ac4e-793138c9a778")]
     pub action_id: String,
     /// Why it is wrong (up to 4,000 characters).
     #[schema(min_length = 1, max_length = 4000)]
